@@ -1,0 +1,469 @@
+"""The backward engine: `Function`, the graph `Node`, grad mode, `grad()`, `detect_anomaly`.
+
+A forward computation records one `Node` per operation. `backward()` visits those nodes
+in reverse topological order (iteratively, so graphs of any depth work) and calls each
+operation's `backward(ctx, grad)` to turn the gradient of its output into gradients of its
+inputs: the chain rule, one factor per node.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import traceback
+import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from tinygrad_edu.tensor import Tensor
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# Where a saved array came from: an input (its index), the output, or neither (a constant).
+_OUTPUT = -1
+_CONSTANT = -2
+
+
+# --------------------------------------------------------------------------- modes
+
+
+class _ThreadState(threading.local):
+    grad_enabled = True
+    anomaly_enabled = False
+
+
+_state = _ThreadState()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations on this thread record the graph."""
+    return _state.grad_enabled
+
+
+class _ModeSwitch:
+    """Sets one per-thread flag inside a ``with`` block or a decorated function."""
+
+    _flag = ""
+    _value = True
+
+    def __enter__(self) -> None:
+        self._previous = getattr(_state, self._flag)
+        setattr(_state, self._flag, self._value)
+
+    def __exit__(self, *exc_info: object) -> None:
+        setattr(_state, self._flag, self._previous)
+
+    def __call__(self, func: _F) -> _F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_ModeSwitch):  # noqa: N801 - named like the PyTorch context manager
+    """Record no graph: ``with no_grad(): ...`` or ``@no_grad()``. Per thread."""
+
+    _flag = "grad_enabled"
+    _value = False
+
+
+class enable_grad(_ModeSwitch):  # noqa: N801
+    """Record the graph again inside a ``no_grad`` block. Per thread."""
+
+    _flag = "grad_enabled"
+    _value = True
+
+
+class detect_anomaly(_ModeSwitch):  # noqa: N801
+    """Make a backward pass that produces NaN or inf raise, naming the operation and the
+    line of its forward call. Slower: every operation records where it was called."""
+
+    _flag = "anomaly_enabled"
+    _value = True
+
+
+# --------------------------------------------------------------------------- graph
+
+
+class GraphReleasedError(RuntimeError):
+    """Backward through a graph whose saved arrays were freed by an earlier backward."""
+
+
+class Node:
+    """One recorded operation: the ``grad_fn`` of the tensor it produced.
+
+    The same object is the ``ctx`` that the operation's ``forward`` and ``backward`` receive:
+    forward stores its options on it (``ctx.axis = axis``) and calls
+    ``ctx.save_for_backward(...)``; backward reads them back (``ctx.saved``).
+    """
+
+    def __init__(self, function: type[Function]) -> None:
+        self.function = function
+        self.inputs: tuple[Tensor, ...] = ()
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self.released = False
+        self.forward_stack: traceback.StackSummary | None = None
+        self._saved_arrays: tuple[Any, ...] = ()
+        self._saved_sources: tuple[int, ...] = ()
+        self._output: weakref.ref[Tensor] | None = None
+        self._recording = False
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+    def __getattr__(self, attribute: str) -> Any:
+        # Only called for attributes that were never set: an option forward did not store.
+        raise AttributeError(
+            f"{self.name} has no attribute {attribute!r}; its forward must set ctx.{attribute}"
+        )
+
+    if TYPE_CHECKING:  # forward stores its options as attributes of any name
+
+        def __setattr__(self, attribute: str, value: Any) -> None: ...
+
+    @property
+    def name(self) -> str:
+        """``SigmoidBackward`` for the node that ``Sigmoid`` recorded."""
+        return f"{self.function.__name__}Backward"
+
+    @property
+    def output(self) -> Tensor | None:
+        """The tensor this node produced (held weakly: None once nothing else holds it)."""
+        return None if self._output is None else self._output()
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep what ``backward`` needs. Called in ``forward`` with plain arrays."""
+        self._saved_arrays = arrays
+
+    @property
+    def saved(self) -> tuple[Any, ...]:
+        """What forward saved: arrays, or Tensors while a backward pass is being recorded.
+
+        When recording (``create_graph=True``), a saved input or output is the graph's own
+        Tensor, so the recorded backward pass is differentiated through it; anything else
+        forward saved is a constant.
+        """
+        if self.released:
+            raise GraphReleasedError(
+                f"{self.name}: trying to backward through the graph a second time, but its "
+                "saved arrays were freed by the first backward(). Pass retain_graph=True to "
+                "the first backward() (or grad()) to keep them."
+            )
+        if not self._recording:
+            return self._saved_arrays
+        return tuple(
+            self._saved_tensor(array, source)
+            for array, source in zip(self._saved_arrays, self._saved_sources, strict=True)
+        )
+
+    def _saved_tensor(self, array: Any, source: int) -> Tensor:
+        if source >= 0:
+            return self.inputs[source]
+        if source == _OUTPUT:
+            output = self.output
+            if output is None:  # pragma: no cover - a reachable node's output is alive
+                raise RuntimeError(f"{self.name}: the output tensor no longer exists")
+            return output
+        return _tensor.Tensor._constant(np.asarray(array))
+
+    def _release(self) -> None:
+        self.released = True
+        self._saved_arrays = ()
+
+
+class Function:
+    """Base class of every operation: subclass it with two static methods side by side.
+
+    ``forward(ctx, *arrays, **options) -> array`` computes the result from numpy arrays and
+    saves what the backward needs with ``ctx.save_for_backward``.
+    ``backward(ctx, grad) -> gradient per input`` is the chain rule: given ∂L/∂output it
+    returns ∂L/∂input for each tensor input (None where none is needed). Written with the
+    operations that numpy arrays and Tensors share, it runs on arrays in an ordinary
+    backward pass and on Tensors, recorded, when ``create_graph=True``.
+
+    ``MyOp.apply(*tensors, **options)`` runs the forward and records the node.
+    """
+
+    @staticmethod
+    def forward(ctx: Node, *arrays: Any, **options: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Node, grad: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Any, **options: Any) -> Tensor:
+        tensor_type = _tensor.Tensor
+        tensors = _as_tensors(inputs, tensor_type)
+        ctx = Node(cls)
+        arrays = [t.data for t in tensors]
+        raw = cls.forward(ctx, *arrays, **options)
+        data = raw if type(raw) is np.ndarray else np.asarray(raw)
+        if not (_state.grad_enabled and any(t._requires_grad for t in tensors)):
+            return tensor_type._from_op(data, None)
+        ctx.inputs = tuple(tensors)
+        ctx.needs_input_grad = tuple(t._requires_grad for t in tensors)
+        if ctx._saved_arrays:
+            ctx._saved_sources, ctx._saved_arrays = _locate_saved(
+                ctx._saved_arrays, arrays, raw, data
+            )
+        if _state.anomaly_enabled:
+            ctx.forward_stack = traceback.StackSummary.from_list(traceback.extract_stack()[:-2])
+        out = tensor_type._from_op(data, ctx)
+        ctx._output = weakref.ref(out)
+        return out
+
+
+def _as_tensors(inputs: Sequence[Any], tensor_type: type[Tensor]) -> list[Tensor]:
+    """Tensors as they are; arrays become constants; Python numbers are *weak*: they take
+    the dtype of the tensors they meet (``2 * x`` keeps float32), as in numpy 2."""
+    tensors: list[Any] = list(inputs)
+    reference_dtype = None
+    for x in inputs:
+        if isinstance(x, tensor_type):
+            reference_dtype = x.data.dtype
+            break
+    for i, x in enumerate(tensors):
+        if isinstance(x, tensor_type):
+            continue
+        if isinstance(x, (bool, int, float)) and reference_dtype is not None:
+            weak = np.asarray(x, dtype=np.result_type(reference_dtype, x))
+            tensors[i] = tensor_type._constant(weak)
+        else:
+            tensors[i] = tensor_type(x)
+    return tensors
+
+
+def _locate_saved(
+    saved: tuple[Any, ...], inputs: list[Any], raw_output: Any, output: np.ndarray
+) -> tuple[tuple[int, ...], tuple[Any, ...]]:
+    """Match each saved array by identity to an input or the output of the operation."""
+    sources = []
+    arrays = []
+    for array in saved:
+        source = _CONSTANT
+        for index, input_array in enumerate(inputs):
+            if array is input_array:
+                source = index
+                break
+        else:
+            if array is raw_output or array is output:
+                source, array = _OUTPUT, output
+        sources.append(source)
+        arrays.append(array)
+    return tuple(sources), tuple(arrays)
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def _graph_of(roots: Sequence[Tensor]) -> dict[Node, int]:
+    """Every node that gradients flow through, with how many consumers each one has."""
+    consumers: dict[Node, int] = {}
+    stack = [t.grad_fn for t in roots if t.grad_fn is not None]
+    for node in stack:
+        consumers.setdefault(node, 0)
+    while stack:
+        node = stack.pop()
+        if node.released and node._saved_sources:
+            _ = node.saved  # raises GraphReleasedError before any gradient is computed
+        for t, needed in zip(node.inputs, node.needs_input_grad, strict=True):
+            child = t.grad_fn
+            if needed and child is not None:
+                if child in consumers:
+                    consumers[child] += 1
+                else:
+                    consumers[child] = 1
+                    stack.append(child)
+    return consumers
+
+
+def _accumulate(total: Any, grad: Any) -> Any:
+    return grad if total is None else total + grad
+
+
+def _check_grad(node: Node, index: int, tensor: Tensor, grad: Any) -> None:
+    if grad.shape != tensor.shape:
+        raise ValueError(
+            f"{node.function.__name__}.backward returned a gradient of shape {grad.shape} for "
+            f"input {index}, which has shape {tensor.shape}; a backward must return one "
+            "gradient of each input's shape (sum broadcast axes with unbroadcast)."
+        )
+    if _state.anomaly_enabled:
+        values = grad.data if isinstance(grad, _tensor.Tensor) else grad
+        if not np.all(np.isfinite(values)):
+            where = "".join(traceback.format_list(node.forward_stack or [])[-3:])
+            raise FloatingPointError(
+                f"detect_anomaly: {node.function.__name__}.backward produced NaN or inf in "
+                f"the gradient of input {index} (shape {tensor.shape}). Its forward was "
+                f"called here:\n{where}"
+            )
+
+
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Any],
+    *,
+    retain_graph: bool,
+    create_graph: bool = False,
+    targets: Sequence[Tensor] | None = None,
+) -> list[Any] | None:
+    """Propagate ``root_grads`` from ``roots`` back through the graph.
+
+    Without ``targets`` the gradients are added to the ``.grad`` of every leaf that
+    requires grad (and every tensor that called ``retain_grad()``); with ``targets`` they
+    are returned, one per target (None for a target the roots do not depend on), and no
+    ``.grad`` changes. Nothing is written until the whole pass has succeeded.
+    """
+    consumers = _graph_of(roots)
+    node_grads: dict[Node, Any] = {}
+    leaf_grads: dict[int, Any] = {}
+    leaves: dict[int, Tensor] = {}
+    retained: list[tuple[Tensor, Any]] = []
+    target_ids = {id(t) for t in targets} if targets is not None else set()
+    captured: dict[int, Any] = {}
+
+    for root, grad in zip(roots, root_grads, strict=True):
+        if root.grad_fn is None:
+            leaf_grads[id(root)] = _accumulate(leaf_grads.get(id(root)), grad)
+            leaves[id(root)] = root
+        else:
+            node_grads[root.grad_fn] = _accumulate(node_grads.get(root.grad_fn), grad)
+    ready = [node for node, count in consumers.items() if count == 0]
+
+    while ready:
+        node = ready.pop()
+        grad = node_grads.pop(node, None)
+        output = node.output
+        if output is not None and grad is not None:
+            if id(output) in target_ids:
+                captured[id(output)] = grad
+            if output._retains_grad and targets is None:
+                retained.append((output, grad))
+        input_grads = None
+        if grad is not None:
+            node._recording = create_graph
+            try:
+                input_grads = node.function.backward(node, grad)
+            finally:
+                node._recording = False
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            if len(input_grads) != len(node.inputs):
+                raise ValueError(
+                    f"{node.function.__name__}.backward returned {len(input_grads)} "
+                    f"gradients for {len(node.inputs)} inputs"
+                )
+        for index, t in enumerate(node.inputs):
+            if not node.needs_input_grad[index]:
+                continue
+            input_grad = None if input_grads is None else input_grads[index]
+            if input_grad is not None:
+                if not create_graph and type(input_grad) is not np.ndarray:
+                    input_grad = np.asarray(input_grad)
+                _check_grad(node, index, t, input_grad)
+            child = t.grad_fn
+            if child is None:
+                if input_grad is not None:
+                    leaf_grads[id(t)] = _accumulate(leaf_grads.get(id(t)), input_grad)
+                    leaves[id(t)] = t
+                continue
+            if input_grad is not None:
+                node_grads[child] = _accumulate(node_grads.get(child), input_grad)
+            consumers[child] -= 1
+            if consumers[child] == 0:
+                ready.append(child)
+        if not retain_graph:
+            node._release()
+
+    if targets is not None:
+        for key, grad in leaf_grads.items():
+            if key in target_ids:
+                captured[key] = grad
+        return [captured.get(id(t)) for t in targets]
+    for key, grad in leaf_grads.items():
+        leaves[key]._add_to_grad(grad)
+    for t, grad in retained:
+        t._add_to_grad(grad)
+    return None
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, like ``torch.autograd.grad``.
+
+    Returns one Tensor per input and leaves every ``.grad`` alone. With
+    ``create_graph=True`` the backward pass is itself recorded, so the returned gradients
+    can be differentiated again (second derivatives, Hessian-vector products).
+    ``retain_graph=None`` means the same as ``create_graph``. An input that the outputs do
+    not depend on is an error unless ``allow_unused=True`` (then its gradient is None).
+    """
+    tensor_type = _tensor.Tensor
+    output_list = [outputs] if isinstance(outputs, tensor_type) else list(outputs)
+    input_list = [inputs] if isinstance(inputs, tensor_type) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, (tensor_type, np.ndarray, int, float)):
+        grad_output_list = [grad_outputs] * len(output_list)
+    else:
+        grad_output_list = list(grad_outputs)
+    if len(grad_output_list) != len(output_list):
+        raise ValueError(
+            f"grad: {len(grad_output_list)} grad_outputs for {len(output_list)} outputs"
+        )
+    for i, t in enumerate(input_list):
+        if not isinstance(t, tensor_type) or not t.requires_grad:
+            raise ValueError(f"grad: input {i} is not a Tensor that requires grad")
+    for i, t in enumerate(output_list):
+        if not isinstance(t, tensor_type) or not t.requires_grad:
+            raise ValueError(
+                f"grad: output {i} does not require grad, so it has no graph to "
+                "differentiate (was it computed under no_grad(), or from no input that "
+                "requires grad?)"
+            )
+    root_grads = [
+        _tensor.initial_gradient(t, g, "grad", as_tensor=create_graph)
+        for t, g in zip(output_list, grad_output_list, strict=True)
+    ]
+    keep = create_graph if retain_graph is None else retain_graph
+    with enable_grad() if create_graph else no_grad():
+        found = run_backward(
+            output_list,
+            root_grads,
+            retain_graph=keep,
+            create_graph=create_graph,
+            targets=input_list,
+        )
+    assert found is not None
+    result: list[Tensor | None] = []
+    for i, (t, g) in enumerate(zip(input_list, found, strict=True)):
+        if g is None:
+            if not allow_unused:
+                raise ValueError(
+                    f"grad: input {i} (shape {t.shape}{_named(t)}) was not used to compute "
+                    "the outputs; pass allow_unused=True to get None for it"
+                )
+            result.append(None)
+        elif isinstance(g, tensor_type):
+            result.append(g)
+        else:
+            result.append(tensor_type._constant(np.array(g, dtype=t.dtype)))
+    return tuple(result)
+
+
+def _named(t: Tensor) -> str:
+    return f", name {t.name!r}" if t.name else ""
+
+
+# Last, because tensor.py builds on everything above (Tensor's operators are Functions).
+from tinygrad_edu import tensor as _tensor  # noqa: E402

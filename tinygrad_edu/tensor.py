@@ -1,0 +1,386 @@
+"""`Tensor`: an array that remembers how it was computed.
+
+Every operation on a Tensor is a `Function` from `functions.py`; when any input requires
+grad, the result keeps a `grad_fn` (the recorded node), and `backward()` walks those nodes
+back to the leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu import autograd
+from tinygrad_edu import functions as F
+
+_KEPT_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _is_float(dtype: np.dtype[Any]) -> bool:
+    return bool(np.issubdtype(dtype, np.floating))
+
+
+def _to_array(data: Any, dtype: Any) -> np.ndarray:
+    """Python numbers, lists and integer arrays become float64 unless ``dtype`` says
+    otherwise; float32 and float64 arrays keep their dtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        array = np.array(data, dtype=dtype)
+    else:
+        array = np.array(data)
+        if array.dtype not in _KEPT_FLOAT_DTYPES:
+            if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+                raise TypeError(
+                    f"Tensor: cannot make a tensor from data of dtype {array.dtype}; "
+                    "give numbers, nested lists of numbers or a numeric numpy array"
+                )
+            array = array.astype(np.float64)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise TypeError(f"Tensor: dtype {array.dtype} is not supported; use a numeric dtype")
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"Tensor: complex dtype {array.dtype} is not supported")
+    return array
+
+
+def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(int(n) for n in shape[0])
+    return tuple(int(n) for n in shape)
+
+
+class Tensor:
+    """A numpy array plus the graph that produced it.
+
+    ``Tensor(data, requires_grad=False, dtype=None, name=None)`` copies ``data``. Python
+    numbers, lists and integer arrays become float64 unless ``dtype`` says otherwise;
+    float32 and float64 arrays keep their dtype. Only floating tensors can require grad.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_requires_grad",
+        "_retains_grad",
+        "data",
+        "grad",
+        "grad_fn",
+        "name",
+    )
+    # numpy must not treat a Tensor as an array: `ndarray + Tensor` then calls Tensor.__radd__.
+    __array_ufunc__ = None
+
+    data: np.ndarray
+    grad: np.ndarray | None
+    grad_fn: autograd.Node | None
+    name: str | None
+
+    def __init__(
+        self,
+        data: Any,
+        requires_grad: bool = False,
+        dtype: Any = None,
+        name: str | None = None,
+    ) -> None:
+        self.data = _to_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None
+        self.name = name
+        self._requires_grad = False
+        self._retains_grad = False
+        self.requires_grad = requires_grad
+
+    @classmethod
+    def _from_op(cls, data: np.ndarray, grad_fn: autograd.Node | None) -> Tensor:
+        """The result of an operation (no copy, no checks: the hot path)."""
+        out = cls.__new__(cls)
+        out.data = data
+        out.grad = None
+        out.grad_fn = grad_fn
+        out.name = None
+        out._requires_grad = grad_fn is not None
+        out._retains_grad = False
+        return out
+
+    @classmethod
+    def _constant(cls, data: np.ndarray) -> Tensor:
+        return cls._from_op(data, None)
+
+    # ------------------------------------------------------------------ constructors
+
+    @classmethod
+    def zeros(
+        cls,
+        *shape: Any,
+        requires_grad: bool = False,
+        dtype: Any = np.float64,
+        name: str | None = None,
+    ) -> Tensor:
+        return cls(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad, name=name)
+
+    @classmethod
+    def ones(
+        cls,
+        *shape: Any,
+        requires_grad: bool = False,
+        dtype: Any = np.float64,
+        name: str | None = None,
+    ) -> Tensor:
+        return cls(np.ones(_shape_arg(shape), dtype=dtype), requires_grad, name=name)
+
+    @classmethod
+    def randn(
+        cls,
+        *shape: Any,
+        requires_grad: bool = False,
+        dtype: Any = np.float64,
+        rng: np.random.Generator | int | None = None,
+        name: str | None = None,
+    ) -> Tensor:
+        """Standard normal samples; ``rng`` is a numpy Generator or a seed."""
+        values = np.random.default_rng(rng).standard_normal(_shape_arg(shape))
+        return cls(values.astype(dtype), requires_grad, name=name)
+
+    @classmethod
+    def uniform(
+        cls,
+        *shape: Any,
+        low: float = -1.0,
+        high: float = 1.0,
+        requires_grad: bool = False,
+        dtype: Any = np.float64,
+        rng: np.random.Generator | int | None = None,
+        name: str | None = None,
+    ) -> Tensor:
+        """Samples from U[low, high); ``rng`` is a numpy Generator or a seed."""
+        values = np.random.default_rng(rng).uniform(low, high, _shape_arg(shape))
+        return cls(values.astype(dtype), requires_grad, name=name)
+
+    # ------------------------------------------------------------------ attributes
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and not _is_float(self.data.dtype):
+            raise TypeError(
+                f"Tensor{self._label()}: only floating tensors can require grad, this one has "
+                f"dtype {self.data.dtype}; make it with dtype=np.float64 or np.float32"
+            )
+        if self.grad_fn is not None and not value:
+            raise ValueError(
+                f"Tensor{self._label()} was computed by {self.grad_fn.name}: only leaves can "
+                "stop requiring grad; use .detach() for a copy outside the graph"
+            )
+        self._requires_grad = bool(value)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - numpy's name
+        return F.Transpose.apply(self, axes=None)
+
+    def item(self) -> float:
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The data array itself (not a copy)."""
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def detach(self) -> Tensor:
+        """The same data, outside the graph: a leaf that does not require grad."""
+        return Tensor._constant(self.data)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after ``backward()`` (leaves always do)."""
+        if not self._requires_grad:
+            raise ValueError(f"retain_grad: Tensor{self._label()} does not require grad")
+        self._retains_grad = True
+
+    def _label(self) -> str:
+        return f" {self.name!r}" if self.name else ""
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        extras = []
+        if self.data.dtype != np.float64:
+            extras.append(f"dtype={self.data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        return f"Tensor({', '.join([body, *extras])})"
+
+    # ------------------------------------------------------------------ backward
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Add ∂self/∂leaf to the ``.grad`` of every leaf that requires grad.
+
+        ``gradient`` is ∂L/∂self (the shape of self); it may be left out for a tensor with
+        one element. Saved arrays are freed afterwards unless ``retain_graph=True``.
+        """
+        if not self._requires_grad:
+            raise RuntimeError(
+                f"backward: Tensor{self._label()} does not require grad and has no grad_fn, so "
+                "there is nothing to differentiate; create the inputs with requires_grad=True"
+            )
+        root_grad = initial_gradient(self, gradient, "backward", as_tensor=False)
+        with autograd.no_grad():
+            autograd.run_backward([self], [root_grad], retain_graph=retain_graph)
+
+    def _add_to_grad(self, grad: np.ndarray) -> None:
+        grad = np.array(grad, dtype=self.data.dtype)  # own, writeable, of our dtype
+        self.grad = grad if self.grad is None else self.grad + grad
+
+    # ------------------------------------------------------------------ operators
+
+    def __add__(self, other: Any) -> Tensor:
+        return F.Add.apply(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return F.Add.apply(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return F.Sub.apply(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return F.Sub.apply(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return F.Mul.apply(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return F.Mul.apply(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return F.Div.apply(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return F.Div.apply(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return F.Pow.apply(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return F.Pow.apply(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return F.MatMul.apply(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return F.MatMul.apply(other, self)
+
+    def __neg__(self) -> Tensor:
+        return F.Neg.apply(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return F.GetItem.apply(self, index=F.normalize_index(index))
+
+    # ------------------------------------------------------------------ methods
+
+    def exp(self) -> Tensor:
+        return F.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return F.Log.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return F.Sigmoid.apply(self)
+
+    def tanh(self) -> Tensor:
+        return F.Tanh.apply(self)
+
+    def relu(self) -> Tensor:
+        return F.Relu.apply(self)
+
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return F.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return F.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        """The maximum; tied elements share the gradient equally."""
+        return F.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return F.Reshape.apply(self, shape=_shape_arg(shape))
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """numpy's transpose: a permutation of all axes, reversed when none is given."""
+        return F.Transpose.apply(self, axes=_shape_arg(axes) if axes else None)
+
+    def broadcast_to(self, *shape: Any) -> Tensor:
+        return F.BroadcastTo.apply(self, shape=_shape_arg(shape))
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return F.Softmax.apply(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return F.LogSoftmax.apply(self, axis=axis)
+
+    def squared_error(self, target: Any) -> Tensor:
+        """E = Σ(t − o)² over all elements (no ½: see DESIGN, "The loss and the factor 2")."""
+        return F.SquaredError.apply(self, target)
+
+
+def initial_gradient(root: Tensor, gradient: Any, caller: str, *, as_tensor: bool) -> Any:
+    """∂L/∂root to start a backward pass from: checked against the root's shape."""
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"{caller}: Tensor{root._label()} has shape {root.shape}, so the gradient to "
+                "start from is ambiguous; pass gradient= (an array of that shape), or reduce "
+                "the tensor to one element first (e.g. .sum())"
+            )
+        values: Any = np.ones_like(root.data)
+    elif isinstance(gradient, Tensor):
+        values = gradient if as_tensor else gradient.data
+    else:
+        values = np.asarray(gradient)
+    if values.shape != root.shape:
+        raise ValueError(
+            f"{caller}: the gradient has shape {values.shape} but Tensor{root._label()} has "
+            f"shape {root.shape}; they must be equal"
+        )
+    if as_tensor:
+        return values if isinstance(values, Tensor) else Tensor._constant(values.astype(root.dtype))
+    return values.astype(root.dtype, copy=False)
