@@ -19,7 +19,7 @@ Array = np.ndarray
 
 def sigmoid(x: Array) -> Array:
     """σ(x) = 1 / (1 + e⁻ˣ)."""
-    return 1 / (1 + np.exp(-x))  # type: ignore[no-any-return]
+    return 1 / (1 + np.exp(-x))
 
 
 def sigmoid_derivative(x: Array) -> Array:
@@ -43,7 +43,7 @@ def weight_update(
     ``previous_outputs`` O_j to the layer they come from. With E = t − o this is
     −α·∂E/∂W for E = ½Σ(t − o)², added to W.
     """
-    return learning_rate * (errors * outputs * (1 - outputs)) @ previous_outputs.T  # type: ignore[no-any-return]
+    return learning_rate * (errors * outputs * (1 - outputs)) @ previous_outputs.T
 
 
 def forward(
