@@ -1,0 +1,46 @@
+"""The tinygrad-edu command."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tinygrad_edu import __version__
+from tinygrad_edu.cli import main
+
+
+def test_version_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_demo_shows_autodiff_agreeing_with_the_closed_forms(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "ΔW_ho = α·(E∗O(1−O))·O_jᵀ, closed form" in out
+    assert "autodiff agrees with the closed forms" in out
+
+
+def test_demo_rejects_a_non_positive_learning_rate(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--lr", "-1"])
+    assert exit_info.value.code == 2
+    assert "--lr must be positive" in capsys.readouterr().err
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    assert main([]) == 2
+    assert "demo" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_demo():
+    result = subprocess.run(
+        [sys.executable, "-m", "tinygrad_edu", "demo", "--seed", "3"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "seed 3" in result.stdout

@@ -1,0 +1,400 @@
+"""The backward engine: order, accumulation, memory, modes and errors."""
+
+import gc
+import threading
+import weakref
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from tinygrad_edu import Function, Tensor, detect_anomaly, enable_grad, grad, no_grad
+from tinygrad_edu.autograd import GraphReleasedError, is_grad_enabled
+from tinygrad_edu.gradcheck import numerical_gradient
+from tinygrad_edu.testing import strategies as tst
+
+
+def sigma(x):
+    return 1 / (1 + np.exp(-x))
+
+
+# --------------------------------------------------------------------------- order and sums
+
+
+def test_a_100000_node_chain_backpropagates_without_recursion():
+    x = Tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.backward()
+    assert x.grad == 1.0
+
+
+def test_reused_node_gets_the_sum_of_its_gradients():
+    a = Tensor(3.0, requires_grad=True)
+    b = a + a
+    c = b + b
+    c.backward()
+    assert a.grad == 4.0
+
+
+@given(tst.arrays(tst.shapes()))
+def test_a_tensor_used_on_many_paths_gets_the_sum_over_paths(x0):
+    # f = x·x + exp(x) + x: df/dx = 2x + exp(x) + 1, summed over three paths
+    x = Tensor(x0, requires_grad=True)
+    (x * x + x.exp() + x).sum().backward()
+    np.testing.assert_allclose(x.grad, 2 * x0 + np.exp(x0) + 1, rtol=1e-12)
+
+
+def test_diamond_graph_waits_for_both_branches_before_going_further():
+    # y = s·s with s = σ(x): dy/dx = 2·s·σ'(x); the node of s must receive both gradients
+    x = Tensor(0.7, requires_grad=True)
+    s = x.sigmoid()
+    (s * s).backward()
+    expected = 2 * sigma(0.7) * sigma(0.7) * (1 - sigma(0.7))
+    assert x.grad == pytest.approx(expected, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- leaves and .grad
+
+
+def test_gradients_accumulate_only_into_leaves_that_require_grad():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    c = Tensor([3.0, 4.0])
+    hidden = w * c
+    hidden.sum().backward()
+    np.testing.assert_array_equal(w.grad, [3.0, 4.0])
+    assert c.grad is None
+    assert hidden.grad is None  # a non-leaf keeps no .grad unless it asked to
+
+
+def test_backward_twice_with_retain_graph_accumulates():
+    w = Tensor([1.0, -2.0], requires_grad=True)
+    loss = (w * w).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, 2 * (2 * np.array([1.0, -2.0])))
+
+
+def test_zero_grad_clears_the_gradient():
+    w = Tensor([1.0], requires_grad=True)
+    (w * 3).sum().backward()
+    w.zero_grad()
+    assert w.grad is None
+    (w * 5).sum().backward()
+    np.testing.assert_array_equal(w.grad, [5.0])
+
+
+def test_leaf_grad_is_an_own_writeable_array_not_shared_between_leaves():
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    b = Tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()
+    assert a.grad is not b.grad
+    a.grad *= 0  # must not change b.grad
+    np.testing.assert_array_equal(b.grad, [1.0, 1.0])
+
+
+def test_retain_grad_keeps_the_gradient_of_a_non_leaf():
+    x = Tensor([0.5, -0.5], requires_grad=True)
+    hidden = x * 2
+    hidden.retain_grad()
+    (hidden * hidden).sum().backward()
+    np.testing.assert_allclose(hidden.grad, 2 * np.array([1.0, -1.0]))
+    np.testing.assert_allclose(x.grad, 2 * 2 * np.array([1.0, -1.0]))
+
+
+def test_gradient_argument_sets_the_vector_of_a_vector_jacobian_product():
+    x0 = np.array([0.1, 0.2, 0.3])
+    x = Tensor(x0, requires_grad=True)
+    v = np.array([1.0, -2.0, 0.5])
+    x.sigmoid().backward(gradient=v)
+    np.testing.assert_allclose(x.grad, v * sigma(x0) * (1 - sigma(x0)))
+
+
+# --------------------------------------------------------------------------- released graph
+
+
+def test_second_backward_through_a_freed_graph_says_retain_graph():
+    x = Tensor([0.3], requires_grad=True)
+    loss = x.sigmoid().sum()
+    loss.backward()
+    first = x.grad.copy()
+    with pytest.raises(GraphReleasedError, match="retain_graph=True"):
+        loss.backward()
+    np.testing.assert_array_equal(x.grad, first)  # nothing half-updated
+
+
+def test_saved_arrays_are_freed_after_backward_but_the_structure_stays():
+    x = Tensor([0.3, 0.4], requires_grad=True, name="x")
+    y = x.sigmoid()
+    y.sum().backward()
+    node = y.grad_fn
+    assert node.released
+    assert node._saved_arrays == ()
+    assert node.inputs[0] is x  # the graph can still be walked (and drawn)
+    np.testing.assert_allclose(y.data, sigma(np.array([0.3, 0.4])))
+
+
+def test_graph_is_freed_by_reference_counting_alone():
+    gc.disable()
+    try:
+        x = Tensor(np.ones(3), requires_grad=True)
+        y = (x * 2).sigmoid()
+        node_ref = weakref.ref(y.grad_fn)
+        output_ref = weakref.ref(y)
+        del y
+        assert output_ref() is None
+        assert node_ref() is None
+    finally:
+        gc.enable()
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_backward_on_a_non_scalar_without_gradient_is_an_error():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"shape \(2,\).*gradient="):
+        (x * 2).backward()
+    assert x.grad is None
+
+
+def test_gradient_argument_of_the_wrong_shape_is_an_error():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
+        (x * 2).backward(gradient=np.ones(3))
+    assert x.grad is None
+
+
+def test_backward_on_a_tensor_without_graph_is_an_error():
+    with pytest.raises(RuntimeError, match="requires_grad=True"):
+        Tensor([1.0]).sum().backward()
+
+
+def test_custom_backward_returning_a_wrong_shape_names_the_function():
+    class Broken(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.sum()
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"Broken\.backward.*shape \(\).*shape \(2,\)"):
+        Broken.apply(x).sum().backward()
+    assert x.grad is None
+
+
+# --------------------------------------------------------------------------- custom Function
+
+
+class Cube(Function):
+    """y = x³, ∂L/∂x = g · 3x²."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return g * 3 * x * x
+
+
+@given(tst.arrays(tst.shapes()))
+def test_user_defined_function_with_save_for_backward(x0):
+    x = Tensor(x0, requires_grad=True)
+    Cube.apply(x).sum().backward()
+    np.testing.assert_allclose(x.grad, 3 * x0**2, rtol=1e-12)
+
+
+def test_user_defined_function_has_second_derivatives_through_saved_inputs():
+    # d²(x³)/dx² = 6x: possible only if the saved x is the graph's own tensor when recording
+    x = Tensor([0.5, -1.5], requires_grad=True)
+    (first,) = grad(Cube.apply(x).sum(), x, create_graph=True)
+    (second,) = grad(first.sum(), x)
+    np.testing.assert_allclose(second.data, 6 * np.array([0.5, -1.5]), rtol=1e-12)
+
+
+def test_options_are_stored_on_ctx():
+    class Scale(Function):
+        @staticmethod
+        def forward(ctx, x, factor=1.0):
+            ctx.factor = factor
+            return x * factor
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.factor
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    Scale.apply(x, factor=2.5).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.5, 2.5])
+
+
+# --------------------------------------------------------------------------- grad()
+
+
+def test_grad_returns_gradients_and_leaves_dot_grad_alone():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (gx,) = grad((x * x).sum(), x)
+    np.testing.assert_array_equal(gx.data, [2.0, 4.0])
+    assert x.grad is None
+
+
+def test_grad_of_an_intermediate_tensor():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    hidden = x * 3
+    (g_hidden, g_x) = grad((hidden * hidden).sum(), [hidden, x])
+    np.testing.assert_array_equal(g_hidden.data, 2 * np.array([3.0, 6.0]))
+    np.testing.assert_array_equal(g_x.data, 2 * 9 * np.array([1.0, 2.0]))
+
+
+def test_grad_of_an_unused_input_is_an_error_unless_allowed():
+    x = Tensor([1.0], requires_grad=True)
+    unused = Tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="allow_unused=True"):
+        grad((x * 2).sum(), [x, unused])
+    gx, gu = grad((x * 2).sum(), [x, unused], allow_unused=True)
+    assert gu is None
+    np.testing.assert_array_equal(gx.data, [2.0])
+
+
+@given(tst.arrays(tst.shapes()))
+def test_second_derivative_of_sigmoid_is_the_closed_form(x0):
+    # σ'' = σ(1 − σ)(1 − 2σ)
+    x = Tensor(x0, requires_grad=True)
+    (first,) = grad(x.sigmoid().sum(), x, create_graph=True)
+    np.testing.assert_allclose(first.data, sigma(x0) * (1 - sigma(x0)), rtol=1e-12)
+    (second,) = grad(first.sum(), x)
+    s = sigma(x0)
+    np.testing.assert_allclose(second.data, s * (1 - s) * (1 - 2 * s), rtol=1e-10, atol=1e-15)
+
+
+def test_hessian_vector_product_matches_the_hessian():
+    # f(x) = Σ tanh(A x) · c, H v by double backward vs the closed-form Hessian
+    rng = np.random.default_rng(0)
+    a0, c0 = rng.normal(size=(3, 4)), rng.normal(size=3)
+    x0, v0 = rng.normal(size=4), rng.normal(size=4)
+    x = Tensor(x0, requires_grad=True)
+    (g,) = grad(((Tensor(a0) @ x).tanh() * c0).sum(), x, create_graph=True)
+    (hv,) = grad((g * v0).sum(), x)
+    t = np.tanh(a0 @ x0)
+    hessian = a0.T @ np.diag(c0 * -2 * t * (1 - t**2)) @ a0  # d²tanh = −2·tanh·(1 − tanh²)
+    np.testing.assert_allclose(hv.data, hessian @ v0, rtol=1e-10)
+
+
+def test_grad_with_create_graph_keeps_the_graph_for_another_pass():
+    x = Tensor([0.2], requires_grad=True)
+    y = x.tanh().sum()
+    grad(y, x, create_graph=True)
+    (again,) = grad(y, x)  # retain_graph defaulted to create_graph
+    np.testing.assert_allclose(again.data, 1 - np.tanh(0.2) ** 2)
+
+
+def test_third_derivative_of_exp_is_exp():
+    x = Tensor([0.3, 1.1], requires_grad=True)
+    (d1,) = grad(x.exp().sum(), x, create_graph=True)
+    (d2,) = grad(d1.sum(), x, create_graph=True)
+    (d3,) = grad(d2.sum(), x)
+    np.testing.assert_allclose(d3.data, np.exp([0.3, 1.1]), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- grad mode
+
+
+def test_no_grad_records_nothing():
+    x = Tensor([1.0], requires_grad=True)
+    with no_grad():
+        y = x * 2
+    assert y.grad_fn is None and not y.requires_grad
+
+
+def test_enable_grad_inside_no_grad_records_again():
+    x = Tensor([1.0], requires_grad=True)
+    with no_grad(), enable_grad():
+        y = x * 2
+    assert y.requires_grad
+
+
+def test_no_grad_as_decorator_and_restores_the_mode():
+    @no_grad()
+    def double(t):
+        assert not is_grad_enabled()
+        return t * 2
+
+    x = Tensor([1.0], requires_grad=True)
+    assert not double(x).requires_grad
+    assert is_grad_enabled()
+
+
+def test_no_grad_restores_the_mode_after_an_exception():
+    with pytest.raises(ZeroDivisionError), no_grad():
+        1 / 0  # noqa: B018
+    assert is_grad_enabled()
+
+
+def test_grad_mode_is_per_thread():
+    seen = []
+    entered, release = threading.Event(), threading.Event()
+
+    def other_thread():
+        entered.wait()
+        seen.append(is_grad_enabled())
+        release.set()
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    with no_grad():
+        entered.set()
+        release.wait()
+        assert not is_grad_enabled()
+    worker.join()
+    assert seen == [True]
+
+
+# --------------------------------------------------------------------------- anomaly
+
+
+def test_detect_anomaly_names_the_operation_and_its_forward_line():
+    x = Tensor([0.0, 1.0], requires_grad=True)
+    with detect_anomaly(), np.errstate(divide="ignore"):
+        y = x.log()  # ∂ log x / ∂x = 1/x: inf at 0
+        with pytest.raises(FloatingPointError, match=r"(?s)Log\.backward.*test_engine\.py"):
+            y.sum().backward()
+    assert x.grad is None
+
+
+def test_without_detect_anomaly_inf_gradients_pass_silently():
+    x = Tensor([0.0, 1.0], requires_grad=True)
+    with np.errstate(divide="ignore"):
+        x.log().sum().backward()
+    assert np.isinf(x.grad[0])
+
+
+# --------------------------------------------------------------------------- finite differences
+
+
+def test_numerical_gradient_matches_a_hand_derivative():
+    # f(a, b) = a²·b: ∂f/∂a = 2ab = 12, ∂f/∂b = a² = 4 at (2, 3)
+    da, db = numerical_gradient(lambda a, b: a * a * b, np.array(2.0), np.array(3.0))
+    assert da == pytest.approx(12.0, rel=1e-8)
+    assert db == pytest.approx(4.0, rel=1e-8)
+
+
+def test_numerical_gradient_restores_its_inputs():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    before = x.data
+    numerical_gradient(lambda t: (t * t).sum(), x)
+    assert x.data is before
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])
+
+
+def test_numerical_gradient_refuses_float32_and_non_scalar_outputs():
+    with pytest.raises(TypeError, match="float64"):
+        numerical_gradient(lambda t: t.sum(), Tensor([1.0], dtype=np.float32))
+    with pytest.raises(ValueError, match="one number"):
+        numerical_gradient(lambda t: t * 2, np.array([1.0, 2.0]))
