@@ -70,7 +70,7 @@ def test_book_hidden_rule_drops_the_output_slope(network):
     # The book's code sends back W_hoᵀ·e, not W_hoᵀ·(e·o(1−o)): equal for W_ho, not for W_ih.
     w_ih, w_ho, x, t, lr = network
     book_ih, book_ho = textbook.book_weight_updates(w_ih, w_ho, x, t, lr)
-    exact_ih, exact_ho = textbook.exact_weight_updates(w_ih, w_ho, x, t, lr)
+    _, exact_ho = textbook.exact_weight_updates(w_ih, w_ho, x, t, lr)
     np.testing.assert_allclose(book_ho, exact_ho, rtol=1e-12, atol=1e-15)
     o_hidden = sigma(w_ih @ x)
     e_raw = w_ho.T @ (t - sigma(w_ho @ o_hidden))
