@@ -336,6 +336,7 @@ def run_backward(
         else:
             node_grads[root.grad_fn] = _accumulate(node_grads.get(root.grad_fn), grad)
     ready = [node for node, count in consumers.items() if count == 0]
+    visited: list[Node] = []
 
     while ready:
         node = ready.pop()
@@ -379,9 +380,11 @@ def run_backward(
             consumers[child] -= 1
             if consumers[child] == 0:
                 ready.append(child)
-        if not retain_graph:
-            node._release()
+        visited.append(node)
 
+    if not retain_graph:  # only now: a pass that raised leaves the graph usable
+        for node in visited:
+            node._release()
     if targets is not None:
         for key, grad in leaf_grads.items():
             if key in target_ids:

@@ -465,7 +465,8 @@ class Transpose(Function):
     def forward(ctx: Node, x: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
         if axes is None:
             axes = tuple(reversed(range(x.ndim)))
-        if sorted(a % x.ndim if x.ndim else a for a in axes) != list(range(x.ndim)):
+        in_range = all(-x.ndim <= a < x.ndim for a in axes)
+        if not in_range or sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
             raise ValueError(
                 f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of a "
                 f"tensor of shape {x.shape}"
