@@ -27,21 +27,16 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     otherwise; float32 and float64 arrays keep their dtype."""
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is not None:
-        array = np.array(data, dtype=dtype)
-    else:
-        array = np.array(data)
-        if array.dtype not in _KEPT_FLOAT_DTYPES:
-            if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
-                raise TypeError(
-                    f"Tensor: cannot make a tensor from data of dtype {array.dtype}; "
-                    "give numbers, nested lists of numbers or a numeric numpy array"
-                )
-            array = array.astype(np.float64)
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
-        raise TypeError(f"Tensor: dtype {array.dtype} is not supported; use a numeric dtype")
+    array = np.array(data, dtype=dtype)
     if np.issubdtype(array.dtype, np.complexfloating):
         raise TypeError(f"Tensor: complex dtype {array.dtype} is not supported")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise TypeError(
+            f"Tensor: cannot make a tensor of dtype {array.dtype}; give numbers, nested lists "
+            "of numbers or a numeric numpy array"
+        )
+    if dtype is None and array.dtype not in _KEPT_FLOAT_DTYPES:
+        array = array.astype(np.float64)
     return array
 
 
@@ -117,7 +112,7 @@ class Tensor:
         dtype: Any = np.float64,
         name: str | None = None,
     ) -> Tensor:
-        return cls(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad, name=name)
+        return cls(np.zeros(_shape_arg(shape)), requires_grad, dtype=dtype, name=name)
 
     @classmethod
     def ones(
@@ -127,7 +122,7 @@ class Tensor:
         dtype: Any = np.float64,
         name: str | None = None,
     ) -> Tensor:
-        return cls(np.ones(_shape_arg(shape), dtype=dtype), requires_grad, name=name)
+        return cls(np.ones(_shape_arg(shape)), requires_grad, dtype=dtype, name=name)
 
     @classmethod
     def randn(
@@ -140,7 +135,7 @@ class Tensor:
     ) -> Tensor:
         """Standard normal samples; ``rng`` is a numpy Generator or a seed."""
         values = np.random.default_rng(rng).standard_normal(_shape_arg(shape))
-        return cls(values.astype(dtype), requires_grad, name=name)
+        return cls(values, requires_grad, dtype=dtype, name=name)
 
     @classmethod
     def uniform(
@@ -155,7 +150,7 @@ class Tensor:
     ) -> Tensor:
         """Samples from U[low, high); ``rng`` is a numpy Generator or a seed."""
         values = np.random.default_rng(rng).uniform(low, high, _shape_arg(shape))
-        return cls(values.astype(dtype), requires_grad, name=name)
+        return cls(values, requires_grad, dtype=dtype, name=name)
 
     # ------------------------------------------------------------------ attributes
 
