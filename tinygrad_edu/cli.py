@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinygrad_edu import Tensor, __version__, textbook
+from tinygrad_edu import io as weights_io
 
 
 def _matrix(values: np.ndarray, indent: str) -> str:
@@ -67,6 +68,70 @@ def run_demo(seed: int = 0, learning_rate: float = 0.3) -> int:
     return 0 if agree else 1
 
 
+def run_train(args: argparse.Namespace) -> int:
+    """Train the book's network on the digits; print progress, accuracy and confusion."""
+    from tinygrad_edu import training
+    from tinygrad_edu.data import load_digits
+
+    config = training.TrainConfig(
+        hidden=args.hidden,
+        lr=args.lr,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        rule=args.rule,
+        bias=args.bias,
+    )
+    split = load_digits(seed=args.split_seed)
+    print(
+        f"training the book's network 64-{config.hidden}-10 (sigmoid, "
+        f"{'biases' if config.bias else 'no biases'}) on {len(split.train_inputs)} digits, "
+        f"testing on {len(split.test_inputs)}"
+    )
+    print(
+        f"rule {config.rule}, lr {config.lr}, {config.epochs} epochs, batch size "
+        f"{config.batch_size}, seed {config.seed}, split seed {args.split_seed}"
+    )
+    result = training.train(config, split, progress=not args.no_progress)
+    print(f"test accuracy {result.test_accuracy:.4f}")
+    print("confusion matrix (rows: true digit, columns: predicted digit)")
+    print(training.format_confusion(result.confusion))
+    saved = weights_io.save(result.model, args.out)
+    print(f"weights saved to {saved}")
+    if args.plot:
+        training.plot_history(result.history, args.plot)
+        print(f"loss and accuracy plotted to {args.plot}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Report the test accuracy of saved weights on the digits test split."""
+    from tinygrad_edu import training
+    from tinygrad_edu.data import load_digits
+
+    model = training.network_from_state(weights_io.load(args.weights))
+    split = load_digits(seed=args.split_seed)
+    predicted = training.predict(model, split.test_inputs)
+    accuracy = float(np.mean(predicted == split.test_labels))
+    print(f"{args.weights}: test accuracy {accuracy:.4f} on {len(split.test_inputs)} digits")
+    print(training.format_confusion(training.confusion_matrix(split.test_labels, predicted)))
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinygrad-edu",
@@ -80,6 +145,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
     demo.add_argument("--lr", type=float, default=0.3, help="learning rate α (default 0.3)")
+
+    train = commands.add_parser(
+        "train", help="train the book's network on the built-in 8×8 handwritten digits"
+    )
+    train.add_argument("--hidden", type=_positive_int, default=100, help="hidden nodes (100)")
+    train.add_argument("--lr", type=_positive_float, default=0.5, help="learning rate (0.5)")
+    train.add_argument("--epochs", type=_positive_int, default=20, help="epochs (20)")
+    train.add_argument("--batch-size", type=_positive_int, default=1, help="batch size (1)")
+    train.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling (0)")
+    train.add_argument(
+        "--split-seed", type=int, default=0, help="seed of the 80/20 train/test split (0)"
+    )
+    train.add_argument(
+        "--rule",
+        choices=["exact", "book"],
+        default="exact",
+        help="exact: the autodiff gradient; book: the book's hidden-layer rule (exact)",
+    )
+    train.add_argument("--bias", action="store_true", help="give both layers biases (exact rule)")
+    train.add_argument(
+        "--out", default="digits_weights.npz", help="where to save the weights (.npz)"
+    )
+    train.add_argument("--plot", metavar="PNG", help="plot loss and accuracy per epoch")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    evaluate = commands.add_parser("evaluate", help="test accuracy of saved weights")
+    evaluate.add_argument("weights", help="a .npz file written by train")
+    evaluate.add_argument("--split-seed", type=int, default=0, help="seed of the split (0)")
     return parser
 
 
@@ -90,5 +183,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.lr <= 0:
             parser.error(f"--lr must be positive, got {args.lr}")
         return run_demo(seed=args.seed, learning_rate=args.lr)
+    try:
+        if args.command == "train":
+            if args.bias and args.rule == "book":
+                parser.error("--bias works with --rule exact only: the book's rule has no biases")
+            return run_train(args)
+        if args.command == "evaluate":
+            return run_evaluate(args)
+    except (ImportError, FileNotFoundError, ValueError, KeyError) as error:
+        print(f"tinygrad-edu {args.command}: {error}", file=sys.stderr)
+        return 1
     parser.print_help(sys.stderr)
     return 2

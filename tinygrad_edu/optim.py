@@ -1,0 +1,146 @@
+"""Optimizers: they read each parameter's ``.grad`` and update its ``.data`` in place.
+
+The update rules are PyTorch's (``torch.optim.SGD`` and ``torch.optim.Adam``), so the same
+inputs give the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from tinygrad_edu.tensor import Tensor
+
+
+class Optimizer:
+    """Holds the parameters; ``step()`` updates those that have a gradient."""
+
+    def __init__(self, params: Iterable[Tensor], lr: float) -> None:
+        self.params = list(params)
+        name = type(self).__name__
+        if not self.params:
+            raise ValueError(f"{name}: got no parameters to optimize (an empty list)")
+        seen: set[int] = set()
+        for index, p in enumerate(self.params):
+            if not isinstance(p, Tensor) or not p.requires_grad or not p.is_leaf:
+                raise ValueError(
+                    f"{name}: parameter {index} must be a leaf Tensor that requires grad, got {p!r}"
+                )
+            if id(p) in seen:
+                raise ValueError(f"{name}: parameter {index} appears twice")
+            seen.add(id(p))
+        if not lr >= 0:
+            raise ValueError(f"{name}: the learning rate must be ≥ 0, got {lr}")
+        self.lr = lr
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.zero_grad()
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def _gradients(self) -> list[tuple[int, Tensor, np.ndarray]]:
+        """(index, parameter, gradient) for the parameters that have one, checked first so
+        that a bad gradient raises before any parameter changes."""
+        found = []
+        for index, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            if p.grad.shape != p.shape:
+                raise ValueError(
+                    f"{type(self).__name__}: parameter {index} has shape {p.shape} but its "
+                    f".grad has shape {p.grad.shape}"
+                )
+            found.append((index, p, p.grad))
+        return found
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent: w ← w − lr·g, with PyTorch's options.
+
+    g = ∂L/∂w + weight_decay·w; with momentum μ the step uses
+    b ← μ·b + (1 − dampening)·g (b = g at the first step), and g ← b, or g + μ·b with
+    ``nesterov=True``.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        dampening: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        if not momentum >= 0:
+            raise ValueError(f"SGD: momentum must be ≥ 0, got {momentum}")
+        if not weight_decay >= 0:
+            raise ValueError(f"SGD: weight_decay must be ≥ 0, got {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: nesterov=True needs momentum > 0 and dampening = 0")
+        self.momentum, self.nesterov = momentum, nesterov
+        self.weight_decay, self.dampening = weight_decay, dampening
+        self.momentum_buffers: list[np.ndarray | None] = [None] * len(self.params)
+
+    def step(self) -> None:
+        for index, p, grad in self._gradients():
+            if self.weight_decay:
+                grad = grad + self.weight_decay * p.data
+            if self.momentum:
+                buffer = self.momentum_buffers[index]
+                if buffer is None:
+                    buffer = grad.copy()
+                else:
+                    buffer = self.momentum * buffer + (1 - self.dampening) * grad
+                self.momentum_buffers[index] = buffer
+                grad = grad + self.momentum * buffer if self.nesterov else buffer
+            p.data -= self.lr * grad
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), PyTorch's form: with g = ∂L/∂w + weight_decay·w at step t,
+    m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², w ← w − lr·m̂ / (√v̂ + eps),
+    where m̂ = m / (1 − β₁ᵗ) and v̂ = v / (1 − β₂ᵗ)."""
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        if not all(0.0 <= beta < 1.0 for beta in betas) or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas}")
+        if not eps >= 0:
+            raise ValueError(f"Adam: eps must be ≥ 0, got {eps}")
+        if not weight_decay >= 0:
+            raise ValueError(f"Adam: weight_decay must be ≥ 0, got {weight_decay}")
+        self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
+        self.steps = [0] * len(self.params)
+        self.first_moments = [np.zeros_like(p.data) for p in self.params]
+        self.second_moments = [np.zeros_like(p.data) for p in self.params]
+
+    def step(self) -> None:
+        beta1, beta2 = self.betas
+        for index, p, grad in self._gradients():
+            if self.weight_decay:
+                grad = grad + self.weight_decay * p.data
+            self.steps[index] += 1
+            t = self.steps[index]
+            m = self.first_moments[index]
+            v = self.second_moments[index]
+            m *= beta1
+            m += (1 - beta1) * grad
+            v *= beta2
+            v += (1 - beta2) * grad * grad
+            # PyTorch's arrangement of lr·m̂/(√v̂ + eps): the same value, the same rounding.
+            bias_correction1 = 1 - beta1**t
+            bias_correction2 = 1 - beta2**t
+            denominator = np.sqrt(v) / math.sqrt(bias_correction2) + self.eps
+            p.data -= (self.lr / bias_correction1) * m / denominator

@@ -1,0 +1,215 @@
+"""Training the book's network: the loop that `tinygrad-edu train` runs.
+
+The network is the book's: inputs → hidden → 10 outputs, sigmoid on both layers, no biases,
+weights from N(0, in^−½). Each step is gradient descent on the book's E = ½Σ(t − o)² per
+sample; a minibatch step is the mean of the per-sample steps. Two rules:
+
+- ``exact``: the gradient from autodiff (``loss.backward()`` and `optim.SGD`);
+- ``book``: the book's own update (`textbook.book_weight_updates`), whose hidden layer
+  receives W_hoᵀ·(t − o) — the output error without the output sigmoid's slope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from tqdm import tqdm
+
+from tinygrad_edu import nn, textbook
+from tinygrad_edu.autograd import no_grad
+from tinygrad_edu.data import Split, batches, book_targets
+from tinygrad_edu.optim import SGD
+from tinygrad_edu.tensor import Tensor
+
+Rule = Literal["exact", "book"]
+CLASSES = 10
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run (the defaults are `tinygrad-edu train`'s)."""
+
+    hidden: int = 100
+    lr: float = 0.5
+    epochs: int = 20
+    batch_size: int = 1
+    seed: int = 0
+    rule: Rule = "exact"
+    bias: bool = False
+
+    def __post_init__(self) -> None:
+        if self.hidden < 1:
+            raise ValueError(f"hidden must be at least 1, got {self.hidden}")
+        if not self.lr > 0:
+            raise ValueError(f"the learning rate must be positive, got {self.lr}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"the batch size must be at least 1, got {self.batch_size}")
+        if self.rule not in ("exact", "book"):
+            raise ValueError(f"rule must be 'exact' or 'book', got {self.rule!r}")
+        if self.bias and self.rule == "book":
+            raise ValueError("the book's rule has no biases: use bias only with rule 'exact'")
+
+
+@dataclass(frozen=True)
+class Epoch:
+    number: int
+    loss: float
+    """Mean over the epoch's samples of the book's E = ½Σ(t − o)², before each step."""
+    test_accuracy: float
+
+
+@dataclass
+class TrainResult:
+    model: nn.Sequential
+    history: list[Epoch] = field(default_factory=list)
+    confusion: np.ndarray = field(default_factory=lambda: np.zeros((CLASSES, CLASSES), int))
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.history[-1].test_accuracy if self.history else float("nan")
+
+
+def book_network(
+    inputs: int = 64,
+    hidden: int = 100,
+    outputs: int = CLASSES,
+    bias: bool = False,
+    rng: np.random.Generator | int | None = None,
+) -> nn.Sequential:
+    """inputs → hidden → outputs with sigmoids; ``model[0].weight`` is the book's W_ih and
+    ``model[2].weight`` its W_ho."""
+    generator = np.random.default_rng(rng)
+    return nn.Sequential(
+        nn.Linear(inputs, hidden, bias=bias, init="book", rng=generator),
+        nn.Sigmoid(),
+        nn.Linear(hidden, outputs, bias=bias, init="book", rng=generator),
+        nn.Sigmoid(),
+    )
+
+
+def network_from_state(state: dict[str, np.ndarray]) -> nn.Sequential:
+    """Rebuild the book's network from saved weights (sizes read from their shapes)."""
+    if "0.weight" not in state or "2.weight" not in state:
+        raise ValueError(
+            f"the weights are not the book's network: expected '0.weight' and '2.weight', "
+            f"found {sorted(state)}"
+        )
+    hidden, inputs = state["0.weight"].shape
+    outputs = state["2.weight"].shape[0]
+    model = book_network(inputs, hidden, outputs, bias="0.bias" in state)
+    model.load_state_dict(state)
+    return model
+
+
+@no_grad()
+def predict(model: nn.Module, inputs: np.ndarray) -> np.ndarray:
+    """The label of the largest output, per row."""
+    return np.argmax(model(Tensor(inputs)).data, axis=1)
+
+
+def confusion_matrix(
+    labels: np.ndarray, predicted: np.ndarray, classes: int = CLASSES
+) -> np.ndarray:
+    """counts[true label, predicted label]."""
+    counts = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(counts, (labels, predicted), 1)
+    return counts
+
+
+def _book_rule_step(
+    model: nn.Sequential, inputs: np.ndarray, targets: np.ndarray, lr: float
+) -> None:
+    """The book's update, with samples as columns: the sum over the batch's columns,
+    divided by the batch size, is the mean of the per-sample updates."""
+    w_ih, w_ho = model[0].weight, model[2].weight  # type: ignore[attr-defined]
+    delta_ih, delta_ho = textbook.book_weight_updates(
+        w_ih.data, w_ho.data, inputs.T, targets.T, lr / len(inputs)
+    )
+    w_ih.data += delta_ih
+    w_ho.data += delta_ho
+
+
+def train(
+    config: TrainConfig,
+    split: Split,
+    progress: bool = True,
+    log: Callable[[str], None] | None = print,
+) -> TrainResult:
+    """Train the book's network on ``split`` and report the test accuracy after each epoch."""
+    rng = np.random.default_rng(config.seed)
+    model = book_network(split.train_inputs.shape[1], config.hidden, CLASSES, config.bias, rng)
+    optimizer = SGD(model.parameters(), lr=config.lr)
+    result = TrainResult(model)
+    steps_per_epoch = -(-len(split.train_inputs) // config.batch_size)
+    for epoch in range(1, config.epochs + 1):
+        total_loss = 0.0
+        bar = tqdm(
+            batches(split.train_inputs, split.train_labels, config.batch_size, rng),
+            total=steps_per_epoch,
+            desc=f"epoch {epoch}/{config.epochs}",
+            disable=not progress,
+            leave=False,
+        )
+        for inputs, labels in bar:
+            targets = book_targets(labels, CLASSES)
+            if config.rule == "exact":
+                outputs = model(Tensor(inputs))
+                loss = 0.5 * outputs.squared_error(targets)  # Σ over the batch of ½Σ(t − o)²
+                (loss / len(inputs)).backward()
+                optimizer.step()
+                optimizer.zero_grad()
+                total_loss += loss.item()
+            else:
+                with no_grad():
+                    outputs = model(Tensor(inputs))
+                total_loss += 0.5 * float(((targets - outputs.data) ** 2).sum())
+                _book_rule_step(model, inputs, targets, config.lr)
+        predicted = predict(model, split.test_inputs)
+        accuracy = float(np.mean(predicted == split.test_labels))
+        result.history.append(Epoch(epoch, total_loss / len(split.train_inputs), accuracy))
+        if log is not None:
+            log(
+                f"epoch {epoch:3d}/{config.epochs}  loss {result.history[-1].loss:.5f}  "
+                f"test accuracy {accuracy:.4f}"
+            )
+    result.confusion = confusion_matrix(split.test_labels, predict(model, split.test_inputs))
+    return result
+
+
+PLOT_EXTRA_HINT = 'plotting needs matplotlib: pip install "tinygrad-edu[plot]"'
+
+
+def plot_history(history: list[Epoch], path: str) -> None:
+    """A PNG of the loss and the test accuracy per epoch."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        raise ImportError(PLOT_EXTRA_HINT) from error
+    epochs = [e.number for e in history]
+    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(9, 3.5))
+    loss_axes.plot(epochs, [e.loss for e in history], marker="o")
+    loss_axes.set(xlabel="epoch", ylabel="mean ½Σ(t − o)² per sample", title="training loss")
+    accuracy_axes.plot(epochs, [e.test_accuracy for e in history], marker="o", color="tab:green")
+    accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="test accuracy")
+    for axes in (loss_axes, accuracy_axes):
+        axes.xaxis.get_major_locator().set_params(integer=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def format_confusion(confusion: np.ndarray) -> str:
+    """The confusion matrix as a table: rows are true labels, columns predictions."""
+    classes = len(confusion)
+    lines = ["true\\pred " + " ".join(f"{c:>4d}" for c in range(classes))]
+    for label in range(classes):
+        lines.append(f"{label:>9d} " + " ".join(f"{n:>4d}" for n in confusion[label]))
+    return "\n".join(lines)
