@@ -102,16 +102,18 @@ class Node:
     ``ctx.save_for_backward(...)``; backward reads them back (``ctx.saved``).
     """
 
+    # Class-level defaults: a node is made for every operation, so __init__ sets one field.
+    inputs: tuple[Tensor, ...] = ()
+    needs_input_grad: tuple[bool, ...] = ()
+    released = False
+    forward_stack: traceback.StackSummary | None = None
+    _saved_arrays: tuple[Any, ...] = ()
+    _saved_sources: tuple[int, ...] = ()
+    _output: weakref.ref[Tensor] | None = None
+    _recording = False
+
     def __init__(self, function: type[Function]) -> None:
         self.function = function
-        self.inputs: tuple[Tensor, ...] = ()
-        self.needs_input_grad: tuple[bool, ...] = ()
-        self.released = False
-        self.forward_stack: traceback.StackSummary | None = None
-        self._saved_arrays: tuple[Any, ...] = ()
-        self._saved_sources: tuple[int, ...] = ()
-        self._output: weakref.ref[Tensor] | None = None
-        self._recording = False
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
@@ -200,15 +202,20 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
         tensor_type = _tensor.Tensor
-        tensors = _as_tensors(inputs, tensor_type)
+        tensors: Sequence[Tensor] = inputs
+        for x in inputs:
+            if type(x) is not tensor_type:
+                tensors = _as_tensors(inputs, tensor_type)
+                break
         ctx = Node(cls)
         arrays = [t.data for t in tensors]
         raw = cls.forward(ctx, *arrays, **options)
         data = raw if type(raw) is np.ndarray else np.asarray(raw)
-        if not (_state.grad_enabled and any(t._requires_grad for t in tensors)):
+        needs_input_grad = tuple([t._requires_grad for t in tensors])
+        if not (True in needs_input_grad and _state.grad_enabled):
             return tensor_type._from_op(data, None)
         ctx.inputs = tuple(tensors)
-        ctx.needs_input_grad = tuple(t._requires_grad for t in tensors)
+        ctx.needs_input_grad = needs_input_grad
         if ctx._saved_arrays:
             ctx._saved_sources, ctx._saved_arrays = _locate_saved(
                 ctx._saved_arrays, arrays, raw, data
@@ -337,6 +344,7 @@ def run_backward(
             node_grads[root.grad_fn] = _accumulate(node_grads.get(root.grad_fn), grad)
     ready = [node for node, count in consumers.items() if count == 0]
     visited: list[Node] = []
+    anomaly = _state.anomaly_enabled
 
     while ready:
         node = ready.pop()
@@ -368,7 +376,8 @@ def run_backward(
             if input_grad is not None:
                 if not create_graph and type(input_grad) is not np.ndarray:
                     input_grad = np.asarray(input_grad)
-                _check_grad(node, index, t, input_grad)
+                if input_grad.shape != t.data.shape or anomaly:
+                    _check_grad(node, index, t, input_grad)
             child = t.grad_fn
             if child is None:
                 if input_grad is not None:

@@ -295,6 +295,36 @@ class MatMul(Function):
         return grad_a, grad_b
 
 
+class Linear(Function):
+    """Y = X · Wᵀ (a layer acting on rows; ``W`` of shape (out, in)).
+
+    ∂L/∂X = G · W, ∂L/∂W = Gᵀ · X (summed over all rows). One node instead of a transpose
+    and a matmul: ``nn.Linear`` runs this on every step.
+    """
+
+    @staticmethod
+    def forward(ctx: Node, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
+            raise ValueError(
+                f"linear: input of shape {x.shape} and weight of shape {w.shape} do not fit: "
+                "the weight must be (out_features, in_features) and the input's last axis "
+                "must have in_features elements"
+            )
+        ctx.save_for_backward(x, w)
+        return x @ w.T
+
+    @staticmethod
+    def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
+        x, w = ctx.saved
+        grad_x = g @ w if ctx.needs_input_grad[0] else None
+        grad_w = None
+        if ctx.needs_input_grad[1]:
+            rows_x = x if x.ndim == 2 else x.reshape((-1, w.shape[1]))
+            rows_g = g if g.ndim == 2 else g.reshape((-1, w.shape[0]))
+            grad_w = rows_g.T @ rows_x
+        return grad_x, grad_w
+
+
 # --------------------------------------------------------------------------- elementwise
 
 
@@ -604,7 +634,7 @@ Domain = Literal["real", "positive", "nonzero", "away_from_zero", "distinct"]
 ``away_from_zero`` (relu's kink), ``distinct`` (no ties for max)."""
 
 Signature = Literal[
-    "unary", "binary", "matmul", "reduce", "softmax", "reshape", "transpose",
+    "unary", "binary", "matmul", "linear", "reduce", "softmax", "reshape", "transpose",
     "broadcast_to", "getitem", "scatter_add",
 ]  # fmt: skip
 """How the property tests build an op's inputs and options (see testing/strategies.py)."""
@@ -683,6 +713,14 @@ def _matmul_reference(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.n
     return _sum_to(grad_a, a2.shape).reshape(a.shape), _sum_to(grad_b, b2.shape).reshape(b.shape)
 
 
+def _linear_reference(g: np.ndarray, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # y[..., o] = Σᵢ x[..., i]·w[o, i]: ∂y/∂x[..., i] = w[o, i], ∂y/∂w[o, i] = x[..., i]
+    grad_x = np.einsum("...o,oi->...i", g, w)
+    batch_axes = list(range(g.ndim - 1))
+    grad_w = np.tensordot(g, x, axes=(batch_axes, batch_axes))
+    return grad_x, grad_w
+
+
 def _max_reference(
     g: np.ndarray, x: np.ndarray, axis: Any = None, keepdims: bool = False
 ) -> tuple[np.ndarray]:
@@ -733,6 +771,7 @@ register("pow", Pow, "binary", ("positive", "real"), ("·b·a^(b−1)", "·a^b·
          lambda g, a, b: (_sum_to(g * b * a ** (b - 1), a.shape),
                           _sum_to(g * a**b * np.log(a), b.shape)))
 register("matmul", MatMul, "matmul", ("real", "real"), ("·Bᵀ", "Aᵀ·"), _matmul_reference)
+register("linear", Linear, "linear", ("real", "real"), ("·W", "Gᵀ·"), _linear_reference)
 register("exp", Exp, "unary", ("real",), ("·eˣ",), lambda g, x: (g * np.exp(x),))
 register("log", Log, "unary", ("positive",), ("·1/x",), lambda g, x: (g / x,))
 register("sigmoid", Sigmoid, "unary", ("real",), ("·σ(1−σ)",),

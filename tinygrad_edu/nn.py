@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from tinygrad_edu import functions as F
 from tinygrad_edu.tensor import Tensor
 
 
@@ -131,7 +132,7 @@ class Linear(Module):
                 f"Linear({self.in_features}, {self.out_features}): input of shape {x.shape} "
                 f"must have {self.in_features} features on its last axis (rows are samples)"
             )
-        y = x @ self.weight.T
+        y = F.Linear.apply(x, self.weight)  # x @ weightᵀ as one node
         return y if self.bias is None else y + self.bias
 
     def __repr__(self) -> str:

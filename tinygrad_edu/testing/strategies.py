@@ -156,6 +156,11 @@ def in_domain(draw: st.DrawFn, op: str | OpInfo) -> OpCase:
         return OpCase(info, draw(broadcastable_pairs((domains[0], domains[1]))))
     if signature == "matmul":
         return OpCase(info, draw(matmul_pairs((domains[0], domains[1]))))
+    if signature == "linear":
+        batch = draw(shapes(min_dims=0, max_dims=2))
+        n_in, n_out = draw(st.integers(1, MAX_SIDE)), draw(st.integers(1, MAX_SIDE))
+        x = draw(arrays((*batch, n_in), domains[0]))
+        return OpCase(info, (x, draw(arrays((n_out, n_in), domains[1]))))
     if signature == "reduce":
         x = draw(arrays(None, domains[0]))
         return OpCase(info, (x,), {"axis": draw(axes(x.ndim)), "keepdims": draw(st.booleans())})
