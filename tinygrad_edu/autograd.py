@@ -111,6 +111,7 @@ class Node:
     _saved_sources: tuple[int, ...] = ()
     _output: weakref.ref[Tensor] | None = None
     _recording = False
+    _retain_output_grad = False  # set by Tensor.retain_grad()
 
     def __init__(self, function: type[Function]) -> None:
         self.function = function
@@ -333,8 +334,8 @@ def run_backward(
     leaf_grads: dict[int, Any] = {}
     leaves: dict[int, Tensor] = {}
     retained: list[tuple[Tensor, Any]] = []
-    target_ids = {id(t) for t in targets} if targets is not None else set()
     captured: dict[int, Any] = {}
+    target_by_node = {t.grad_fn: id(t) for t in targets or () if t.grad_fn is not None}
 
     for root, grad in zip(roots, root_grads, strict=True):
         if root.grad_fn is None:
@@ -348,31 +349,37 @@ def run_backward(
 
     while ready:
         node = ready.pop()
+        visited.append(node)
         grad = node_grads.pop(node, None)
-        output = node.output
-        if output is not None and grad is not None:
-            if id(output) in target_ids:
-                captured[id(output)] = grad
-            if output._retains_grad and targets is None:
-                retained.append((output, grad))
-        input_grads = None
-        if grad is not None:
-            node._recording = create_graph
-            try:
+        if grad is None:  # nothing flows through this node; its inputs still get counted
+            input_grads: Any = (None,) * len(node.inputs)
+        else:
+            if node in target_by_node:
+                captured[target_by_node[node]] = grad
+            if node._retain_output_grad and targets is None:
+                output = node.output
+                if output is not None:
+                    retained.append((output, grad))
+            if create_graph:
+                node._recording = True
+                try:
+                    input_grads = node.function.backward(node, grad)
+                finally:
+                    node._recording = False
+            else:
                 input_grads = node.function.backward(node, grad)
-            finally:
-                node._recording = False
-            if not isinstance(input_grads, tuple):
+            if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             if len(input_grads) != len(node.inputs):
                 raise ValueError(
                     f"{node.function.__name__}.backward returned {len(input_grads)} "
                     f"gradients for {len(node.inputs)} inputs"
                 )
-        for index, t in enumerate(node.inputs):
-            if not node.needs_input_grad[index]:
+        for index, (t, needed, input_grad) in enumerate(
+            zip(node.inputs, node.needs_input_grad, input_grads, strict=True)
+        ):
+            if not needed:
                 continue
-            input_grad = None if input_grads is None else input_grads[index]
             if input_grad is not None:
                 if not create_graph and type(input_grad) is not np.ndarray:
                     input_grad = np.asarray(input_grad)
@@ -381,23 +388,23 @@ def run_backward(
             child = t.grad_fn
             if child is None:
                 if input_grad is not None:
-                    leaf_grads[id(t)] = _accumulate(leaf_grads.get(id(t)), input_grad)
-                    leaves[id(t)] = t
+                    key = id(t)
+                    leaf_grads[key] = _accumulate(leaf_grads.get(key), input_grad)
+                    leaves[key] = t
                 continue
             if input_grad is not None:
                 node_grads[child] = _accumulate(node_grads.get(child), input_grad)
             consumers[child] -= 1
             if consumers[child] == 0:
                 ready.append(child)
-        visited.append(node)
 
     if not retain_graph:  # only now: a pass that raised leaves the graph usable
         for node in visited:
             node._release()
     if targets is not None:
-        for key, grad in leaf_grads.items():
-            if key in target_ids:
-                captured[key] = grad
+        for t in targets:
+            if t.grad_fn is None and id(t) in leaf_grads:
+                captured[id(t)] = leaf_grads[id(t)]
         return [captured.get(id(t)) for t in targets]
     for key, grad in leaf_grads.items():
         leaves[key]._add_to_grad(grad)

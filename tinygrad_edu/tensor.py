@@ -27,6 +27,8 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     otherwise; float32 and float64 arrays keep their dtype."""
     if isinstance(data, Tensor):
         data = data.data
+    if dtype is None and type(data) is np.ndarray and data.dtype in _KEPT_FLOAT_DTYPES:
+        return data.copy()  # the common case, without the checks below
     array = np.array(data, dtype=dtype)
     if np.issubdtype(array.dtype, np.complexfloating):
         raise TypeError(f"Tensor: complex dtype {array.dtype} is not supported")
@@ -57,7 +59,6 @@ class Tensor:
     __slots__ = (
         "__weakref__",
         "_requires_grad",
-        "_retains_grad",
         "data",
         "grad",
         "grad_fn",
@@ -83,7 +84,6 @@ class Tensor:
         self.grad_fn = None
         self.name = name
         self._requires_grad = False
-        self._retains_grad = False
         self.requires_grad = requires_grad
 
     @classmethod
@@ -95,7 +95,6 @@ class Tensor:
         out.grad_fn = grad_fn
         out.name = None
         out._requires_grad = grad_fn is not None
-        out._retains_grad = False
         return out
 
     @classmethod
@@ -217,7 +216,8 @@ class Tensor:
         """Keep ``.grad`` for this non-leaf tensor after ``backward()`` (leaves always do)."""
         if not self._requires_grad:
             raise ValueError(f"retain_grad: Tensor{self._label()} does not require grad")
-        self._retains_grad = True
+        if self.grad_fn is not None:  # a leaf keeps its .grad anyway
+            self.grad_fn._retain_output_grad = True
 
     def _label(self) -> str:
         return f" {self.name!r}" if self.name else ""
