@@ -44,3 +44,16 @@ def test_python_dash_m_runs_the_demo():
     )
     assert result.returncode == 0, result.stderr
     assert "seed 3" in result.stdout
+
+
+def test_graph_writes_dot_source_without_the_dot_program(tmp_path, capsys):
+    out = tmp_path / "net.dot"
+    assert main(["graph", "--backward", "--out", str(out)]) == 0
+    source = out.read_text()
+    assert "W_ih" in source and "·σ(1−σ)" in source
+    assert str(out) in capsys.readouterr().out
+
+
+def test_graph_refuses_an_unknown_suffix(tmp_path, capsys):
+    assert main(["graph", "--out", str(tmp_path / "net.txt")]) == 1
+    assert ".svg" in capsys.readouterr().err

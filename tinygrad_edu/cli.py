@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinygrad_edu import Tensor, __version__, textbook
+from tinygrad_edu import __version__, textbook
 from tinygrad_edu import io as weights_io
 
 
@@ -19,16 +19,10 @@ def _matrix(values: np.ndarray, indent: str) -> str:
 
 def run_demo(seed: int = 0, learning_rate: float = 0.3) -> int:
     """One SGD step of the book's 3-3-3 sigmoid network: autodiff beside the closed forms."""
-    rng = np.random.default_rng(seed)
-    nodes = 3
-    w_ih = Tensor(rng.normal(0, nodes**-0.5, (nodes, nodes)), requires_grad=True, name="W_ih")
-    w_ho = Tensor(rng.normal(0, nodes**-0.5, (nodes, nodes)), requires_grad=True, name="W_ho")
-    inputs = Tensor([[0.9], [0.1], [0.8]], name="inputs")
-    targets = Tensor([[0.01], [0.99], [0.01]], name="targets")
-
-    hidden = (w_ih @ inputs).sigmoid()
-    outputs = (w_ho @ hidden).sigmoid()
-    loss = 0.5 * outputs.squared_error(targets)  # the book's E = ½Σ(t − o)²
+    loss = textbook.book_network(seed)  # loss = ½Σ(t − o)², the book's E
+    tensors = textbook.named_tensors(loss)
+    w_ih, w_ho = tensors["W_ih"], tensors["W_ho"]
+    inputs, targets, outputs = tensors["inputs"], tensors["targets"], tensors["final_outputs"]
     loss.backward()
     assert w_ih.grad is not None and w_ho.grad is not None
     autodiff_ih, autodiff_ho = -learning_rate * w_ih.grad, -learning_rate * w_ho.grad
@@ -118,6 +112,21 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_graph(args: argparse.Namespace) -> int:
+    """Draw the book's network (forward, or its backward pass) to a file."""
+    from tinygrad_edu import viz
+
+    loss = textbook.book_network(args.seed, retain_grad=args.backward)
+    if args.backward:
+        loss.backward()  # so the drawing shows the gradients that flowed back
+    path = viz.save(
+        loss, args.out, backward=args.backward, show_data=args.data, rankdir=args.rankdir
+    )
+    view = "backward pass" if args.backward else "forward graph"
+    print(f"the book's 3-3-3 network, {view}, drawn to {path}")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -170,6 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--plot", metavar="PNG", help="plot loss and accuracy per epoch")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    graph = commands.add_parser("graph", help="draw the book's network graph to a file")
+    graph.add_argument(
+        "--out", default="book_network.svg", help="file to write: .svg .png .pdf, or .dot .gv"
+    )
+    graph.add_argument(
+        "--backward", action="store_true", help="the backward pass with its chain-rule factors"
+    )
+    graph.add_argument("--data", action="store_true", help="show the values in each tensor")
+    graph.add_argument("--rankdir", choices=["LR", "TB", "RL", "BT"], default="TB")
+    graph.add_argument("--seed", type=int, default=0, help="seed of the weights (0)")
+
     evaluate = commands.add_parser("evaluate", help="test accuracy of saved weights")
     evaluate.add_argument("weights", help="a .npz file written by train")
     evaluate.add_argument("--split-seed", type=int, default=0, help="seed of the split (0)")
@@ -190,7 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_train(args)
         if args.command == "evaluate":
             return run_evaluate(args)
-    except (ImportError, FileNotFoundError, ValueError, KeyError) as error:
+        if args.command == "graph":
+            return run_graph(args)
+    except (ImportError, FileNotFoundError, ValueError, KeyError, RuntimeError) as error:
         print(f"tinygrad-edu {args.command}: {error}", file=sys.stderr)
         return 1
     parser.print_help(sys.stderr)

@@ -186,8 +186,12 @@ class Sequential(Module):
     def named_parameters(self, prefix: str = "") -> list[tuple[str, Tensor]]:
         # Named like PyTorch's Sequential: "0.weight", "2.weight", ...
         found: list[tuple[str, Tensor]] = []
+        seen: set[int] = set()
         for index, layer in enumerate(self.layers):
-            found.extend(layer.named_parameters(f"{prefix}{index}."))
+            for name, tensor in layer.named_parameters(f"{prefix}{index}."):
+                if id(tensor) not in seen:  # a layer used twice is listed once
+                    seen.add(id(tensor))
+                    found.append((name, tensor))
         return found
 
     def __getitem__(self, index: int) -> Module:

@@ -18,8 +18,13 @@ class Optimizer:
     """Holds the parameters; ``step()`` updates those that have a gradient."""
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
-        self.params = list(params)
         name = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{name}: params must be an iterable of Tensors, such as [w] or "
+                "model.parameters(), not one Tensor"
+            )
+        self.params = list(params)
         if not self.params:
             raise ValueError(f"{name}: got no parameters to optimize (an empty list)")
         seen: set[int] = set()

@@ -6,6 +6,9 @@ layer computes ``O = σ(W · O_j)``. Nothing here uses autodiff: these are the h
 claims that the tests check the engine against (and, where a text slips, the engine
 against them).
 
+`book_network` builds the book's small network with Tensors, so that its graph can be
+differentiated, drawn and compared with these formulas.
+
 The texts' error function is E = ½Σ(t − o)² (see DESIGN.md, "The loss and the factor 2"):
 every gradient below is a gradient of that E.
 """
@@ -13,6 +16,8 @@ every gradient below is a gradient of that E.
 from __future__ import annotations
 
 import numpy as np
+
+from tinygrad_edu.tensor import Tensor
 
 Array = np.ndarray
 
@@ -95,3 +100,59 @@ def book_weight_updates(
         hidden_errors(weights_hidden_output, output_errors), hidden, inputs, learning_rate
     )
     return delta_ih, delta_ho
+
+
+# --------------------------------------------------------------------------- the graph
+
+
+def book_network(seed: int = 0, *, retain_grad: bool = False) -> Tensor:
+    """The book's 3-3-3 sigmoid network on one sample, in its column layout, as a graph:
+    returns loss = ½Σ(t − o)² (``0.5 * final_outputs.squared_error(targets)``), not yet
+    differentiated.
+
+    Tensors carry the book's names: W_ih, W_ho (drawn from N(0, 1/3) with ``seed``, as
+    ``tinygrad-edu demo`` draws them), inputs, targets, hidden_inputs, hidden_outputs,
+    final_inputs, final_outputs, squared_error, loss. ``retain_grad=True`` keeps the
+    gradient of every intermediate tensor after ``backward()``, so that a drawing shows the
+    errors flowing back.
+    """
+    rng = np.random.default_rng(seed)
+    nodes = 3
+    w_ih = Tensor(rng.normal(0, nodes**-0.5, (nodes, nodes)), requires_grad=True, name="W_ih")
+    w_ho = Tensor(rng.normal(0, nodes**-0.5, (nodes, nodes)), requires_grad=True, name="W_ho")
+    inputs = Tensor([[0.9], [0.1], [0.8]], name="inputs")
+    targets = Tensor([[0.01], [0.99], [0.01]], name="targets")
+
+    hidden_inputs = _named(w_ih @ inputs, "hidden_inputs")
+    hidden_outputs = _named(hidden_inputs.sigmoid(), "hidden_outputs")
+    final_inputs = _named(w_ho @ hidden_outputs, "final_inputs")
+    final_outputs = _named(final_inputs.sigmoid(), "final_outputs")
+    squared_error = _named(final_outputs.squared_error(targets), "squared_error")
+    loss = _named(0.5 * squared_error, "loss")
+    if retain_grad:
+        for t in (hidden_inputs, hidden_outputs, final_inputs, final_outputs, squared_error):
+            t.retain_grad()
+    return loss
+
+
+def _named(t: Tensor, name: str) -> Tensor:
+    t.name = name
+    return t
+
+
+def named_tensors(output: Tensor) -> dict[str, Tensor]:
+    """Every named tensor in the graph that produced ``output`` (``output`` included), by
+    name: ``named_tensors(book_network())["W_ih"]``."""
+    found: dict[str, Tensor] = {}
+    seen: set[int] = set()
+    stack = [output]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t.name:
+            found.setdefault(t.name, t)
+        if t.grad_fn is not None:
+            stack.extend(t.grad_fn.inputs)
+    return found

@@ -1,0 +1,444 @@
+"""Drawings of the graph: structure on the DOT source (no `dot` program needed), rendering
+with the real `dot` where it is installed, and the errors when it is not."""
+
+import ast
+import re
+import runpy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import graphviz
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_edu import Function, Tensor, textbook, viz
+from tinygrad_edu.functions import REGISTRY
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE = re.compile(r"^\t(\w+) \[(.*)\]$", re.MULTILINE)
+EDGE = re.compile(r"^\t(\w+) -> (\w+)(?: \[(.*)\])?$", re.MULTILINE)
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None,
+    reason="the Graphviz 'dot' program is not installed (apt-get install graphviz)",
+)
+
+
+class Dot:
+    """The nodes and edges of a drawing, read back from its DOT source."""
+
+    def __init__(self, drawing: graphviz.Digraph) -> None:
+        self.source = drawing.source
+        statements = NODE.findall(self.source)
+        self.nodes = {n: attrs for n, attrs in statements if n not in ("graph", "node", "edge")}
+        self.edges = [(tail, head, attrs) for tail, head, attrs in EDGE.findall(self.source)]
+
+    def named(self, name: str) -> str:
+        """The id of the tensor drawn with this name (or value)."""
+        (found,) = [n for n, attrs in self.nodes.items() if f"<b>{name}</b>" in attrs]
+        return found
+
+    def operations(self, label: str) -> list[str]:
+        return [n for n, attrs in self.nodes.items() if re.search(f"label=<{label}[<>]", attrs)]
+
+    def attribute(self, node: str, key: str) -> str:
+        match = re.search(rf'\b{key}=("[^"]*"|\S+)', self.nodes[node])
+        assert match, f"{node} has no {key}"
+        return match.group(1).strip('"')
+
+    def edge(self, tail: str, head: str) -> str:
+        (attrs,) = [a for t, h, a in self.edges if (t, h) == (tail, head)]
+        return attrs
+
+    def label(self, tail: str, head: str) -> str | None:
+        match = re.search(r'label="?([^" ]+)"?', self.edge(tail, head))
+        return match.group(1) if match else None
+
+    def producer(self, tensor: str) -> str:
+        """The operation whose output the tensor is (forward drawing)."""
+        (op,) = [t for t, h, _ in self.edges if h == tensor]
+        return op
+
+
+def chain(length: int) -> tuple[Tensor, Tensor]:
+    x = Tensor(0.5, requires_grad=True, name="x")
+    y = x
+    for _ in range(length):
+        y = y.sigmoid()
+    return x, y
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def test_forward_drawing_has_one_node_per_tensor_and_per_operation():
+    dot = Dot(viz.draw(textbook.book_network()))
+    tensors = [n for n in dot.nodes if n.startswith("t")]
+    operations = [n for n in dot.nodes if n.startswith("op")]
+    # W_ih, W_ho, inputs, targets, 0.5, hidden_inputs/outputs, final_inputs/outputs,
+    # squared_error, loss; and W_ih @, σ, W_ho @, σ, squared_error, 0.5 *
+    assert len(tensors) == 11
+    assert len(operations) == 6
+    assert len(dot.operations("MatMul")) == 2 and len(dot.operations("Sigmoid")) == 2
+    assert len(dot.operations("SquaredError")) == 1 and len(dot.operations("Mul")) == 1
+    assert len(dot.edges) == 6 + 10  # one from each operation, one into it per input
+
+
+def test_forward_edges_point_the_way_the_data_flows_and_name_the_operands():
+    dot = Dot(viz.draw(textbook.book_network()))
+    w_ih, inputs, hidden = dot.named("W_ih"), dot.named("inputs"), dot.named("hidden_inputs")
+    matmul = dot.producer(hidden)
+    assert matmul in dot.operations("MatMul")
+    assert dot.label(w_ih, matmul) == "A"
+    assert dot.label(inputs, matmul) == "B"
+    sigmoid = dot.producer(dot.named("hidden_outputs"))
+    assert (hidden, sigmoid, "") in dot.edges
+    loss = dot.named("loss")
+    assert not [t for t, _, _ in dot.edges if t == loss]  # nothing flows out of the output
+
+
+def test_tensor_names_shapes_and_dtypes_show():
+    dot = Dot(viz.draw(textbook.book_network()))
+    for name, shape in [("W_ih", "(3, 3)"), ("W_ho", "(3, 3)"), ("inputs", "(3, 1)")]:
+        assert f"{shape} float64" in dot.nodes[dot.named(name)]
+    assert "scalar float64" in dot.nodes[dot.named("loss")]
+    assert "scalar float64" in dot.nodes[dot.named("0.5")]  # a nameless number: its value
+    x = Tensor(np.ones((2, 2), dtype=np.float32), requires_grad=True, name="<x & y>")
+    assert "<b>&lt;x &amp; y&gt;</b>" in viz.draw(x.sum()).source  # escaped, not HTML
+
+
+def test_colours_tell_parameters_constants_saved_tensors_and_the_output_apart():
+    dot = Dot(viz.draw(textbook.book_network()))
+
+    def fill(name: str) -> str:
+        return dot.attribute(dot.named(name), "fillcolor")
+
+    def border(name: str) -> str:
+        return dot.attribute(dot.named(name), "color")
+
+    assert fill("W_ih") == fill("W_ho") == viz.COLOURS["parameter"]
+    assert fill("inputs") == fill("targets") == fill("0.5") == viz.COLOURS["constant"]
+    assert fill("loss") == viz.COLOURS["output"]
+    # σ saves its output for σ(1−σ); the matrix product saves both operands
+    assert fill("hidden_outputs") == fill("final_outputs") == viz.COLOURS["saved"]
+    assert fill("hidden_inputs") == viz.COLOURS["intermediate"]  # nothing keeps it
+    assert border("W_ih") == border("inputs") == border("hidden_outputs") == viz.SAVED_BORDER
+    assert border("hidden_inputs") == border("loss") == "black"
+    assert len(set(viz.COLOURS.values())) == len(viz.COLOURS)  # all different
+
+
+def test_legend_explains_every_colour_and_the_arrows():
+    source = viz.draw(textbook.book_network()).source
+    for kind, text in viz.LEGEND.items():
+        present = f'bgcolor="{viz.COLOURS[kind]}"' in source and text in source
+        assert present == (kind != "summary"), kind  # the summary only when there is one
+    assert "the data flows along the arrows" in source
+    backward = viz.draw(textbook.book_network(), backward=True).source
+    assert "the gradient flows along the arrows" in backward
+    assert "chain-rule factor" in backward
+    assert "<table" not in viz.draw(textbook.book_network(), legend=False).source
+
+
+def test_data_and_grad_values_show_on_request_for_small_tensors():
+    loss = textbook.book_network()
+    assert "data = " not in viz.draw(loss).source.replace("&#160;", " ")
+    assert "grad = " not in viz.draw(loss).source.replace("&#160;", " ")
+    dot = Dot(viz.draw(loss, show_data=True))
+    assert "data = [0.9 0.1 0.8]ᵀ" in dot.nodes[dot.named("inputs")].replace("&#160;", " ")
+    loss.backward()
+    dot = Dot(viz.draw(loss))
+    w_ih = dot.nodes[dot.named("W_ih")].replace("&#160;", " ")
+    assert "grad = [[" in w_ih
+    assert "data = " not in w_ih
+    assert "grad" not in Dot(viz.draw(loss, show_grad=False)).nodes[dot.named("W_ih")]
+
+
+def test_a_large_tensor_shows_its_range_instead_of_its_values():
+    x = Tensor(np.arange(100.0).reshape(10, 10), requires_grad=True, name="x")
+    dot = Dot(viz.draw(x.sum(), show_data=True))
+    assert "data ∈ [0, 99]" in dot.nodes[dot.named("x")].replace("&#160;", " ")
+
+
+def test_a_tensor_used_twice_gets_two_edges_into_the_operation():
+    x = Tensor(3.0, requires_grad=True, name="x")
+    dot = Dot(viz.draw(x * x))
+    (mul,) = dot.operations("Mul")
+    assert sorted(attrs for _, head, attrs in dot.edges if head == mul) == ["label=a", "label=b"]
+    assert len(dot.nodes) == 3
+
+
+def test_a_leaf_draws_as_one_node():
+    dot = Dot(viz.draw(Tensor([1.0, 2.0], name="alone")))
+    assert list(dot.nodes) == ["t0"] and not dot.edges
+    assert dot.attribute("t0", "fillcolor") == viz.COLOURS["output"]
+
+
+# --------------------------------------------------------------------------- backward view
+
+
+def test_backward_view_labels_each_edge_with_the_registry_chain_rule_factor():
+    loss = textbook.book_network()
+    dot = Dot(viz.draw(loss, backward=True))
+    sigmoid, matmul = REGISTRY["sigmoid"].labels[0], REGISTRY["matmul"].labels
+    assert (sigmoid, matmul) == ("·σ(1−σ)", ("·Bᵀ", "Aᵀ·"))  # what the book's reader sees
+    w_ih, w_ho = dot.named("W_ih"), dot.named("W_ho")
+    hidden_outputs = dot.named("hidden_outputs")
+    (to_w_ho,) = [t for t, h, _ in dot.edges if h == w_ho]
+    (to_w_ih,) = [t for t, h, _ in dot.edges if h == w_ih]
+    assert to_w_ho in dot.operations("MatMulBackward")
+    assert dot.label(to_w_ho, w_ho) == matmul[0]  # ∂E/∂W_ho = g · hidden_outputsᵀ
+    assert dot.label(to_w_ho, hidden_outputs) == matmul[1]  # error sent back: W_hoᵀ · g
+    assert dot.label(to_w_ih, w_ih) == matmul[0]
+    assert "A = W_ho, B = hidden_outputs" in dot.nodes[to_w_ho]
+    for op in dot.operations("SigmoidBackward"):
+        (out,) = [h for t, h, _ in dot.edges if t == op]
+        assert dot.label(op, out) == sigmoid
+    assert f'label="{REGISTRY["squared_error"].labels[0]}"' in dot.source
+    assert dot.source.count(sigmoid) == 2
+
+
+def test_backward_view_arrows_run_from_the_output_to_the_leaves():
+    dot = Dot(viz.draw(textbook.book_network(), backward=True))
+    loss, w_ih = dot.named("loss"), dot.named("W_ih")
+    assert not [h for t, h, _ in dot.edges if h == loss]  # nothing flows into the output
+    assert not [t for t, h, a in dot.edges if t == w_ih]  # a parameter is where it ends
+    # inputs and targets need no gradient: a dotted line without an arrow
+    for constant in ("inputs", "targets", "0.5"):
+        (attrs,) = [a for _, h, a in dot.edges if h == dot.named(constant)]
+        assert "style=dotted" in attrs and "dir=none" in attrs
+
+
+def test_drawing_works_after_backward_and_shows_the_freed_operations():
+    loss = textbook.book_network(retain_grad=True)
+    before = Dot(viz.draw(loss, backward=True))
+    loss.backward()
+    after = Dot(viz.draw(loss, backward=True))
+    assert set(after.nodes) == set(before.nodes)
+    assert [(t, h) for t, h, _ in after.edges] == [(t, h) for t, h, _ in before.edges]
+    for op in after.nodes:
+        if op.startswith("op"):
+            assert "dashed" not in before.attribute(op, "style")
+            assert after.attribute(op, "style") == "filled,dashed"
+    saved = after.named("hidden_outputs")  # what was saved stays marked once freed
+    assert after.attribute(saved, "fillcolor") == before.attribute(saved, "fillcolor")
+    assert after.attribute(saved, "fillcolor") == viz.COLOURS["saved"]
+    hidden = after.nodes[after.named("hidden_outputs")].replace("&#160;", " ")
+    assert "grad = [" in hidden  # retain_grad keeps the error sent back to the hidden layer
+    assert Dot(viz.draw(loss)).nodes.keys() == after.nodes.keys()  # forward view too
+
+
+def test_an_operation_outside_the_registry_draws_with_its_name():
+    class Double(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return 2 * x
+
+        @staticmethod
+        def backward(ctx, g):
+            return 2 * g
+
+    x = Tensor([1.0], requires_grad=True, name="x")
+    dot = Dot(viz.draw(Double.apply(x), backward=True))
+    (op,) = dot.operations("DoubleBackward")
+    assert dot.edge(op, dot.named("x")) == ""  # no factor known, no label invented
+
+
+def test_an_array_saved_outside_the_graph_is_counted_on_its_operation():
+    x = Tensor([-1.0, 2.0], requires_grad=True, name="x")
+    dot = Dot(viz.draw(x.relu().sum()))
+    (relu,) = dot.operations("Relu")
+    assert "+ 1 saved array" in dot.nodes[relu]  # relu keeps its mask [x > 0]
+
+
+# --------------------------------------------------------------------------- big graphs
+
+
+def test_a_10000_node_chain_draws_without_recursion_and_max_nodes_keeps_it_small():
+    _, y = chain(10_000)
+    assert sys.getrecursionlimit() < 20_001  # a recursive walk could not get there
+    dot = Dot(viz.draw(y))
+    assert len(dot.nodes) == 20_001 and len(dot.edges) == 20_000
+    small = Dot(viz.draw(y, max_nodes=40))
+    assert len(small.nodes) <= 40
+    assert "t0" in small.nodes and "summary" in small.nodes
+    summary = small.nodes["summary"]
+    assert "19,962 more nodes" in summary and "9,981 × Sigmoid" in summary
+    assert "1 parameter tensor" in summary  # x is in the oldest part
+    y.backward()
+    assert len(Dot(viz.draw(y, max_nodes=40, backward=True)).nodes) <= 40
+
+
+def branching_graph(layers: int) -> Tensor:
+    """A graph with shared tensors, constants and several inputs per operation."""
+    w = Tensor(np.full((2, 2), 0.1), requires_grad=True, name="w")
+    h = Tensor([[1.0], [2.0]], name="x")
+    for _ in range(layers):
+        h = (w @ h).tanh() + h * 0.5
+    return h.sum()
+
+
+@given(st.integers(2, 120), st.booleans())
+def test_max_nodes_bounds_the_drawing_and_keeps_it_connected_to_the_output(limit, backward):
+    dot = Dot(viz.draw(branching_graph(15), max_nodes=limit, backward=backward))
+    assert len(dot.nodes) <= limit
+    neighbours: dict[str, set[str]] = {n: set() for n in dot.nodes}
+    for tail, head, _ in dot.edges:
+        neighbours[tail].add(head)
+        neighbours[head].add(tail)
+    reached, stack = {"t0"}, ["t0"]
+    while stack:
+        for n in neighbours[stack.pop()] - reached:
+            reached.add(n)
+            stack.append(n)
+    assert reached == set(dot.nodes)
+
+
+def test_max_nodes_leaves_a_graph_that_fits_alone():
+    loss = textbook.book_network()
+    assert viz.draw(loss, max_nodes=17).source == viz.draw(loss).source
+    assert "summary" in Dot(viz.draw(loss, max_nodes=16)).nodes
+
+
+def test_bad_arguments_are_rejected_with_what_is_accepted():
+    loss = textbook.book_network()
+    with pytest.raises(ValueError, match="at least 2"):
+        viz.draw(loss, max_nodes=1)
+    with pytest.raises(ValueError, match="LR, RL, TB, BT"):
+        viz.draw(loss, rankdir="sideways")
+    with pytest.raises(TypeError, match="expected a Tensor, got ndarray"):
+        viz.draw(np.ones(3))
+    assert "rankdir=TB" in viz.draw(loss, rankdir="TB").source
+
+
+# --------------------------------------------------------------------------- save
+
+
+@pytest.fixture
+def no_dot(monkeypatch, tmp_path):
+    """A PATH on which there is no Graphviz `dot` program."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    return empty
+
+
+def test_save_writes_dot_source_without_the_dot_program(no_dot, tmp_path):
+    loss = textbook.book_network()
+    for suffix in (".dot", ".gv"):
+        path = viz.save(loss, tmp_path / f"graph{suffix}", backward=True)
+        assert path.read_text(encoding="utf-8") == viz.draw(loss, backward=True).source
+    drawing = viz.draw(loss)
+    assert viz.save(drawing, str(tmp_path / "d.dot")).read_text(encoding="utf-8") == drawing.source
+
+
+def test_rendering_without_dot_says_how_to_install_it(no_dot, tmp_path):
+    with pytest.raises(viz.GraphvizNotFoundError) as error:
+        viz.save(textbook.book_network(), tmp_path / "graph.svg")
+    message = str(error.value)
+    assert "apt-get install graphviz" in message and "brew install graphviz" in message
+    assert "graph.svg" in message
+    assert isinstance(error.value, RuntimeError)
+    assert error.value.__cause__ is None and error.value.__suppress_context__
+    assert not (tmp_path / "graph.svg").exists()
+    # Jupyter shows the same advice instead of a traceback
+    bundle = viz.draw(textbook.book_network())._repr_mimebundle_()
+    assert "apt-get install graphviz" in bundle["text/plain"]
+
+
+def test_save_rejects_an_unknown_suffix_and_options_for_a_finished_drawing(tmp_path):
+    loss = textbook.book_network()
+    with pytest.raises(ValueError, match=r"\.svg, \.png, \.pdf, \.dot, \.gv"):
+        viz.save(loss, tmp_path / "graph.jpeg")
+    with pytest.raises(TypeError, match="show_data"):
+        viz.save(viz.draw(loss), tmp_path / "graph.dot", show_data=True)
+    with pytest.raises(TypeError, match="got list"):
+        viz.save([loss], tmp_path / "graph.dot")
+
+
+@needs_dot
+@pytest.mark.parametrize(
+    ("suffix", "magic"), [(".svg", b"<?xml"), (".png", b"\x89PNG"), (".pdf", b"%PDF")]
+)
+def test_save_renders_by_suffix_with_dot(tmp_path, suffix, magic):
+    path = viz.save(textbook.book_network(), tmp_path / f"graph{suffix.upper()}", show_data=True)
+    assert path.read_bytes().startswith(magic)
+
+
+@needs_dot
+def test_rendered_svg_shows_names_and_chain_rule_factors(tmp_path):
+    loss = textbook.book_network()
+    loss.backward()
+    svg = viz.save(loss, tmp_path / "backward.svg", backward=True).read_text(encoding="utf-8")
+    for text in ("W_ih", "W_ho", "inputs", "MatMulBackward", "·σ(1−σ)", "·Bᵀ", "Aᵀ·"):
+        assert text in svg
+    assert viz.draw(loss)._repr_mimebundle_()["image/svg+xml"].lstrip().startswith("<?xml")
+
+
+# --------------------------------------------------------------------------- layering
+
+
+def test_the_core_does_not_import_viz_and_viz_imports_only_the_core():
+    code = (
+        "import sys, tinygrad_edu, tinygrad_edu.tensor, tinygrad_edu.autograd, "
+        "tinygrad_edu.functions; print('tinygrad_edu.viz' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr
+    tree = ast.parse(Path(viz.__file__).read_text(encoding="utf-8"))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    ours = {m for m in imported if m.startswith("tinygrad_edu")}
+    assert ours <= {"tinygrad_edu.autograd", "tinygrad_edu.functions", "tinygrad_edu.tensor"}
+
+
+def test_book_network_is_the_demos_network_with_the_books_names():
+    loss = textbook.book_network(seed=0)
+    rng = np.random.default_rng(0)
+    w_ih, w_ho = rng.normal(0, 3**-0.5, (3, 3)), rng.normal(0, 3**-0.5, (3, 3))
+    x, t = np.array([[0.9], [0.1], [0.8]]), np.array([[0.01], [0.99], [0.01]])
+    o = 1 / (1 + np.exp(-(w_ho @ (1 / (1 + np.exp(-(w_ih @ x)))))))
+    assert loss.item() == pytest.approx(0.5 * np.sum((t - o) ** 2), rel=1e-12)
+    assert loss.name == "loss" and loss.grad_fn is not None
+    source = viz.draw(loss).source
+    for name in ("W_ih", "W_ho", "inputs", "targets", "hidden_outputs", "final_outputs"):
+        assert f"<b>{name}</b>" in source
+    assert textbook.book_network(seed=1).item() != loss.item()
+
+
+# --------------------------------------------------------------------------- docs
+
+
+def test_the_docs_page_lists_every_colour_the_code_uses():
+    page = (ROOT / "docs" / "viz.md").read_text(encoding="utf-8")
+    for kind, colour in viz.COLOURS.items():
+        assert f"`{colour}` | **{kind}" in page, kind
+    assert f"`{viz.SAVED_BORDER}`" in page
+
+
+def svg_texts(svg: str) -> list[str]:
+    return sorted(re.findall(r"<text[^>]*>([^<]*)</text>", svg))
+
+
+@needs_dot
+def test_the_docs_images_are_what_make_images_draws_now(tmp_path, capsys):
+    make_images = runpy.run_path(str(ROOT / "docs" / "make_images.py"))
+    assert make_images["main"]([str(tmp_path)]) == 0
+    drawn = sorted(p.name for p in tmp_path.glob("*.svg"))
+    kept = sorted(p.name for p in (ROOT / "docs" / "images").glob("*.svg"))
+    assert (
+        drawn
+        == kept
+        == [
+            "book_network_backward.svg",
+            "book_network_forward.svg",
+            "long_chain_max_nodes.svg",
+        ]
+    )
+    for name in drawn:  # the same words and numbers (layout may differ between versions)
+        fresh = svg_texts((tmp_path / name).read_text(encoding="utf-8"))
+        assert fresh == svg_texts((ROOT / "docs" / "images" / name).read_text(encoding="utf-8"))
+    assert "wrote" in capsys.readouterr().out

@@ -1,0 +1,469 @@
+"""Drawings of the computation graph, forward and backward, with Graphviz.
+
+``draw(loss)`` walks the graph from ``loss`` back to its leaves (iteratively, so graphs of
+any depth draw) and returns a `graphviz.Digraph`, which Jupyter shows inline:
+
+- one box per tensor (its name, shape and dtype; its data and gradient on request), filled
+  by its role: a parameter (a leaf that requires grad), a constant (a leaf that does not),
+  an intermediate result, one an operation saved for backward, or the output;
+- one ellipse per operation, and arrows the way the data flows.
+
+``draw(loss, backward=True)`` draws the backward pass over the same graph: arrows point the
+way the gradient flows, from the output to the leaves, and each carries the chain-rule
+factor that step multiplies the gradient by, taken from the registry of operations
+(``·σ(1−σ)`` for sigmoid, ``·Bᵀ`` and ``Aᵀ·`` for a matrix product A·B).
+
+``save(loss, "graph.svg")`` renders by suffix. Building a drawing needs only the
+``graphviz`` Python package; rendering it (.svg, .png, .pdf, Jupyter) needs the Graphviz
+``dot`` program, and without it raises `GraphvizNotFoundError`, which says how to install it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter, deque
+from pathlib import Path
+from typing import Any
+
+import graphviz
+import numpy as np
+
+from tinygrad_edu.autograd import _OUTPUT, Function, Node
+from tinygrad_edu.functions import REGISTRY, OpInfo
+from tinygrad_edu.tensor import Tensor
+
+__all__ = [
+    "COLOURS",
+    "LEGEND",
+    "SAVED_BORDER",
+    "SMALL_TENSOR",
+    "Drawing",
+    "GraphvizNotFoundError",
+    "draw",
+    "save",
+]
+
+COLOURS: dict[str, str] = {
+    "parameter": "#a5d8ff",  # blue
+    "constant": "#dee2e6",  # grey
+    "intermediate": "#ffffff",  # white
+    "saved": "#ffc078",  # orange
+    "output": "#b2f2bb",  # green
+    "operation": "#e5dbff",  # lavender
+    "summary": "#fff3bf",  # pale yellow
+}
+"""The fill colour of each kind of node."""
+
+SAVED_BORDER = "#e8590c"
+"""The border colour of every tensor that an operation saved for its backward (dark orange):
+a saved intermediate is also filled orange, a saved leaf or output keeps its own fill."""
+
+LEGEND: dict[str, str] = {
+    "parameter": "parameter: a leaf that requires grad (backward fills its .grad)",
+    "constant": "constant: a leaf that needs no gradient (data, targets, numbers)",
+    "intermediate": "intermediate result",
+    "saved": "saved for backward by an operation (a leaf or the output: orange border)",
+    "output": "output: the tensor drawn from",
+    "operation": "operation (dashed once backward() has freed what it saved)",
+    "summary": "the part of the graph not drawn (max_nodes)",
+}
+"""What each colour means, as the legend of every drawing says it."""
+
+SMALL_TENSOR = 16
+"""Data and gradients of tensors with at most this many elements are printed in full; larger
+ones show their range."""
+
+_INSTALL_HINT = (
+    "rendering needs the Graphviz 'dot' program, which is not on PATH. Install Graphviz: "
+    "'sudo apt-get install graphviz' (Debian, Ubuntu) or 'brew install graphviz' (macOS, "
+    "Homebrew); others: https://graphviz.org/download/. Without it, draw() still builds the "
+    "graph and save() still writes DOT source (.dot, .gv)."
+)
+_RENDERED = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
+_SOURCE = (".dot", ".gv")
+_RANKDIRS = ("LR", "RL", "TB", "BT")
+_FONT = "Helvetica,Arial,sans-serif"
+_FACTOR_COLOUR = "#c92a2a"  # the chain-rule factors of the backward view (dark red)
+_OPERANDS = {"matmul": ("A", "B"), "linear": ("X", "W"), "squared_error": ("o", "t")}
+"""Operand names of the registry's labels ("·Bᵀ" for A·B); other binary ops use a and b."""
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Rendering needs the Graphviz ``dot`` program, and it is not installed (not on PATH)."""
+
+
+class Drawing(graphviz.Digraph):  # type: ignore[misc]  # graphviz ships without type hints
+    """A `graphviz.Digraph` that, in Jupyter, explains a missing ``dot`` program instead of
+    failing with a traceback."""
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None, **options: Any
+    ) -> dict[str, Any]:
+        try:
+            return super()._repr_mimebundle_(include, exclude, **options)
+        except graphviz.ExecutableNotFound:
+            return {"text/plain": f"GraphvizNotFoundError: {_INSTALL_HINT}"}
+
+
+# --------------------------------------------------------------------------- the walk
+
+
+class _Graph:
+    """Every tensor and operation reachable from ``root``, nearest first (breadth first, so
+    the first n items are connected to the root and the oldest part of the graph is last)."""
+
+    def __init__(self, root: Tensor) -> None:
+        self.root = root
+        self.items: list[Tensor | Node] = [root]
+        self.output_of: dict[int, Tensor] = {}  # id(node) -> the tensor it produced
+        seen = {id(root)}
+        queue: deque[Tensor | Node] = deque([root])
+        while queue:
+            item = queue.popleft()
+            if isinstance(item, Tensor):
+                if item.grad_fn is None:
+                    continue
+                self.output_of[id(item.grad_fn)] = item
+                neighbours: tuple[Tensor | Node, ...] = (item.grad_fn,)
+            else:
+                neighbours = item.inputs
+            for neighbour in neighbours:
+                if id(neighbour) not in seen:
+                    seen.add(id(neighbour))
+                    self.items.append(neighbour)
+                    queue.append(neighbour)
+        self.ids = {id(item): f"{'t' if isinstance(item, Tensor) else 'op'}{i}"
+                    for i, item in enumerate(self.items)}  # fmt: skip
+        self.saved: set[int] = set()  # ids of tensors that some operation saved
+        self.saved_arrays: Counter[int] = Counter()  # id(node) -> saved arrays not in the graph
+        for item in self.items:
+            if isinstance(item, Node):
+                for source in item._saved_sources:  # an input's index, the output, or neither
+                    if source >= 0:
+                        self.saved.add(id(item.inputs[source]))
+                    elif source == _OUTPUT:
+                        self.saved.add(id(self.output_of[id(item)]))
+                    else:
+                        self.saved_arrays[id(item)] += 1
+
+    def kind(self, t: Tensor) -> str:
+        if t is self.root:
+            return "output"
+        if t.grad_fn is None:
+            return "parameter" if t.requires_grad else "constant"
+        return "saved" if id(t) in self.saved else "intermediate"
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def _html(lines: list[str]) -> str:
+    return "<" + "<br/>".join(lines) + ">"
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def _values(what: str, array: np.ndarray) -> list[str]:
+    """``data = [0.9 0.1 0.8]ᵀ``: in full for small arrays (columns as transposed rows),
+    the range for larger ones."""
+    if array.size > SMALL_TENSOR:
+        low, high = float(np.min(array)), float(np.max(array))
+        return [f"{what} ∈ [{low:.3g}, {high:.3g}]"]
+    if array.ndim == 0:
+        text = _number(array.item())
+    elif array.ndim == 2 and array.shape[1] == 1:
+        text = np.array2string(array.ravel(), precision=4, suppress_small=True) + "ᵀ"
+    else:
+        text = np.array2string(array, precision=4, suppress_small=True)
+    prefix = f"{what} = "
+    rows = [prefix + text.split("\n")[0]]
+    rows += [" " * len(prefix) + row for row in text.split("\n")[1:]]
+    return [
+        '<font face="monospace" point-size="10">'
+        + html.escape(row).replace(" ", "&#160;")
+        + "</font>"
+        for row in rows
+    ]
+
+
+def _title(t: Tensor, kind: str) -> str | None:
+    """The name, or the value of a nameless one-element constant (the 0.5 in 0.5 * E)."""
+    return t.name or _number_title(t, kind)
+
+
+def _number_title(t: Tensor, kind: str) -> str | None:
+    if t.name or kind != "constant" or t.data.size != 1:
+        return None
+    return _number(t.data.item())
+
+
+def _tensor_label(t: Tensor, kind: str, show_data: bool, show_grad: bool) -> str:
+    lines = []
+    title = _title(t, kind)
+    if title is not None:
+        lines.append(f"<b>{html.escape(title)}</b>")
+    shape = "scalar" if t.ndim == 0 else str(t.shape)
+    lines.append(f'<font point-size="10">{shape} {t.dtype}</font>')
+    if show_data and title != _number_title(t, kind):  # not "0.5" again under 0.5
+        lines += _values("data", t.data)
+    if show_grad and t.grad is not None:
+        lines += _values("grad", t.grad)
+    return _html(lines)
+
+
+def _operands(info: OpInfo | None, count: int) -> tuple[str, ...]:
+    if count == 1:
+        return ("x",)
+    if info is not None and info.name in _OPERANDS:
+        return _OPERANDS[info.name]
+    return ("a", "b") if count == 2 else tuple(f"x{i + 1}" for i in range(count))
+
+
+def _short(t: Tensor, graph: _Graph) -> str:
+    title = _title(t, graph.kind(t))
+    return title if title is not None else ("scalar" if t.ndim == 0 else str(t.shape))
+
+
+def _op_label(node: Node, info: OpInfo | None, graph: _Graph, backward: bool) -> str:
+    lines = [html.escape(node.name if backward else node.function.__name__)]
+    small = '<font point-size="9">{}</font>'
+    if backward and len(node.inputs) > 1:
+        names = _operands(info, len(node.inputs))
+        pairs = [f"{n} = {_short(t, graph)}" for n, t in zip(names, node.inputs, strict=True)]
+        lines.append(small.format(html.escape(", ".join(pairs))))
+    hidden = graph.saved_arrays[id(node)]
+    if hidden:
+        lines.append(small.format(f"+ {hidden} saved array{'s' if hidden > 1 else ''}"))
+    return _html(lines)
+
+
+def _legend(backward: bool, collapsed: bool) -> str:
+    rows = ['<tr><td colspan="2"><b>{}</b></td></tr>'.format(
+        "backward pass: the gradient flows along the arrows" if backward
+        else "forward pass: the data flows along the arrows"
+    )]  # fmt: skip
+    for kind, text in LEGEND.items():
+        if kind == "summary" and not collapsed:
+            continue
+        border = f' color="{SAVED_BORDER}"' if kind == "saved" else ""
+        rows.append(
+            f'<tr><td bgcolor="{COLOURS[kind]}"{border} width="24"></td>'
+            f'<td align="left">{html.escape(text)}</td></tr>'
+        )
+    notes = (
+        [
+            "edge label: the chain-rule factor of that step (functions.REGISTRY labels)",
+            "A, B (a, b): the operands of the operation, as its box says",
+            "dotted line: an input that needs no gradient",
+        ]
+        if backward
+        else ["A, B (a, b) on an edge: which operand of the operation it is"]
+    )
+    rows += [f'<tr><td colspan="2" align="left">{html.escape(n)}</td></tr>' for n in notes]
+    table = '<table border="0" cellborder="1" cellspacing="0" cellpadding="4">{}</table>'
+    return "<" + table.format("".join(rows)) + ">"
+
+
+# --------------------------------------------------------------------------- draw
+
+
+def draw(
+    tensor: Tensor,
+    show_data: bool = False,
+    show_grad: bool = True,
+    rankdir: str = "LR",
+    max_nodes: int | None = None,
+    backward: bool = False,
+    *,
+    legend: bool = True,
+) -> Drawing:
+    """The graph that computed ``tensor``, as a `graphviz.Digraph` (Jupyter shows it inline).
+
+    ``show_data``/``show_grad`` print each tensor's values and gradient (in full when it has
+    at most `SMALL_TENSOR` elements, else their range). ``rankdir`` is Graphviz's direction:
+    "LR" (left to right), "RL", "TB" or "BT". ``max_nodes`` caps the number of nodes drawn:
+    the part of the graph farthest from ``tensor`` (the oldest) becomes one summary node
+    that counts the operations it holds. ``legend=False`` leaves out the legend (the
+    graph's label, below the drawing). ``backward=True`` draws the backward pass:
+    arrows the way the gradient flows, labelled with each step's chain-rule factor. Works
+    before and after ``backward()``. Needs no ``dot`` program (rendering does).
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"draw: expected a Tensor, got {type(tensor).__name__}")
+    if rankdir not in _RANKDIRS:
+        raise ValueError(f"draw: rankdir must be one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
+    if max_nodes is not None and (isinstance(max_nodes, bool) or max_nodes < 2):
+        raise ValueError(
+            "draw: max_nodes must be an integer of at least 2 (the tensor and a summary node "
+            f"of the rest), got {max_nodes!r}"
+        )
+    graph = _Graph(tensor)
+    kept = len(graph.items)
+    if max_nodes is not None and kept > max_nodes:
+        kept = max_nodes - 1  # and one summary node
+    drawn = {id(item) for item in graph.items[:kept]}
+    collapsed = kept < len(graph.items)
+    infos = {info.function: info for info in REGISTRY.values()}
+
+    graph_attributes = {"rankdir": rankdir, "fontname": _FONT, "fontsize": "11"}
+    if legend:  # the graph's label, not a node: it takes nothing from max_nodes
+        graph_attributes |= {
+            "label": _legend(backward, collapsed),
+            "labelloc": "b",
+            "labeljust": "l",
+        }
+    dot = Drawing(
+        name="backward" if backward else "forward",
+        graph_attr=graph_attributes,
+        node_attr={"fontname": _FONT, "fontsize": "11"},
+        edge_attr={"fontname": _FONT, "fontsize": "10"},
+    )
+    for item in graph.items[:kept]:
+        if isinstance(item, Tensor):
+            _add_tensor(dot, graph, item, show_data, show_grad)
+        else:
+            _add_operation(dot, graph, item, infos.get(item.function), backward)
+    _add_edges(dot, graph, drawn, infos, backward)
+    if collapsed:
+        dot.node(
+            "summary",
+            _summary_label(graph, graph.items[kept:], max_nodes),
+            shape="note",
+            style="filled,dashed",
+            fillcolor=COLOURS["summary"],
+        )
+    return dot
+
+
+def _add_tensor(
+    dot: graphviz.Digraph, graph: _Graph, t: Tensor, show_data: bool, show_grad: bool
+) -> None:
+    kind = graph.kind(t)
+    saved = id(t) in graph.saved
+    dot.node(
+        graph.ids[id(t)],
+        _tensor_label(t, kind, show_data, show_grad),
+        shape="box",
+        style="filled",
+        fillcolor=COLOURS[kind],
+        color=SAVED_BORDER if saved else "black",
+        penwidth="2.5" if saved else "1",
+    )
+
+
+def _add_operation(
+    dot: graphviz.Digraph, graph: _Graph, node: Node, info: OpInfo | None, backward: bool
+) -> None:
+    dot.node(
+        graph.ids[id(node)],
+        _op_label(node, info, graph, backward),
+        shape="ellipse",
+        style="filled,dashed" if node.released else "filled",
+        fillcolor=COLOURS["operation"],
+    )
+
+
+def _add_edges(
+    dot: graphviz.Digraph,
+    graph: _Graph,
+    drawn: set[int],
+    infos: dict[type[Function], OpInfo],
+    backward: bool,
+) -> None:
+    """Forward: input → operation → output, operands named. Backward: output → operation →
+    each input, labelled with the registry's chain-rule factor (dotted where an input needs
+    no gradient). An edge with one end not drawn goes to the summary node, once."""
+    to_summary: set[tuple[str, str]] = set()
+
+    def edge(tail: Tensor | Node, head: Tensor | Node, **attributes: str) -> None:
+        tail_drawn, head_drawn = id(tail) in drawn, id(head) in drawn
+        if tail_drawn and head_drawn:
+            dot.edge(graph.ids[id(tail)], graph.ids[id(head)], **attributes)
+        elif tail_drawn or head_drawn:
+            ends = (graph.ids[id(tail)] if tail_drawn else "summary",
+                    graph.ids[id(head)] if head_drawn else "summary")  # fmt: skip
+            if ends not in to_summary:
+                to_summary.add(ends)
+                dot.edge(*ends, style="dashed")
+
+    for node in graph.items:
+        if not isinstance(node, Node):
+            continue
+        output = graph.output_of[id(node)]
+        info = infos.get(node.function)
+        if backward:
+            edge(output, node)
+            for index, t in enumerate(node.inputs):
+                if not node.needs_input_grad[index]:
+                    edge(node, t, style="dotted", dir="none", color="#868e96")
+                elif info is None:  # an operation outside the registry: no label known
+                    edge(node, t)
+                else:
+                    label = info.labels[index]
+                    edge(node, t, label=label, fontsize="12", fontcolor=_FACTOR_COLOUR)
+        else:
+            operands = _operands(info, len(node.inputs))
+            for index, t in enumerate(node.inputs):
+                edge(t, node, **({"label": operands[index]} if len(node.inputs) > 1 else {}))
+            edge(node, output)
+
+
+def _summary_label(graph: _Graph, hidden: list[Tensor | Node], max_nodes: int | None) -> str:
+    """What the summary node stands for: the operations by name, the tensors by kind."""
+    operations = Counter(item.function.__name__ for item in hidden if isinstance(item, Node))
+    tensors = Counter(graph.kind(item) for item in hidden if isinstance(item, Tensor))
+    parts = [f"{count:,} × {name}" for name, count in operations.most_common()]
+    parts += [f"{count:,} {kind} tensor{'s' * (count > 1)}" for kind, count in tensors.items()]
+    return (
+        f"{len(hidden):,} more nodes, the oldest part of the graph\\n"
+        f"(not drawn: max_nodes={max_nodes}):\\n" + "\\n".join(parts)
+    )
+
+
+# --------------------------------------------------------------------------- save
+
+
+def save(
+    tensor_or_drawing: Tensor | graphviz.Digraph, path: str | Path, **draw_options: Any
+) -> Path:
+    """Write a drawing to ``path`` by its suffix: render .svg, .png or .pdf with the Graphviz
+    ``dot`` program, or write the DOT source to .dot or .gv (no ``dot`` needed).
+
+    Given a Tensor, draws it first with ``draw_options`` (those of `draw`). Returns the path.
+    Raises `GraphvizNotFoundError` (a RuntimeError) when rendering needs ``dot`` and it is
+    missing.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _RENDERED and suffix not in _SOURCE:
+        accepted = ", ".join([*_RENDERED, *_SOURCE])
+        raise ValueError(
+            f"save: cannot tell the format of {str(path)!r}; use a suffix of {accepted}"
+        )
+    if isinstance(tensor_or_drawing, Tensor):
+        drawing = draw(tensor_or_drawing, **draw_options)
+    elif isinstance(tensor_or_drawing, graphviz.Digraph):
+        if draw_options:
+            raise TypeError(
+                f"save: drawing options {sorted(draw_options)} apply to a Tensor only; this is "
+                "a finished graphviz.Digraph"
+            )
+        drawing = tensor_or_drawing
+    else:
+        raise TypeError(
+            f"save: expected a Tensor or a graphviz.Digraph, got {type(tensor_or_drawing).__name__}"
+        )
+    if suffix in _SOURCE:
+        path.write_text(drawing.source, encoding="utf-8")
+        return path
+    try:
+        image = drawing.pipe(format=_RENDERED[suffix])
+    except graphviz.ExecutableNotFound:
+        raise GraphvizNotFoundError(f"save {str(path)!r}: {_INSTALL_HINT}") from None
+    path.write_bytes(image)
+    return path
+
+
+# --------------------------------------------------------------------------- the book's network
