@@ -98,3 +98,16 @@ def test_without_the_half_the_gradient_is_twice_the_books():
     o = (w @ Tensor([[0.4], [0.5]])).sigmoid()
     o.squared_error(Tensor(o.data + 0.8)).backward()
     assert w.grad[0, 0] == pytest.approx(-0.0530, abs=5e-5)
+
+
+@given(book_networks())
+def test_book_hidden_rule_is_the_cross_entropy_gradient_of_the_hidden_weights(network):
+    # The book's hidden update α·(W_hoᵀ·e ∗ h(1−h))·xᵀ is −α·∂L/∂W_ih for the binary
+    # cross-entropy L = −Σ[t·ln o + (1 − t)·ln(1 − o)], whose ∂L/∂(W_ho·h) is o − t = −e.
+    w_ih0, w_ho0, x, t, lr = network
+    book_ih, _ = textbook.book_weight_updates(w_ih0, w_ho0, x, t, lr)
+    w_ih = Tensor(w_ih0, requires_grad=True)
+    o = (Tensor(w_ho0) @ (w_ih @ Tensor(x)).sigmoid()).sigmoid()
+    cross_entropy = -(t * o.log() + (1 - t) * (1 - o).log()).sum()
+    cross_entropy.backward()
+    np.testing.assert_allclose(book_ih, -lr * w_ih.grad, rtol=1e-9, atol=1e-15)
