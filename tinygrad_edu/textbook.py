@@ -15,8 +15,13 @@ every gradient below is a gradient of that E.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
+from tinygrad_edu.autograd import grad
+from tinygrad_edu.functions import REGISTRY, SquaredError
 from tinygrad_edu.tensor import Tensor
 
 Array = np.ndarray
@@ -37,6 +42,35 @@ def hidden_errors(weights_hidden_output: Array, output_errors: Array) -> Array:
     """error_hidden = W_hoᵀ · error_output (the book's "backpropagating errors with matrix
     multiplication": the output errors split back along the links, unnormalised)."""
     return weights_hidden_output.T @ output_errors
+
+
+def proportional_hidden_errors(weights_hidden_output: Array, output_errors: Array) -> Array:
+    """The texts' starting point: each output error e_k is split back along its incoming
+    links in proportion to their weights, so hidden node j receives
+    Σ_k e_k · w_jk / Σ_i w_ik  (w_jk: hidden j → output k, which is ``W_ho[k, j]``).
+
+    Text 000 writes it as the matrix with entries w₁₁/(w₁₁+w₂₁), w₁₂/(w₁₂+w₂₂), …;
+    text 001 as e₁·w₁₁/Σᵢwᵢ₁ (0.08 · 0.6/1.3 = 0.037). Dropping the denominators gives
+    `hidden_errors`; neither is the gradient (see docs/errata.md).
+    """
+    shares = weights_hidden_output / weights_hidden_output.sum(axis=1, keepdims=True)
+    return shares.T @ output_errors
+
+
+def output_weight_gradient(targets: Array, outputs: Array, previous_outputs: Array) -> Array:
+    """∂E/∂w_jk = −(t_k − o_k) · o_k(1 − o_k) · o_j for a sigmoid layer, E = ½Σ(t − o)²
+    (text 000's result, with "· o_j"; rows k, columns j, like the weight matrix)."""
+    return -((targets - outputs) * outputs * (1 - outputs)) @ previous_outputs.T
+
+
+def course_output_weight_gradient_as_printed(targets: Array, outputs: Array) -> Array:
+    """Text 001's last formula exactly as printed: ∂E/∂w_ij = (t_j − o_j)·σ(1 − σ)·o_j.
+
+    Its sign is flipped (∂E/∂o_j = −(t_j − o_j)) and its last factor is o_j where the
+    input of the weight, h_i, belongs; it does not depend on i at all. Returned as a
+    column (one value per output j) to show what it says; compare `output_weight_gradient`.
+    """
+    return (targets - outputs) * outputs * (1 - outputs) * outputs
 
 
 def weight_update(
@@ -100,6 +134,441 @@ def book_weight_updates(
         hidden_errors(weights_hidden_output, output_errors), hidden, inputs, learning_rate
     )
     return delta_ih, delta_ho
+
+
+@dataclass(frozen=True)
+class WorkedExample:
+    """The numbers of text 000's worked example, each computed from the givens."""
+
+    weighted_sum: float  # Σ_j w_j1 · o_j = 2.0·0.4 + 3.0·0.5 = 2.3
+    output: float  # σ(2.3) ≈ 0.909
+    slope: float  # σ(1 − σ) ≈ 0.083
+    gradient: float  # ∂E/∂w₁₁ = −e₁ · slope · o₁ ≈ −0.0265
+    new_weight: float  # w₁₁ − α·∂E/∂w₁₁ ≈ 2.00265
+
+
+def worked_example(
+    w11: float = 2.0,
+    w21: float = 3.0,
+    hidden_outputs: tuple[float, float] = (0.4, 0.5),
+    error: float = 0.8,
+    learning_rate: float = 0.1,
+) -> WorkedExample:
+    """Text 000's "Weight Update Worked Example": updating w₁₁ (hidden 1 → output 1).
+
+    The text takes the error e₁ = t₁ − o₁ = 0.8 as given (from an earlier example), although
+    o₁ = σ(2.3) ≈ 0.909 would need a target of 1.709, outside a sigmoid's range.
+    """
+    weighted_sum = w11 * hidden_outputs[0] + w21 * hidden_outputs[1]
+    output = float(sigmoid(np.array(weighted_sum)))
+    slope = output * (1 - output)
+    gradient = -error * slope * hidden_outputs[0]
+    return WorkedExample(weighted_sum, output, slope, gradient, w11 - learning_rate * gradient)
+
+
+def worked_example_network(
+    half: bool = True, example: WorkedExample | None = None
+) -> tuple[Tensor, Tensor]:
+    """The worked example as a graph: (loss, weights) with weights [[w₁₁, w₂₁]] = [[2, 3]].
+
+    The target is set so that t₁ − o₁ = 0.8, as the text takes it. ``half=True`` makes the
+    loss the texts' E = ½(t − o)²; ``half=False`` the plain squared error (t − o)².
+    """
+    weights = Tensor([[2.0, 3.0]], requires_grad=True, name="W_ho")
+    hidden = Tensor([[0.4], [0.5]], name="hidden_outputs")
+    weighted_sum = weights @ hidden
+    weighted_sum.name = "weighted_sum"
+    output = weighted_sum.sigmoid()
+    output.name = "output"
+    target = Tensor(output.data + 0.8, name="target")
+    squared_error = output.squared_error(target)
+    squared_error.name = "squared_error"
+    loss = 0.5 * squared_error if half else squared_error
+    loss.name = "E"
+    return loss, weights
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One formula of the texts against the engine, on the same numbers.
+
+    ``closed_form`` is the formula evaluated in plain numpy, ``autodiff`` what the engine
+    computes for the quantity the formula claims to be, ``finite_difference`` the same
+    quantity by central differences (the independent check of ``autodiff``).
+    """
+
+    formula: str
+    source: str
+    closed_form: Array
+    autodiff: Array
+    finite_difference: Array
+    expected_to_agree: bool
+    erratum: str = ""
+
+    @property
+    def difference(self) -> float:
+        """max |closed form − autodiff|."""
+        return float(np.max(np.abs(self.closed_form - self.autodiff)))
+
+    @property
+    def agrees(self) -> bool:
+        scale = max(1.0, float(np.max(np.abs(self.autodiff))))
+        return self.difference <= 1e-9 * scale
+
+
+def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
+    """Every formula of the texts, checked on the book's 3-3-3 network (``seed``) and on the
+    worked example. Each entry says whether the formula should agree with the engine and,
+    if not, which erratum (docs/errata.md) explains the difference."""
+    from tinygrad_edu.gradcheck import numerical_gradient
+
+    rng = np.random.default_rng(seed)
+    w_ih = rng.normal(0, 3**-0.5, (3, 3))
+    w_ho = rng.normal(0, 3**-0.5, (3, 3))
+    x = np.array([[0.9], [0.1], [0.8]])
+    t = np.array([[0.01], [0.99], [0.01]])
+    hidden, outputs = forward(w_ih, w_ho, x)
+    e = t - outputs
+
+    def gradients(loss_of: Any, *arrays: Array) -> tuple[list[Array], list[Array]]:
+        """(autodiff, finite differences) of a scalar function of Tensors."""
+        tensors = [Tensor(a, requires_grad=True) for a in arrays]
+        found = grad(loss_of(*tensors), tensors)
+        return [g.data for g in found if g is not None], numerical_gradient(loss_of, *arrays)
+
+    def half_se(o: Tensor) -> Tensor:
+        return 0.5 * o.squared_error(t)
+
+    def sigmoid_sum(z: Tensor) -> Tensor:
+        return z.sigmoid().sum()
+
+    def linear_error(h: Tensor) -> Tensor:
+        return half_se(Tensor(w_ho) @ h)  # a linear output layer, o = W_ho·h
+
+    def sigmoid_error_of_hidden(h: Tensor) -> Tensor:
+        return half_se((Tensor(w_ho) @ h).sigmoid())
+
+    def network_error(a: Tensor, b: Tensor) -> Tensor:
+        return half_se((b @ (a @ Tensor(x)).sigmoid()).sigmoid())
+
+    def plain_error(b: Tensor) -> Tensor:
+        return (b @ Tensor(hidden)).sigmoid().squared_error(t)
+
+    def cross_entropy(a: Tensor) -> Tensor:
+        o = (Tensor(w_ho) @ (a @ Tensor(x)).sigmoid()).sigmoid()
+        return -(t * o.log() + (1 - t) * (1 - o).log()).sum()
+
+    results = []
+    z = w_ih @ x
+    (ad,), (fd,) = gradients(sigmoid_sum, z)
+    results.append(
+        Comparison("σ′(x) = σ(x)(1 − σ(x))", "both texts", sigmoid_derivative(z), ad, fd, True)
+    )
+    linear_e = t - w_ho @ hidden
+    (ad,), (fd,) = gradients(linear_error, hidden)
+    results.append(
+        Comparison(
+            "error_hidden = W_hoᵀ · e  (linear output layer: −∂E/∂h)",
+            "000 p.80; 001 e_who = who.T · e",
+            hidden_errors(w_ho, linear_e),
+            -ad,
+            -fd,
+            True,
+        )
+    )
+    results.append(
+        Comparison(
+            "error_hidden by proportional split e_k·w_jk/Σᵢw_ik  (−∂E/∂h)",
+            "000 p.80 matrix; 001 e₁·w₁₁/Σwᵢ₁",
+            proportional_hidden_errors(w_ho, linear_e),
+            -ad,
+            -fd,
+            False,
+            "E1",
+        )
+    )
+    (ad,), (fd,) = gradients(sigmoid_error_of_hidden, hidden)
+    results.append(
+        Comparison(
+            "error_hidden = W_hoᵀ · (e ∗ o(1 − o))  (sigmoid output layer: −∂E/∂h)",
+            "chain rule (not in the texts)",
+            hidden_errors(w_ho, e * outputs * (1 - outputs)),
+            -ad,
+            -fd,
+            True,
+        )
+    )
+    results.append(
+        Comparison(
+            "error_hidden = W_hoᵀ · e  (sigmoid output layer, as the book's code sends it)",
+            "book's train(); 001 train",
+            hidden_errors(w_ho, e),
+            -ad,
+            -fd,
+            False,
+            "E8",
+        )
+    )
+    (ad_ih, ad_ho), (fd_ih, fd_ho) = gradients(network_error, w_ih, w_ho)
+    results.append(
+        Comparison(
+            "∂E/∂w_jk = −(t_k − o_k)·o_k(1 − o_k)·o_j,  E = ½Σ(t − o)²",
+            "000 gradient descent",
+            output_weight_gradient(t, outputs, hidden),
+            ad_ho,
+            fd_ho,
+            True,
+        )
+    )
+    (ad_plain,), (fd_plain,) = gradients(plain_error, w_ho)
+    results.append(
+        Comparison(
+            "the same ∂E/∂w_jk,  E = Σ(t − o)² (no ½)",
+            "000: E = Σ(t − o)², then the 2 dropped",
+            output_weight_gradient(t, outputs, hidden),
+            ad_plain,
+            fd_plain,
+            False,
+            "E3",
+        )
+    )
+    printed = np.broadcast_to(course_output_weight_gradient_as_printed(t, outputs), (3, 3))
+    results.append(
+        Comparison(
+            "∂E/∂w_ij = (t_j − o_j)·σ(1 − σ)·o_j  (as printed)",
+            "001 last formula",
+            printed,
+            ad_ho,
+            fd_ho,
+            False,
+            "E5, E6",
+        )
+    )
+    exact_ih, exact_ho = exact_weight_updates(w_ih, w_ho, x, t, learning_rate)
+    book_ih, _ = book_weight_updates(w_ih, w_ho, x, t, learning_rate)
+    alpha = learning_rate
+    results.append(
+        Comparison(
+            "ΔW_ho = α·(E ∗ O(1 − O))·O_jᵀ  (= −α·∂E/∂W_ho)",
+            "000 matrix update",
+            exact_ho,
+            -alpha * ad_ho,
+            -alpha * fd_ho,
+            True,
+        )
+    )
+    results.append(
+        Comparison(
+            "ΔW_ih = α·(W_hoᵀ(e ∗ o(1 − o)) ∗ h(1 − h))·xᵀ  (= −α·∂E/∂W_ih)",
+            "chain rule",
+            exact_ih,
+            -alpha * ad_ih,
+            -alpha * fd_ih,
+            True,
+        )
+    )
+    results.append(
+        Comparison(
+            "ΔW_ih = α·(W_hoᵀ·e ∗ h(1 − h))·xᵀ, the book's code  (vs −α·∂E/∂W_ih)",
+            "book's train()",
+            book_ih,
+            -alpha * ad_ih,
+            -alpha * fd_ih,
+            False,
+            "E8",
+        )
+    )
+    (ad,), (fd,) = gradients(cross_entropy, w_ih)
+    results.append(
+        Comparison(
+            "the book's ΔW_ih  (vs −α·∂L/∂W_ih, L the binary cross-entropy)",
+            "book's train()",
+            book_ih,
+            -alpha * ad,
+            -alpha * fd,
+            True,
+        )
+    )
+    example = worked_example()
+    loss, weights = worked_example_network(half=True)
+    (example_grad,) = grad(loss, weights)
+    assert example_grad is not None
+    w = weights.data.copy()
+
+    def example_loss(v: Tensor) -> Tensor:
+        o = (v @ Tensor([[0.4], [0.5]])).sigmoid()
+        return 0.5 * o.squared_error(Tensor(sigmoid(w @ np.array([[0.4], [0.5]])) + 0.8))
+
+    (fd,) = numerical_gradient(example_loss, w)
+    results.append(
+        Comparison(
+            "worked example: ∂E/∂w₁₁ = −e₁·σ(1 − σ)·o₁ = −0.0265",
+            "000 worked example",
+            np.array(example.gradient),
+            np.array(ad.data[0, 0]),
+            np.array(fd[0, 0]),
+            True,
+        )
+    )
+    return results
+
+
+# --------------------------------------------------------------------------- explain
+
+
+@dataclass(frozen=True)
+class Step:
+    """One factor of a chain-rule path: ∂(output element)/∂(input element) of one node."""
+
+    operation: str  # the node, e.g. "Sigmoid"
+    formula: str  # the registry's label of the factor, e.g. "·σ(1−σ)"
+    output: str  # the element the gradient comes from, e.g. "output[0, 0]"
+    input: str  # the element it goes to
+    factor: float
+
+
+@dataclass(frozen=True)
+class ChainPath:
+    steps: tuple[Step, ...]
+
+    @property
+    def product(self) -> float:
+        return float(np.prod([step.factor for step in self.steps]))
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The chain rule for one element of a gradient: every path from the loss down to the
+    element, factor by factor; the paths' products sum to the gradient."""
+
+    target: str
+    paths: tuple[ChainPath, ...]
+    total: float  # Σ over paths of the products of their factors
+    autodiff: float  # the same element from the engine's backward pass
+
+    def __str__(self) -> str:
+        lines = [f"∂{self.target}: {len(self.paths)} path(s) from the loss"]
+        for number, path in enumerate(self.paths, 1):
+            lines.append(f"path {number}:")
+            running = 1.0
+            for step in path.steps:
+                running *= step.factor
+                lines.append(
+                    f"  {step.operation:<13} {step.formula:<14} {step.output:>22} → "
+                    f"{step.input:<22} × {step.factor:+.6g}   = {running:+.6g}"
+                )
+            lines.append(f"  product {path.product:+.6g}")
+        lines.append(f"sum over paths {self.total:+.6g}; autodiff {self.autodiff:+.6g}")
+        return "\n".join(lines)
+
+
+def _element_name(t: Tensor, index: tuple[int, ...]) -> str:
+    name = t.name or f"tensor{list(t.shape)}"
+    return f"{name}[{', '.join(map(str, index))}]" if index else name
+
+
+def _feeds_target(output: Tensor, target: Tensor) -> set[int]:
+    """ids of the tensors on some path between ``target`` and ``output`` (both included)."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack = [output]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        order.append(t)
+        if t.grad_fn is not None:
+            stack.extend(t.grad_fn.inputs)
+    feeding = {id(target)}
+    changed = True
+    while changed:  # a tensor feeds the target's paths if one of its inputs does
+        changed = False
+        for t in order:
+            inputs = () if t.grad_fn is None else t.grad_fn.inputs
+            if id(t) not in feeding and any(id(i) in feeding for i in inputs):
+                feeding.add(id(t))
+                changed = True
+    return feeding
+
+
+def explain(
+    loss: Tensor, tensor: Tensor, index: Any = (), show: bool = True, max_paths: int = 64
+) -> Explanation:
+    """The chain rule for one element of ∂loss/∂tensor, factor by factor along each path.
+
+    Walks the recorded graph from ``loss`` (one element) down to ``tensor[index]``: each
+    step is one operation's local derivative ∂y[j]/∂x[i] for the elements on the path,
+    got from the operation's own backward with a one-hot gradient. A squared error's
+    factor 2(o − t) is shown as two steps, the 2 and (o − t), so that the ½ of the texts'
+    E = ½Σ(t − o)² is seen to cancel it. Prints the table unless ``show=False``; returns it
+    as data. Needs a graph that ``backward()`` has not released.
+    """
+    if loss.size != 1:
+        raise ValueError(f"explain: the loss must have one element, it has shape {loss.shape}")
+    if not isinstance(tensor, Tensor) or not tensor.requires_grad:
+        raise ValueError("explain: the tensor must be a Tensor that requires grad")
+    index = (index,) if isinstance(index, (int, np.integer)) else tuple(index)
+    if len(index) != tensor.ndim or not all(
+        0 <= i < n for i, n in zip(index, tensor.shape, strict=True)
+    ):
+        raise IndexError(f"explain: index {index} does not name an element of shape {tensor.shape}")
+    feeding = _feeds_target(loss, tensor)
+    if id(loss) not in feeding:
+        raise ValueError("explain: the loss does not depend on this tensor")
+    labels = {info.function: info.labels for info in REGISTRY.values()}
+    paths: list[ChainPath] = []
+    stack: list[tuple[Tensor, tuple[int, ...], tuple[Step, ...]]] = [(loss, (0,) * loss.ndim, ())]
+    while stack:
+        current, element, steps = stack.pop()
+        if current is tensor:
+            if element == index:
+                paths.append(ChainPath(steps))
+                if len(paths) > max_paths:
+                    raise ValueError(
+                        f"explain: more than {max_paths} paths lead to this element; pass a "
+                        "larger max_paths, or explain a smaller graph"
+                    )
+            continue
+        node = current.grad_fn
+        if node is None:
+            continue
+        one_hot = np.zeros(current.shape, dtype=current.dtype)
+        one_hot[element] = 1
+        local = node.function.backward(node, one_hot)  # row `element` of the Jacobian
+        local = local if isinstance(local, tuple) else (local,)
+        name = node.function.__name__
+        for position, (source, partials) in enumerate(zip(node.inputs, local, strict=True)):
+            if partials is None or id(source) not in feeding:
+                continue
+            partials = np.broadcast_to(np.asarray(partials), source.shape)
+            formula = labels.get(node.function, ("",) * len(node.inputs))[position]
+            for source_element in (i for i in np.ndindex(partials.shape) if partials[i] != 0):
+                factor = float(partials[source_element])
+                here = (_element_name(current, element), _element_name(source, source_element))
+                if node.function is SquaredError:  # 2(o − t) = 2 · (o − t)
+                    new_steps: tuple[Step, ...] = (
+                        Step(name, "2 (from the square)", *here, 2.0),
+                        Step(name, formula.replace("·2", "·"), *here, factor / 2),
+                    )
+                else:
+                    new_steps = (Step(name, formula, *here, factor),)
+                stack.append((source, tuple(map(int, source_element)), steps + new_steps))
+    paths.reverse()
+    (autodiff,) = grad(loss, tensor, retain_graph=True)
+    assert autodiff is not None
+    result = Explanation(
+        _element_name(tensor, index),
+        tuple(paths),
+        float(sum(path.product for path in paths)),
+        float(autodiff.data[index]),
+    )
+    if show:
+        print(result)
+    return result
 
 
 # --------------------------------------------------------------------------- the graph
