@@ -62,6 +62,70 @@ def run_demo(seed: int = 0, learning_rate: float = 0.3) -> int:
     return 0 if agree else 1
 
 
+def _first(values: np.ndarray) -> str:
+    flat = np.ravel(values)
+    return f"{flat[0]:+.6f}" + (" …" if flat.size > 1 else "  ")
+
+
+def run_check(seed: int = 0) -> int:
+    """Every formula of the texts beside autodiff and finite differences."""
+    results = textbook.comparisons(seed)
+    print(
+        "The texts' formulas against the engine (book network 3-3-3, seed "
+        f"{seed}; the worked example). First element shown; the difference is the largest."
+    )
+    print()
+    header = f"{'closed form':>13} {'autodiff':>13} {'finite diff':>13} {'max |diff|':>10}  verdict"
+    print(header)
+    unexpected = 0
+    for c in results:
+        if c.agrees == c.expected_to_agree:
+            verdict = "agrees" if c.agrees else f"differs: erratum {c.erratum}"
+        else:
+            verdict = "UNEXPECTED"
+            unexpected += 1
+        print(f"{c.formula}   [{c.source}]")
+        print(
+            f"{_first(c.closed_form):>13} {_first(c.autodiff):>13} "
+            f"{_first(c.finite_difference):>13} {c.difference:>10.1e}  {verdict}"
+        )
+    agreeing = sum(c.agrees for c in results)
+    print()
+    print(
+        f"{agreeing} formulas agree with autodiff; {len(results) - agreeing} differ, each by a "
+        "documented erratum (docs/errata.md)" + (f"; {unexpected} UNEXPECTED" if unexpected else "")
+    )
+    return 1 if unexpected else 0
+
+
+def run_worked_example() -> int:
+    """Text 000's worked example, by hand and by autodiff, and its chain rule step by step."""
+    example = textbook.worked_example()
+    loss, weights = textbook.worked_example_network(half=True)
+    rows = [
+        ("Σ w_j1·o_j = 2.0·0.4 + 3.0·0.5", "2.3", example.weighted_sum),
+        ("σ(2.3)", "0.909", example.output),
+        ("σ(1 − σ)", "0.083", example.slope),
+        ("∂E/∂w₁₁ = −e₁·σ(1 − σ)·o₁", "−0.0265", example.gradient),
+        ("new w₁₁ = 2.0 − 0.1·∂E/∂w₁₁", "2.00265", example.new_weight),
+    ]
+    print("Text 000, 'Weight Update Worked Example' (w₁₁ = 2.0, w₂₁ = 3.0, o₁ = 0.4, o₂ = 0.5,")
+    print("e₁ = 0.8 taken as given, α = 0.1), E = ½Σ(t − o)²:")
+    print(f"  {'quantity':<30} {'the text':>9} {'computed':>12}")
+    for name, text, value in rows:
+        print(f"  {name:<30} {text:>9} {value:>12.6f}")
+    print()
+    print("autodiff, factor by factor (E = ½Σ(t − o)²: the ½ cancels the square's 2):")
+    explanation = textbook.explain(loss, weights, (0, 0), show=False)
+    print(explanation)
+    print()
+    print("without the ½ (E = Σ(t − o)²) the factor 2 stays, and the gradient doubles:")
+    plain, plain_weights = textbook.worked_example_network(half=False)
+    doubled = textbook.explain(plain, plain_weights, (0, 0), show=False)
+    print(f"  ∂E/∂w₁₁ = {doubled.total:+.6f}  (= 2 × {explanation.total:+.6f})")
+    return 0
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Train the book's network on the digits; print progress, accuracy and confusion."""
     from tinygrad_edu import training
@@ -179,6 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--plot", metavar="PNG", help="plot loss and accuracy per epoch")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    check = commands.add_parser(
+        "check", help="every formula of the texts beside autodiff and finite differences"
+    )
+    check.add_argument("--seed", type=int, default=0, help="seed of the network's weights (0)")
+    commands.add_parser(
+        "worked-example", help="the text's w₁₁ = 2.0 → 2.00265 example, step by step"
+    )
+
     graph = commands.add_parser("graph", help="draw the book's network graph to a file")
     graph.add_argument(
         "--out", default="book_network.svg", help="file to write: .svg .png .pdf, or .dot .gv"
@@ -203,6 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.lr <= 0:
             parser.error(f"--lr must be positive, got {args.lr}")
         return run_demo(seed=args.seed, learning_rate=args.lr)
+    if args.command == "check":
+        return run_check(args.seed)
+    if args.command == "worked-example":
+        return run_worked_example()
     try:
         if args.command == "train":
             if args.bias and args.rule == "book":

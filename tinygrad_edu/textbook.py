@@ -408,7 +408,7 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
             "worked example: ∂E/∂w₁₁ = −e₁·σ(1 − σ)·o₁ = −0.0265",
             "000 worked example",
             np.array(example.gradient),
-            np.array(ad.data[0, 0]),
+            np.array(example_grad.data[0, 0]),
             np.array(fd[0, 0]),
             True,
         )
