@@ -57,3 +57,17 @@ def test_graph_writes_dot_source_without_the_dot_program(tmp_path, capsys):
 def test_graph_refuses_an_unknown_suffix(tmp_path, capsys):
     assert main(["graph", "--out", str(tmp_path / "net.txt")]) == 1
     assert ".svg" in capsys.readouterr().err
+
+
+def test_check_lists_every_formula_and_finds_nothing_unexpected(capsys):
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "UNEXPECTED" not in out
+    assert "differs: erratum E8" in out and "agrees" in out
+
+
+def test_worked_example_prints_the_texts_numbers_and_the_chain(capsys):
+    assert main(["worked-example"]) == 0
+    out = capsys.readouterr().out
+    for figure in ("2.300000", "0.908877", "0.082820", "-0.026502", "2.002650", "-0.053005"):
+        assert figure in out
