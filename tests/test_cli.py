@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tinygrad_edu import __version__
@@ -69,5 +70,7 @@ def test_check_lists_every_formula_and_finds_nothing_unexpected(capsys):
 def test_worked_example_prints_the_texts_numbers_and_the_chain(capsys):
     assert main(["worked-example"]) == 0
     out = capsys.readouterr().out
-    for figure in ("2.300000", "0.908877", "0.082820", "-0.026502", "2.002650", "-0.053005"):
-        assert figure in out
+    s = 1 / (1 + np.exp(-2.3))  # the text's givens, computed here independently
+    gradient = -0.8 * s * (1 - s) * 0.4
+    for value in (2.3, s, s * (1 - s), gradient, 2.0 - 0.1 * gradient, 2 * gradient):
+        assert f"{value:.6f}" in out
