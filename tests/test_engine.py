@@ -409,3 +409,12 @@ def test_a_backward_that_raises_changes_nothing_and_can_be_retried():
         assert x.grad is None
         y.backward()  # the failed pass released nothing
     assert np.isinf(x.grad[0]) and x.grad[1] == 2.0
+
+
+@given(tst.networks())
+def test_random_sigmoid_networks_match_finite_differences(network):
+    weights = [Tensor(w, requires_grad=True) for w in network.weights]
+    network.loss(*weights).backward()
+    numeric = numerical_gradient(network.loss, *network.weights)
+    for w, expected in zip(weights, numeric, strict=True):
+        np.testing.assert_allclose(w.grad, expected, rtol=1e-5, atol=1e-8)

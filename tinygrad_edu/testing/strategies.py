@@ -16,6 +16,7 @@ operation, keeping away from the kink at 0.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +134,40 @@ def indices(shape: tuple[int, ...]) -> st.SearchStrategy[Any]:
     if not shape:
         return basic
     return st.one_of(basic, hnp.integer_array_indices(shape))
+
+
+@dataclass
+class Network:
+    """A small random sigmoid network in the book's column layout: ``weights[0]`` is W_ih
+    (hidden × inputs), ``weights[-1]`` W_ho; ``inputs`` and ``targets`` are columns (one
+    per sample), inputs in the book's range (0.01, 1] and targets 0.01 or 0.99."""
+
+    weights: list[np.ndarray]
+    inputs: np.ndarray
+    targets: np.ndarray
+
+    def loss(self, *weights: Tensor) -> Tensor:
+        """The book's E = ½Σ(t − o)² for the given weights (Tensors), on this data."""
+        signal = Tensor(self.inputs)
+        for w in weights:
+            signal = (w @ signal).sigmoid()
+        return 0.5 * signal.squared_error(self.targets)
+
+
+@st.composite
+def networks(
+    draw: st.DrawFn, min_layers: int = 1, max_layers: int = 3, max_nodes: int = MAX_SIDE
+) -> Network:
+    """Random sigmoid networks with 1–3 weight layers of 1–4 nodes and 1–3 samples."""
+    depth = draw(st.integers(min_layers, max_layers))
+    sizes = [draw(st.integers(1, max_nodes)) for _ in range(depth + 1)]
+    samples = draw(st.integers(1, 3))
+    weights = [draw(arrays((n_out, n_in))) for n_in, n_out in itertools.pairwise(sizes)]
+    inputs = draw(arrays((sizes[0], samples), "positive").map(lambda a: a / 3 * 0.99 + 0.01))
+    targets = draw(
+        hnp.arrays(np.float64, (sizes[-1], samples), elements=st.sampled_from([0.01, 0.99]))
+    )
+    return Network(weights, inputs, targets)
 
 
 @dataclass
