@@ -470,8 +470,8 @@ def _element_name(t: Tensor, index: tuple[int, ...]) -> str:
     return f"{name}[{', '.join(map(str, index))}]" if index else name
 
 
-def _feeds_target(output: Tensor, target: Tensor) -> set[int]:
-    """ids of the tensors on some path between ``target`` and ``output`` (both included)."""
+def _graph_tensors(output: Tensor) -> list[Tensor]:
+    """Every tensor in the graph that produced ``output``, each once (walked iteratively)."""
     order: list[Tensor] = []
     seen: set[int] = set()
     stack = [output]
@@ -483,6 +483,12 @@ def _feeds_target(output: Tensor, target: Tensor) -> set[int]:
         order.append(t)
         if t.grad_fn is not None:
             stack.extend(t.grad_fn.inputs)
+    return order
+
+
+def _feeds_target(output: Tensor, target: Tensor) -> set[int]:
+    """ids of the tensors on some path between ``target`` and ``output`` (both included)."""
+    order = _graph_tensors(output)
     feeding = {id(target)}
     changed = True
     while changed:  # a tensor feeds the target's paths if one of its inputs does
@@ -613,15 +619,7 @@ def named_tensors(output: Tensor) -> dict[str, Tensor]:
     """Every named tensor in the graph that produced ``output`` (``output`` included), by
     name: ``named_tensors(book_network())["W_ih"]``."""
     found: dict[str, Tensor] = {}
-    seen: set[int] = set()
-    stack = [output]
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
+    for t in _graph_tensors(output):
         if t.name:
             found.setdefault(t.name, t)
-        if t.grad_fn is not None:
-            stack.extend(t.grad_fn.inputs)
     return found
