@@ -360,14 +360,13 @@ class Log(Function):
 class Sigmoid(Function):
     """y = σ(x) = 1 / (1 + e⁻ˣ).  ∂L/∂x = g · σ(x)(1 − σ(x)) = g · y(1 − y).
 
-    Computed from e^−|x| so that no exponential overflows, however large |x| is.
+    Computed as exp(−ln(1 + e⁻ˣ)) with ``np.logaddexp(0, −x)``, which never overflows:
+    finite and accurate (to the last digits, even for tiny σ) however large |x| is.
     """
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray) -> np.ndarray:
-        small = np.exp(-np.abs(x))  # in (0, 1]
-        ratio = 1 / (1 + small)
-        y = np.where(x >= 0, ratio, small * ratio)
+        y = np.exp(-np.logaddexp(0, -x))
         ctx.save_for_backward(y)
         return y
 
