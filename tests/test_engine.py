@@ -418,3 +418,10 @@ def test_random_sigmoid_networks_match_finite_differences(network):
     numeric = numerical_gradient(network.loss, *network.weights)
     for w, expected in zip(weights, numeric, strict=True):
         np.testing.assert_allclose(w.grad, expected, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("scale", [np.float32(2.0), np.int64(2), 2, 2.0, np.array(2.0)])
+def test_grad_accepts_a_number_or_numpy_scalar_as_grad_outputs(scale):
+    x = Tensor(1.5, requires_grad=True)
+    (g,) = grad(x * x, x, grad_outputs=scale)
+    assert g.item() == pytest.approx(2 * 1.5 * 2.0)

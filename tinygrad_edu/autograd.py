@@ -432,7 +432,9 @@ def grad(
     tensor_type = _tensor.Tensor
     output_list = [outputs] if isinstance(outputs, tensor_type) else list(outputs)
     input_list = [inputs] if isinstance(inputs, tensor_type) else list(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, (tensor_type, np.ndarray, int, float)):
+    if grad_outputs is None or isinstance(
+        grad_outputs, (tensor_type, np.ndarray, np.generic, int, float)
+    ):
         grad_output_list = [grad_outputs] * len(output_list)
     else:
         grad_output_list = list(grad_outputs)
