@@ -138,6 +138,18 @@ def test_e2_course_matrix_with_one_denominator_is_not_the_proportional_split():
     assert w[:, 0].sum() != pytest.approx(w[:, 1].sum())
 
 
+def test_e2_course_last_row_with_w22_is_not_the_transpose_rule():
+    # Text 001's unnormalised matrix has last row (w₄₁, w₂₂) where (w₄₁, w₄₂) belongs.
+    w = np.array([[0.6, 0.1], [0.4, 0.5], [0.1, 0.3], [0.2, 0.7]])  # w[i, k]: hidden i → out k
+    e = np.array([[0.08], [0.05]])
+    as_printed = w.copy()
+    as_printed[3, 1] = w[1, 1]  # w₂₂ in place of w₄₂
+    right = textbook.hidden_errors(w.T, e)  # W_hoᵀ · e, with W_ho = wᵀ
+    np.testing.assert_allclose((as_printed @ e)[:3], right[:3])
+    assert (as_printed @ e)[3, 0] == pytest.approx(0.2 * 0.08 + 0.5 * 0.05)  # 0.041, by hand
+    assert right[3, 0] == pytest.approx(0.2 * 0.08 + 0.7 * 0.05)  # 0.051
+
+
 def test_e3_without_the_half_the_gradient_is_twice_the_texts_formula():
     rng = np.random.default_rng(1)
     w_ho, h = rng.normal(size=(3, 4)), rng.uniform(0.01, 1, (4, 1))
@@ -204,8 +216,21 @@ def test_e8_book_hidden_rule_is_not_the_gradient_of_its_error():
     exact_ih, exact_ho = textbook.exact_weight_updates(w_ih, w_ho, x, t, 0.3)
     np.testing.assert_allclose(book_ho, exact_ho)  # the output layer is right
     assert np.abs(book_ih - exact_ih).max() > 0.01  # the hidden layer is not
-    # each output's error is weighted 1 instead of o(1 − o) ≤ 1/4: the book's step is larger
+    # each output's error is weighted 1 instead of o(1 − o) ≤ 1/4: on this network (and
+    # typically) the book's hidden step is much larger
     assert np.linalg.norm(book_ih) > 4 * np.linalg.norm(exact_ih)
+
+
+def test_e8_book_hidden_step_can_point_against_the_gradient_step():
+    # Two outputs, both too high (t = 0.01); the first saturated (o ≈ 0.993, slope ≈ 0.0066),
+    # the second not (o ≈ 0.5). The exact rule weighs each error by its slope, the book's by 1:
+    # the saturated output dominates the book's step and turns its sign. By hand:
+    # exact ΔW_ih ∝ −5·(−0.983·0.0066) + 0.5·(−0.49·0.25) < 0, book ∝ −5·(−0.983) + 0.5·(−0.49) > 0
+    w_ih, w_ho = np.array([[0.0]]), np.array([[-5.0], [0.5]])
+    x, t = np.array([[1.0]]), np.array([[0.01], [0.01]])
+    book_ih, _ = textbook.book_weight_updates(w_ih, w_ho, x, t, 0.3)
+    exact_ih, _ = textbook.exact_weight_updates(w_ih, w_ho, x, t, 0.3)
+    assert exact_ih[0, 0] < 0 < book_ih[0, 0]
 
 
 def test_e9_worked_example_error_needs_a_target_outside_a_sigmoids_range():

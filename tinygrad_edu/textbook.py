@@ -304,7 +304,7 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     results.append(
         Comparison(
             "error_hidden = W_hoᵀ · e  (sigmoid output layer, as the book's code sends it)",
-            "book's train(); 001 train",
+            "book's train()",
             hidden_errors(w_ho, e),
             -ad,
             -fd,
