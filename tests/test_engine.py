@@ -425,3 +425,78 @@ def test_grad_accepts_a_number_or_numpy_scalar_as_grad_outputs(scale):
     x = Tensor(1.5, requires_grad=True)
     (g,) = grad(x * x, x, grad_outputs=scale)
     assert g.item() == pytest.approx(2 * 1.5 * 2.0)
+
+
+def test_grad_of_a_100000_node_chain_with_respect_to_its_input():
+    x = Tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    (g,) = grad(y, x)
+    assert g.item() == 1.0
+
+
+def test_grad_of_the_same_output_twice_sums_both():
+    x = Tensor([0.3, -1.2], requires_grad=True)
+    y = (x * x).sum()
+    (g,) = grad([y, y], x)
+    np.testing.assert_allclose(g.data, 2 * 2 * x.data)
+
+
+def test_grad_with_respect_to_an_intermediate_runs_and_frees_only_the_part_above_it():
+    x = Tensor([0.5, 2.0], requires_grad=True)
+    h = x * x
+    loss = h.sigmoid().sum()
+    (g_h,) = grad(loss, h)
+    s = sigma(np.array([0.25, 4.0]))
+    np.testing.assert_allclose(g_h.data, s * (1 - s))
+    assert not h.grad_fn.released  # the part below h was not run, so it can still be used
+    h.backward(gradient=np.ones(2))
+    np.testing.assert_allclose(x.grad, 2 * x.data)
+
+
+def test_no_grad_works_bare_nested_and_on_generators():
+    x = Tensor([1.0], requires_grad=True)
+
+    @no_grad
+    def bare(t):
+        return t * 2
+
+    assert not bare(x).requires_grad
+
+    @no_grad()
+    def doubles(t):
+        yield t * 2
+        yield t * 3
+
+    assert [y.requires_grad for y in doubles(x)] == [False, False]
+    switch = no_grad()
+    with switch:
+        with switch:
+            assert not is_grad_enabled()
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+
+
+def test_anomaly_without_a_recorded_forward_says_how_to_see_it():
+    x = Tensor([0.0, 1.0], requires_grad=True)
+    with np.errstate(divide="ignore"):
+        y = x.log().sum()
+        with detect_anomaly(), pytest.raises(FloatingPointError, match="outside detect_anomaly"):
+            y.backward()
+
+
+def test_a_graph_can_be_deep_copied_without_recursion():
+    import copy
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    node = (x * 2).grad_fn
+    assert not hasattr(node, "__setstate__") or callable(node.__setstate__)
+    copy.copy(node)
+
+
+def test_grad_of_an_output_with_respect_to_itself_is_the_grad_output():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    (g,) = grad(y, y, grad_outputs=np.array([0.5, -1.0]))
+    np.testing.assert_array_equal(g.data, [0.5, -1.0])

@@ -9,6 +9,7 @@ inputs: the chain rule, one factor per node.
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 import traceback
 import weakref
@@ -44,22 +45,47 @@ def is_grad_enabled() -> bool:
 
 
 class _ModeSwitch:
-    """Sets one per-thread flag inside a ``with`` block or a decorated function."""
+    """Sets one per-thread flag inside a ``with`` block or a decorated function
+    (``@no_grad()`` or bare ``@no_grad``; generators keep the mode at every step)."""
 
     _flag = ""
     _value = True
 
+    def __new__(cls, func: Callable[..., Any] | None = None) -> Any:
+        switch = super().__new__(cls)
+        return switch if func is None else switch(func)
+
+    def __init__(self, func: Callable[..., Any] | None = None) -> None:
+        self._previous: list[bool] = []  # a stack: the same instance may be entered twice
+
     def __enter__(self) -> None:
-        self._previous = getattr(_state, self._flag)
+        self._previous.append(getattr(_state, self._flag))
         setattr(_state, self._flag, self._value)
 
     def __exit__(self, *exc_info: object) -> None:
-        setattr(_state, self._flag, self._previous)
+        setattr(_state, self._flag, self._previous.pop())
 
     def __call__(self, func: _F) -> _F:
+        switch = type(self)
+        if inspect.isgeneratorfunction(func):
+
+            @functools.wraps(func)
+            def generator(*args: Any, **kwargs: Any) -> Any:
+                steps = func(*args, **kwargs)
+                sent = None
+                while True:
+                    try:
+                        with switch():
+                            item = steps.send(sent)
+                    except StopIteration as stop:
+                        return stop.value
+                    sent = yield item
+
+            return generator  # type: ignore[return-value]
+
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
+            with switch():
                 return func(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -121,8 +147,12 @@ class Node:
 
     def __getattr__(self, attribute: str) -> Any:
         # Only called for attributes that were never set: an option forward did not store.
+        function = self.__dict__.get("function")
+        if attribute.startswith("__") or function is None:  # copy/pickle probing, half-built
+            raise AttributeError(attribute)
         raise AttributeError(
-            f"{self.name} has no attribute {attribute!r}; its forward must set ctx.{attribute}"
+            f"{function.__name__}Backward has no attribute {attribute!r}; its forward must "
+            f"set ctx.{attribute}"
         )
 
     if TYPE_CHECKING:  # forward stores its options as attributes of any name
@@ -271,25 +301,54 @@ def _locate_saved(
 # --------------------------------------------------------------------------- engine
 
 
-def _graph_of(roots: Sequence[Tensor]) -> dict[Node, int]:
-    """Every node that gradients flow through, with how many consumers each one has."""
-    consumers: dict[Node, int] = {}
+def _graph_of(roots: Sequence[Tensor], targets: Sequence[Tensor] | None = None) -> dict[Node, int]:
+    """Every node that gradients flow through, with how many consumers each one has.
+
+    With ``targets``, only the nodes on some path from a root down to a target: the rest
+    of the graph is neither run nor released.
+    """
+    nodes: list[Node] = []
+    seen: set[Node] = set()
     stack = [t.grad_fn for t in roots if t.grad_fn is not None]
-    for node in stack:
-        consumers.setdefault(node, 0)
     while stack:
         node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        nodes.append(node)
+        for t, needed in zip(node.inputs, node.needs_input_grad, strict=True):
+            if needed and t.grad_fn is not None and t.grad_fn not in seen:
+                stack.append(t.grad_fn)
+    if targets is not None:
+        nodes = _leading_to(nodes, targets)
+    kept = set(nodes)
+    consumers = dict.fromkeys(nodes, 0)
+    for node in nodes:
         if node.released and node._saved_sources:
             _ = node.saved  # raises GraphReleasedError before any gradient is computed
         for t, needed in zip(node.inputs, node.needs_input_grad, strict=True):
-            child = t.grad_fn
-            if needed and child is not None:
-                if child in consumers:
-                    consumers[child] += 1
-                else:
-                    consumers[child] = 1
-                    stack.append(child)
+            if needed and t.grad_fn in kept:
+                consumers[t.grad_fn] += 1
     return consumers
+
+
+def _leading_to(nodes: list[Node], targets: Sequence[Tensor]) -> list[Node]:
+    """The nodes with a target among their inputs, or above such a node. A target's own
+    node is run only if it leads to another target, as in PyTorch."""
+    target_ids = {id(t) for t in targets}
+    leads: set[Node] = set()
+    changed = True
+    while changed:  # grow until stable; inputs-first order makes one pass enough for a chain
+        changed = False
+        for node in reversed(nodes):
+            if node in leads:
+                continue
+            for t in node.inputs:
+                if id(t) in target_ids or t.grad_fn in leads:
+                    leads.add(node)
+                    changed = True
+                    break
+    return [node for node in nodes if node in leads]
 
 
 def _accumulate(total: Any, grad: Any) -> Any:
@@ -306,11 +365,17 @@ def _check_grad(node: Node, index: int, tensor: Tensor, grad: Any) -> None:
     if _state.anomaly_enabled:
         values = grad.data if isinstance(grad, _tensor.Tensor) else grad
         if not np.all(np.isfinite(values)):
-            where = "".join(traceback.format_list(node.forward_stack or [])[-3:])
+            if node.forward_stack is None:
+                where = (
+                    " (its forward ran outside detect_anomaly(); run the forward inside it "
+                    "too to see where)"
+                )
+            else:
+                lines = "".join(traceback.format_list(node.forward_stack)[-3:])
+                where = f". Its forward was called here:\n{lines}"
             raise FloatingPointError(
                 f"detect_anomaly: {node.function.__name__}.backward produced NaN or inf in "
-                f"the gradient of input {index} (shape {tensor.shape}). Its forward was "
-                f"called here:\n{where}"
+                f"the gradient of input {index} (shape {tensor.shape}){where}"
             )
 
 
@@ -329,7 +394,7 @@ def run_backward(
     are returned, one per target (None for a target the roots do not depend on), and no
     ``.grad`` changes. Nothing is written until the whole pass has succeeded.
     """
-    consumers = _graph_of(roots)
+    consumers = _graph_of(roots, targets)
     node_grads: dict[Node, Any] = {}
     leaf_grads: dict[int, Any] = {}
     leaves: dict[int, Tensor] = {}
@@ -338,7 +403,7 @@ def run_backward(
     target_by_node = {t.grad_fn: id(t) for t in targets or () if t.grad_fn is not None}
 
     for root, grad in zip(roots, root_grads, strict=True):
-        if root.grad_fn is None:
+        if root.grad_fn not in consumers:  # a leaf, or a target that is its own root
             leaf_grads[id(root)] = _accumulate(leaf_grads.get(id(root)), grad)
             leaves[id(root)] = root
         else:
@@ -386,7 +451,7 @@ def run_backward(
                 if input_grad.shape != t.data.shape or anomaly:
                     _check_grad(node, index, t, input_grad)
             child = t.grad_fn
-            if child is None:
+            if child is None or child not in consumers:  # a leaf, or off the targets' paths
                 if input_grad is not None:
                     key = id(t)
                     leaf_grads[key] = _accumulate(leaf_grads.get(key), input_grad)
@@ -402,8 +467,8 @@ def run_backward(
         for node in visited:
             node._release()
     if targets is not None:
-        for t in targets:
-            if t.grad_fn is None and id(t) in leaf_grads:
+        for t in targets:  # leaves, and targets whose own node was not run
+            if id(t) in leaf_grads:
                 captured[id(t)] = leaf_grads[id(t)]
         return [captured.get(id(t)) for t in targets]
     for key, grad in leaf_grads.items():
