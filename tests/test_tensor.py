@@ -850,3 +850,44 @@ def test_getitem_with_an_int_tensor_matches_numpy_integer_indexing(values, data)
     )
     result = Tensor(values)[Tensor(rows, dtype=np.int64)]
     np.testing.assert_array_equal(result.data, values[np.array(rows)])
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def test_np_array_of_a_tensor_is_a_copy_and_np_asarray_a_view():
+    t = Tensor([1.0, 2.0])
+    copied = np.array(t)
+    copied[0] = 99.0
+    assert t.data[0] == 1.0
+    assert np.asarray(t) is t.data
+
+
+def test_pow_at_a_zero_base_uses_the_limits_not_nan():
+    # d(x⁰)/dx = 0 everywhere; d(0ᵇ)/db = 0 for b > 0; d(3ᵇ)/db = 3ᵇ·ln 3
+    x = Tensor([0.0, 2.0], requires_grad=True)
+    (x**0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+    b = Tensor(2.0, requires_grad=True)
+    (Tensor([0.0, 3.0]) ** b).sum().backward()
+    assert b.grad == pytest.approx(9 * np.log(3), rel=1e-12)
+    y = Tensor([0.0, 1.5], requires_grad=True)
+    (y**2).sum().backward()
+    np.testing.assert_array_equal(y.grad, [0.0, 3.0])
+
+
+def test_integer_power_error_is_numpys_not_a_broadcast_complaint():
+    base = Tensor([1, 2, 3], dtype=np.int64)
+    with pytest.raises(ValueError) as error:
+        base ** Tensor([-1], dtype=np.int64)
+    assert "broadcast" not in str(error.value)
+
+
+def test_a_non_integer_axis_is_refused_by_name():
+    with pytest.raises(TypeError, match=r"sum: axis must be"):
+        Tensor([1.0, 2.0]).sum(axis=1.7)
+
+
+def test_ragged_lists_are_refused_with_a_hint():
+    with pytest.raises(ValueError, match="rectangular"):
+        Tensor([[1, 2], [3]])

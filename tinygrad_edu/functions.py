@@ -77,17 +77,27 @@ def _swap_last_axes(x: Any) -> Any:
     return x.transpose(tuple(axes))
 
 
-def _broadcast_error(op: str, a: np.ndarray, b: np.ndarray) -> ValueError:
-    return ValueError(
-        f"{op}: shapes {a.shape} and {b.shape} do not broadcast; each axis (aligned from the "
-        "right) must have equal lengths or length 1"
-    )
+def _broadcast_error(op: str, a: np.ndarray, b: np.ndarray, error: ValueError) -> ValueError:
+    """The error to raise when numpy refused ``a op b``: a clear one if the shapes do not
+    broadcast, numpy's own reason (named by the operation) otherwise."""
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        return ValueError(
+            f"{op}: shapes {a.shape} and {b.shape} do not broadcast; each axis (aligned from "
+            "the right) must have equal lengths or length 1"
+        )
+    return ValueError(f"{op}: {error} (dtypes {a.dtype} and {b.dtype})")
 
 
 def _normalize_axes(op: str, axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    if not isinstance(axes, (tuple, list)) or not all(
+        isinstance(a, (int, np.integer)) for a in axes
+    ):
+        raise TypeError(f"{op}: axis must be None, an integer or a tuple of integers, not {axis!r}")
     result = []
     for a in axes:
         if not -ndim <= a < ndim and not (ndim == 0 and a in (0, -1)):
@@ -144,15 +154,17 @@ class Add(Function):
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         try:
             y = a + b
-        except ValueError:
-            raise _broadcast_error("add", a, b) from None
+        except ValueError as error:
+            raise _broadcast_error("add", a, b, error) from None
         ctx.shapes = (a.shape, b.shape)
         return y
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         a_shape, b_shape = ctx.shapes
-        return unbroadcast(g, a_shape), unbroadcast(g, b_shape)
+        grad_a = unbroadcast(g, a_shape) if ctx.needs_input_grad[0] else None
+        grad_b = unbroadcast(g, b_shape) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
 
 
 class Sub(Function):
@@ -162,15 +174,17 @@ class Sub(Function):
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         try:
             y = a - b
-        except ValueError:
-            raise _broadcast_error("sub", a, b) from None
+        except ValueError as error:
+            raise _broadcast_error("sub", a, b, error) from None
         ctx.shapes = (a.shape, b.shape)
         return y
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         a_shape, b_shape = ctx.shapes
-        return unbroadcast(g, a_shape), unbroadcast(-g, b_shape)
+        grad_a = unbroadcast(g, a_shape) if ctx.needs_input_grad[0] else None
+        grad_b = unbroadcast(-g, b_shape) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
 
 
 class Mul(Function):
@@ -180,8 +194,8 @@ class Mul(Function):
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         try:
             y = a * b
-        except ValueError:
-            raise _broadcast_error("mul", a, b) from None
+        except ValueError as error:
+            raise _broadcast_error("mul", a, b, error) from None
         ctx.save_for_backward(a, b)
         return y
 
@@ -200,8 +214,8 @@ class Div(Function):
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         try:
             y = a / b
-        except ValueError:
-            raise _broadcast_error("div", a, b) from None
+        except ValueError as error:
+            raise _broadcast_error("div", a, b, error) from None
         ctx.save_for_backward(a, b)
         return y
 
@@ -226,22 +240,30 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """y = aᵇ.  ∂L/∂a = g · b · aᵇ⁻¹, ∂L/∂b = g · aᵇ · ln a (needs a > 0)."""
+    """y = aᵇ.  ∂L/∂a = g · b · aᵇ⁻¹, ∂L/∂b = g · aᵇ · ln a (needs a > 0).
+
+    At a = 0 the limits are used, as in PyTorch: ∂y/∂a = 0 where b = 0 (y = 1 is constant)
+    and ∂y/∂b = 0 (y = 0ᵇ = 0 for b > 0), instead of the 0·∞ = NaN of the raw formulas.
+    """
 
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         try:
             y = a**b
-        except ValueError:
-            raise _broadcast_error("pow", a, b) from None
-        ctx.save_for_backward(a, b, y)
+        except ValueError as error:
+            raise _broadcast_error("pow", a, b, error) from None
+        # constant masks: 1 where b = 0 (resp. a = 0), so b − 1 + mask and a + mask avoid 0·∞
+        ctx.save_for_backward(a, b, y, (b == 0).astype(y.dtype), (a == 0).astype(y.dtype))
         return y
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
-        a, b, y = ctx.saved
-        grad_a = unbroadcast(g * b * a ** (b - 1), a.shape) if ctx.needs_input_grad[0] else None
-        grad_b = unbroadcast(g * y * _log(a), b.shape) if ctx.needs_input_grad[1] else None
+        a, b, y, b_is_zero, a_is_zero = ctx.saved
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = unbroadcast(g * b * a ** (b - 1 + b_is_zero), a.shape)
+        if ctx.needs_input_grad[1]:
+            grad_b = unbroadcast(g * y * _log(a + a_is_zero), b.shape)
         return grad_a, grad_b
 
 
@@ -612,8 +634,14 @@ class SquaredError(Function):
     def forward(ctx: Node, o: np.ndarray, t: np.ndarray) -> np.ndarray:
         try:
             d = t - o
-        except ValueError:
-            raise _broadcast_error("squared_error", o, t) from None
+        except ValueError as error:
+            raise _broadcast_error("squared_error", o, t, error) from None
+        if d.shape != o.shape:  # a column against a row would silently square a grid
+            raise ValueError(
+                f"squared_error: the target's shape {t.shape} would stretch the output's "
+                f"shape {o.shape} to {d.shape}; give a target of shape {o.shape} (or one that "
+                "broadcasts to it)"
+            )
         ctx.save_for_backward(o, t)
         return (d * d).sum()
 
@@ -634,7 +662,7 @@ Domain = Literal["real", "positive", "nonzero", "away_from_zero", "distinct"]
 ``away_from_zero`` (relu's kink), ``distinct`` (no ties for max)."""
 
 Signature = Literal[
-    "unary", "binary", "matmul", "linear", "reduce", "softmax", "reshape", "transpose",
+    "unary", "binary", "target", "matmul", "linear", "reduce", "softmax", "reshape", "transpose",
     "broadcast_to", "getitem", "scatter_add",
 ]  # fmt: skip
 """How the property tests build an op's inputs and options (see testing/strategies.py)."""
@@ -797,6 +825,6 @@ register("scatter_add", ScatterAdd, "scatter_add", ("real",), ("gather",), _scat
 register("softmax", Softmax, "softmax", ("real",), ("·s(δ − s)",), _softmax_reference)
 register("log_softmax", LogSoftmax, "softmax", ("real",), ("·(δ − softmax)",),
          _log_softmax_reference)
-register("squared_error", SquaredError, "binary", ("real", "real"), ("·2(o−t)", "·2(t−o)"),
+register("squared_error", SquaredError, "target", ("real", "real"), ("·2(o−t)", "·2(t−o)"),
          lambda g, o, t: (_sum_to(2 * g * (o - t), o.shape), _sum_to(2 * g * (t - o), t.shape)))
 # fmt: on

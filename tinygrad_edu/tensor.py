@@ -29,7 +29,13 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         data = data.data
     if dtype is None and type(data) is np.ndarray and data.dtype in _KEPT_FLOAT_DTYPES:
         return data.copy()  # the common case, without the checks below
-    array = np.array(data, dtype=dtype)
+    try:
+        array = np.array(data, dtype=dtype)
+    except ValueError as error:
+        raise ValueError(
+            f"Tensor: cannot make an array of this data ({error}); nested lists must be "
+            "rectangular (every row the same length)"
+        ) from None
     if np.issubdtype(array.dtype, np.complexfloating):
         raise TypeError(f"Tensor: complex dtype {array.dtype} is not supported")
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
@@ -203,7 +209,12 @@ class Tensor:
         return self.data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        """``np.asarray(t)`` shares ``t.data``; ``np.array(t)`` (copy=True) copies it."""
+        if copy is False and dtype is not None and np.dtype(dtype) != self.data.dtype:
+            raise ValueError(f"Tensor: a {dtype} view of {self.data.dtype} data needs a copy")
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
 
     def detach(self) -> Tensor:
         """The same data, outside the graph: a leaf that does not require grad."""

@@ -102,6 +102,23 @@ def broadcastable_pairs(
 
 
 @st.composite
+def shapes_broadcasting_to(draw: st.DrawFn, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A shape that broadcasts *to* ``shape`` (the result is ``shape`` itself): some leading
+    axes dropped, some others replaced by 1."""
+    kept = shape[draw(st.integers(0, len(shape))) :]
+    return tuple(1 if draw(st.booleans()) else n for n in kept)
+
+
+@st.composite
+def output_target_pairs(
+    draw: st.DrawFn, domains: tuple[Domain, Domain] = ("real", "real")
+) -> tuple[np.ndarray, np.ndarray]:
+    """An output and a target for a loss: the target broadcasts to the output's shape."""
+    output = draw(arrays(None, domains[0]))
+    return output, draw(arrays(shapes_broadcasting_to(output.shape), domains[1]))
+
+
+@st.composite
 def matmul_pairs(
     draw: st.DrawFn, domains: tuple[Domain, Domain] = ("real", "real")
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -189,6 +206,8 @@ def in_domain(draw: st.DrawFn, op: str | OpInfo) -> OpCase:
         return OpCase(info, (draw(arrays(None, domains[0])),))
     if signature == "binary":
         return OpCase(info, draw(broadcastable_pairs((domains[0], domains[1]))))
+    if signature == "target":
+        return OpCase(info, draw(output_target_pairs((domains[0], domains[1]))))
     if signature == "matmul":
         return OpCase(info, draw(matmul_pairs((domains[0], domains[1]))))
     if signature == "linear":
