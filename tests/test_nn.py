@@ -525,3 +525,19 @@ def test_cross_entropy_stays_finite_for_any_logits_up_to_1e4(case):
 def test_cross_entropy_bad_input_raises_a_clear_error(logits, labels, error, match):
     with pytest.raises(error, match=rf"cross_entropy: .*{match}"):
         cross_entropy(Tensor(logits, requires_grad=True), labels)
+
+
+def test_a_frozen_parameter_stays_in_the_state_dict_but_leaves_the_optimizer():
+    layer = Linear(3, 2, rng=0)
+    layer.bias.requires_grad = False
+    assert [name for name, _ in layer.named_parameters()] == ["weight"]
+    assert sorted(layer.state_dict()) == ["bias", "weight"]
+    fresh = Linear(3, 2, rng=1)
+    fresh.load_state_dict(layer.state_dict())
+    np.testing.assert_array_equal(fresh.bias.data, layer.bias.data)
+
+
+def test_linear_accepts_a_list_or_array_input():
+    layer = Linear(3, 2, rng=0)
+    expected = np.array([[1.0, 2.0, 3.0]]) @ layer.weight.data.T + layer.bias.data
+    np.testing.assert_allclose(layer([[1.0, 2.0, 3.0]]).data, expected)

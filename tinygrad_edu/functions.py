@@ -242,8 +242,9 @@ class Neg(Function):
 class Pow(Function):
     """y = aᵇ.  ∂L/∂a = g · b · aᵇ⁻¹, ∂L/∂b = g · aᵇ · ln a (needs a > 0).
 
-    At a = 0 the limits are used, as in PyTorch: ∂y/∂a = 0 where b = 0 (y = 1 is constant)
-    and ∂y/∂b = 0 (y = 0ᵇ = 0 for b > 0), instead of the 0·∞ = NaN of the raw formulas.
+    At a = 0 the limits are used, as in PyTorch: ∂y/∂a = 0 where also b = 0 (y = 1 is
+    constant) and ∂y/∂b = 0 (y = 0ᵇ = 0 for b > 0), instead of the 0·∞ = NaN of the raw
+    formulas.
     """
 
     @staticmethod
@@ -252,16 +253,20 @@ class Pow(Function):
             y = a**b
         except ValueError as error:
             raise _broadcast_error("pow", a, b, error) from None
-        # constant masks: 1 where b = 0 (resp. a = 0), so b − 1 + mask and a + mask avoid 0·∞
-        ctx.save_for_backward(a, b, y, (b == 0).astype(y.dtype), (a == 0).astype(y.dtype))
+        # Constant masks, 1 only where a = 0 (and b = 0): there b − 1 + mask and a + mask
+        # avoid 0·∞; everywhere else they are 0 and the formulas (and their derivatives,
+        # for create_graph) are untouched.
+        a_is_zero = (a == 0).astype(y.dtype)
+        both_zero = a_is_zero * (b == 0)
+        ctx.save_for_backward(a, b, y, both_zero, a_is_zero)
         return y
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
-        a, b, y, b_is_zero, a_is_zero = ctx.saved
+        a, b, y, both_zero, a_is_zero = ctx.saved
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_a = unbroadcast(g * b * a ** (b - 1 + b_is_zero), a.shape)
+            grad_a = unbroadcast(g * b * a ** (b - 1 + both_zero), a.shape)
         if ctx.needs_input_grad[1]:
             grad_b = unbroadcast(g * y * _log(a + a_is_zero), b.shape)
         return grad_a, grad_b

@@ -18,7 +18,7 @@ from tinygrad_edu.tensor import Tensor
 
 
 class Module:
-    """Base class of layers: holds Tensors that require grad (its parameters) and
+    """Base class of layers: holds Tensors (its parameters: those that require grad) and
     sub-modules as attributes; ``module(x)`` calls ``forward(x)``."""
 
     def forward(self, *inputs: Any) -> Tensor:
@@ -27,24 +27,32 @@ class Module:
     def __call__(self, *inputs: Any) -> Tensor:
         return self.forward(*inputs)
 
-    def named_parameters(self, prefix: str = "") -> list[tuple[str, Tensor]]:
-        """(dotted name, tensor) for every parameter, in the order the attributes were set;
-        a tensor reachable twice is listed once."""
+    def named_tensors(self, prefix: str = "") -> list[tuple[str, Tensor]]:
+        """(dotted name, tensor) for every floating leaf tensor the module holds — its
+        parameters, frozen ones included — in the order the attributes were set; a tensor
+        reachable twice is listed once. This is what `state_dict` saves."""
         found: list[tuple[str, Tensor]] = []
         seen: set[int] = set()
         for name, value in vars(self).items():
             children = value if isinstance(value, (list, tuple)) else [value]
             for index, child in enumerate(children):
                 key = f"{prefix}{name}" if child is value else f"{prefix}{name}.{index}"
-                if isinstance(child, Tensor) and child.requires_grad and id(child) not in seen:
-                    seen.add(id(child))
-                    found.append((key, child))
-                elif isinstance(child, Module):
-                    for sub_name, tensor in child.named_parameters(f"{key}."):
-                        if id(tensor) not in seen:
-                            seen.add(id(tensor))
-                            found.append((sub_name, tensor))
+                if isinstance(child, Module):
+                    candidates = child.named_tensors(f"{key}.")
+                elif isinstance(child, Tensor) and child.is_leaf and child.dtype.kind == "f":
+                    candidates = [(key, child)]
+                else:
+                    continue
+                for tensor_name, tensor in candidates:
+                    if id(tensor) not in seen:
+                        seen.add(id(tensor))
+                        found.append((tensor_name, tensor))
         return found
+
+    def named_parameters(self, prefix: str = "") -> list[tuple[str, Tensor]]:
+        """(dotted name, tensor) for every tensor that requires grad (what an optimizer
+        updates), in the order the attributes were set."""
+        return [(n, t) for n, t in self.named_tensors(prefix) if t.requires_grad]
 
     def parameters(self) -> list[Tensor]:
         return [tensor for _, tensor in self.named_parameters()]
@@ -54,13 +62,13 @@ class Module:
             tensor.zero_grad()
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A copy of every parameter's data, by dotted name."""
-        return {name: tensor.data.copy() for name, tensor in self.named_parameters()}
+        """A copy of every tensor's data (frozen parameters included), by dotted name."""
+        return {name: tensor.data.copy() for name, tensor in self.named_tensors()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Replace every parameter's data — all or nothing: names, shapes and dtypes are
         checked first, and any mismatch raises before a single parameter changes."""
-        parameters = dict(self.named_parameters())
+        parameters = dict(self.named_tensors())
         missing = sorted(set(parameters) - set(state))
         unexpected = sorted(set(state) - set(parameters))
         if missing or unexpected:
@@ -127,6 +135,8 @@ class Linear(Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
         if x.shape[-1:] != (self.in_features,):
             raise ValueError(
                 f"Linear({self.in_features}, {self.out_features}): input of shape {x.shape} "
@@ -183,12 +193,12 @@ class Sequential(Module):
             x = layer(x)
         return x
 
-    def named_parameters(self, prefix: str = "") -> list[tuple[str, Tensor]]:
+    def named_tensors(self, prefix: str = "") -> list[tuple[str, Tensor]]:
         # Named like PyTorch's Sequential: "0.weight", "2.weight", ...
         found: list[tuple[str, Tensor]] = []
         seen: set[int] = set()
         for index, layer in enumerate(self.layers):
-            for name, tensor in layer.named_parameters(f"{prefix}{index}."):
+            for name, tensor in layer.named_tensors(f"{prefix}{index}."):
                 if id(tensor) not in seen:  # a layer used twice is listed once
                     seen.add(id(tensor))
                     found.append((name, tensor))
