@@ -28,7 +28,7 @@ def test_demo_rejects_a_non_positive_learning_rate(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["demo", "--lr", "-1"])
     assert exit_info.value.code == 2
-    assert "--lr must be positive" in capsys.readouterr().err
+    assert "argument --lr: must be a positive" in capsys.readouterr().err
 
 
 def test_no_command_prints_help_and_fails(capsys):

@@ -165,3 +165,18 @@ def test_save_refuses_what_is_not_numeric(tmp_path):
         weights_io.save({"w": np.array(["a"])}, tmp_path / "w.npz")
     with pytest.raises(TypeError, match="Module or a dict"):
         weights_io.save([1, 2], tmp_path / "w.npz")
+
+
+def test_keys_that_np_savez_would_misread_are_saved_too(tmp_path):
+    state = {"file": np.arange(2.0), "allow_pickle": np.ones(3)}
+    loaded = weights_io.load(weights_io.save(state, tmp_path / "w.npz"))
+    assert sorted(loaded) == ["allow_pickle", "file"]
+    np.testing.assert_array_equal(loaded["file"], [0.0, 1.0])
+
+
+def test_a_zip_of_other_files_is_not_a_weight_file(tmp_path):
+    path = tmp_path / "other.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("hello.txt", "hi")
+    with pytest.raises(ValueError, match="not arrays"):
+        weights_io.load(path)

@@ -102,6 +102,7 @@ def test_biases_are_trained_with_the_exact_rule(digits):
     [
         ({"hidden": 0}, "hidden"),
         ({"lr": 0.0}, "learning rate"),
+        ({"lr": float("inf")}, "learning rate"),
         ({"epochs": 0}, "epochs"),
         ({"batch_size": 0}, "batch size"),
         ({"rule": "other"}, "rule"),
@@ -169,3 +170,34 @@ def test_train_refuses_bad_options(argv, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo", "--seed", "-1"],
+        ["check", "--seed", "-1"],
+        ["demo", "--lr", "nan"],
+        ["train", "--lr", "inf"],
+        ["train", "--plot", "curve.jpg"],
+        ["train", "--out", "/no/such/folder/w.npz"],
+    ],
+)
+def test_odd_arguments_are_refused_before_any_work(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_a_run_whose_loss_is_not_finite_stops_with_a_message(digits):
+    split = small_split(digits, 20, 5)
+    broken = Split(
+        np.full_like(split.train_inputs, np.nan),
+        split.train_labels,
+        split.test_inputs,
+        split.test_labels,
+    )
+    config = training.TrainConfig(hidden=5, epochs=3)
+    with pytest.raises(FloatingPointError, match="epoch 1"), np.errstate(invalid="ignore"):
+        training.train(config, broken, progress=False, log=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -200,8 +201,15 @@ def _positive_int(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    if not (value > 0 and np.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number ≥ 0, got {value}")
     return value
 
 
@@ -216,8 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="one SGD step of the book's network: autodiff beside the closed form"
     )
-    demo.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
-    demo.add_argument("--lr", type=float, default=0.3, help="learning rate α (default 0.3)")
+    demo.add_argument("--seed", type=_seed, default=0, help="seed of the initial weights")
+    demo.add_argument("--lr", type=_positive_float, default=0.3, help="learning rate α (0.3)")
 
     train = commands.add_parser(
         "train", help="train the book's network on the built-in 8×8 handwritten digits"
@@ -226,9 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=_positive_float, default=0.5, help="learning rate (0.5)")
     train.add_argument("--epochs", type=_positive_int, default=20, help="epochs (20)")
     train.add_argument("--batch-size", type=_positive_int, default=1, help="batch size (1)")
-    train.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling (0)")
+    train.add_argument("--seed", type=_seed, default=0, help="seed of weights and shuffling (0)")
     train.add_argument(
-        "--split-seed", type=int, default=0, help="seed of the 80/20 train/test split (0)"
+        "--split-seed", type=_seed, default=0, help="seed of the 80/20 train/test split (0)"
     )
     train.add_argument(
         "--rule",
@@ -246,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check", help="every formula of the texts beside autodiff and finite differences"
     )
-    check.add_argument("--seed", type=int, default=0, help="seed of the network's weights (0)")
+    check.add_argument("--seed", type=_seed, default=0, help="seed of the network's weights (0)")
     commands.add_parser(
         "worked-example", help="the text's w₁₁ = 2.0 → 2.00265 example, step by step"
     )
@@ -260,11 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     graph.add_argument("--data", action="store_true", help="show the values in each tensor")
     graph.add_argument("--rankdir", choices=["LR", "TB", "RL", "BT"], default="TB")
-    graph.add_argument("--seed", type=int, default=0, help="seed of the weights (0)")
+    graph.add_argument("--seed", type=_seed, default=0, help="seed of the weights (0)")
 
     evaluate = commands.add_parser("evaluate", help="test accuracy of saved weights")
     evaluate.add_argument("weights", help="a .npz file written by train")
-    evaluate.add_argument("--split-seed", type=int, default=0, help="seed of the split (0)")
+    evaluate.add_argument("--split-seed", type=_seed, default=0, help="seed of the split (0)")
     return parser
 
 
@@ -272,8 +280,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
-        if args.lr <= 0:
-            parser.error(f"--lr must be positive, got {args.lr}")
         return run_demo(seed=args.seed, learning_rate=args.lr)
     if args.command == "check":
         return run_check(args.seed)
@@ -283,12 +289,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             if args.bias and args.rule == "book":
                 parser.error("--bias works with --rule exact only: the book's rule has no biases")
+            if args.plot and not args.plot.lower().endswith(".png"):
+                parser.error(f"--plot writes a PNG: give a path ending in .png, not {args.plot}")
+            for path in (args.out, args.plot):
+                if path and not Path(path).resolve().parent.is_dir():
+                    parser.error(f"the folder of {path} does not exist")
             return run_train(args)
         if args.command == "evaluate":
             return run_evaluate(args)
         if args.command == "graph":
             return run_graph(args)
-    except (ImportError, FileNotFoundError, ValueError, KeyError, RuntimeError) as error:
+    except (ImportError, OSError, ValueError, KeyError, RuntimeError, ArithmeticError) as error:
         print(f"tinygrad-edu {args.command}: {error}", file=sys.stderr)
         return 1
     parser.print_help(sys.stderr)

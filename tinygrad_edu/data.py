@@ -79,13 +79,16 @@ def batches(
     inputs: np.ndarray,
     labels: np.ndarray,
     batch_size: int,
-    rng: np.random.Generator | None = None,
+    rng: np.random.Generator | int | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(inputs, labels) in batches of ``batch_size`` rows (the last may be smaller),
-    shuffled by ``rng`` when given, in order otherwise."""
+    shuffled by ``rng`` (a Generator or a seed) when given, in order otherwise."""
     if batch_size < 1:
         raise ValueError(f"batches: batch_size must be at least 1, got {batch_size}")
-    order = np.arange(len(inputs)) if rng is None else rng.permutation(len(inputs))
+    if rng is None:
+        order = np.arange(len(inputs))
+    else:
+        order = np.random.default_rng(rng).permutation(len(inputs))
     for start in range(0, len(order), batch_size):
         chosen = order[start : start + batch_size]
         yield inputs[chosen], labels[chosen]

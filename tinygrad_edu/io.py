@@ -33,7 +33,12 @@ def save(module_or_dict: Any, path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     if target.suffix != ".npz":
         target = target.with_name(target.name + ".npz")
-    np.savez(target, **arrays)  # type: ignore[arg-type]
+    # The .npz format written member by member (np.savez would take a key named "file" or
+    # "allow_pickle" for its own argument).
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
     return target
 
 
@@ -50,10 +55,18 @@ def load(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         raise ValueError(f"load: {source} is not a .npz archive (truncated or corrupt?)")
     try:
         with np.load(source, allow_pickle=False) as archive:
+            others = [name for name in archive.zip.namelist() if not name.endswith(".npy")]
+            if others:
+                raise ValueError(
+                    f"load: {source} holds members that are not arrays: {others[:5]}; a "
+                    "weight file holds only .npy members"
+                )
             return {name: archive[name] for name in archive.files}
     except (zipfile.BadZipFile, EOFError, OSError) as error:
         raise ValueError(f"load: {source} is truncated or corrupt: {error}") from None
     except ValueError as error:
+        if str(error).startswith("load: "):
+            raise
         if "pickle" in str(error).lower():
             raise ValueError(
                 f"load: {source} holds object arrays, which only unpickling could read (and "

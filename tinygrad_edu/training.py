@@ -43,8 +43,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.hidden < 1:
             raise ValueError(f"hidden must be at least 1, got {self.hidden}")
-        if not self.lr > 0:
-            raise ValueError(f"the learning rate must be positive, got {self.lr}")
+        if not (self.lr > 0 and np.isfinite(self.lr)):
+            raise ValueError(f"the learning rate must be positive and finite, got {self.lr}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
@@ -94,10 +94,10 @@ def book_network(
 
 def network_from_state(state: dict[str, np.ndarray]) -> nn.Sequential:
     """Rebuild the book's network from saved weights (sizes read from their shapes)."""
-    if "0.weight" not in state or "2.weight" not in state:
+    if any(key not in state or np.ndim(state[key]) != 2 for key in ("0.weight", "2.weight")):
         raise ValueError(
-            f"the weights are not the book's network: expected '0.weight' and '2.weight', "
-            f"found {sorted(state)}"
+            f"the weights are not the book's network: expected 2-D arrays '0.weight' and "
+            f"'2.weight', found {sorted(state)}"
         )
     hidden, inputs = state["0.weight"].shape
     outputs = state["2.weight"].shape[0]
@@ -172,6 +172,11 @@ def train(
         predicted = predict(model, split.test_inputs)
         accuracy = float(np.mean(predicted == split.test_labels))
         result.history.append(Epoch(epoch, total_loss / len(split.train_inputs), accuracy))
+        if not np.isfinite(total_loss):
+            raise FloatingPointError(
+                f"training diverged: the loss is {total_loss} in epoch {epoch}; try a smaller "
+                "learning rate"
+            )
         if log is not None:
             log(
                 f"epoch {epoch:3d}/{config.epochs}  loss {result.history[-1].loss:.5f}  "
