@@ -258,6 +258,9 @@ class Function:
         return out
 
 
+_WEAK_DTYPES: dict[tuple[np.dtype[Any], type], np.dtype[Any]] = {}
+
+
 def _as_tensors(inputs: Sequence[Any], tensor_type: type[Tensor]) -> list[Tensor]:
     """Tensors as they are; arrays become constants; Python numbers are *weak*: they take
     the dtype of the tensors they meet (``2 * x`` keeps float32), as in numpy 2."""
@@ -271,8 +274,11 @@ def _as_tensors(inputs: Sequence[Any], tensor_type: type[Tensor]) -> list[Tensor
         if isinstance(x, tensor_type):
             continue
         if isinstance(x, (bool, int, float)) and reference_dtype is not None:
-            weak = np.asarray(x, dtype=np.result_type(reference_dtype, x))
-            tensors[i] = tensor_type._constant(weak)
+            key = (reference_dtype, type(x))
+            dtype = _WEAK_DTYPES.get(key)
+            if dtype is None:  # numpy 2's rule for a Python number meeting an array
+                dtype = _WEAK_DTYPES[key] = np.result_type(reference_dtype, x)
+            tensors[i] = tensor_type._constant(np.asarray(x, dtype=dtype))
         else:
             tensors[i] = tensor_type(x)
     return tensors
