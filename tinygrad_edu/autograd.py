@@ -313,28 +313,32 @@ def _graph_of(roots: Sequence[Tensor], targets: Sequence[Tensor] | None = None) 
     With ``targets``, only the nodes on some path from a root down to a target: the rest
     of the graph is neither run nor released.
     """
-    nodes: list[Node] = []
-    seen: set[Node] = set()
-    stack = [t.grad_fn for t in roots if t.grad_fn is not None]
-    while stack:
+    consumers: dict[Node, int] = {}
+    stack = []
+    for root in roots:
+        if root.grad_fn is not None and root.grad_fn not in consumers:
+            consumers[root.grad_fn] = 0
+            stack.append(root.grad_fn)
+    while stack:  # one pass: count each edge as it is found
         node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        nodes.append(node)
         for t, needed in zip(node.inputs, node.needs_input_grad, strict=True):
-            if needed and t.grad_fn is not None and t.grad_fn not in seen:
-                stack.append(t.grad_fn)
+            child = t.grad_fn
+            if needed and child is not None:
+                if child in consumers:
+                    consumers[child] += 1
+                else:
+                    consumers[child] = 1
+                    stack.append(child)
     if targets is not None:
-        nodes = _leading_to(nodes, targets)
-    kept = set(nodes)
-    consumers = dict.fromkeys(nodes, 0)
-    for node in nodes:
+        kept = set(_leading_to(list(consumers), targets))
+        consumers = dict.fromkeys(kept, 0)
+        for node in kept:
+            for t, needed in zip(node.inputs, node.needs_input_grad, strict=True):
+                if needed and t.grad_fn in kept:
+                    consumers[t.grad_fn] += 1
+    for node in consumers:
         if node.released and node._saved_sources:
             _ = node.saved  # raises GraphReleasedError before any gradient is computed
-        for t, needed in zip(node.inputs, node.needs_input_grad, strict=True):
-            if needed and t.grad_fn in kept:
-                consumers[t.grad_fn] += 1
     return consumers
 
 
