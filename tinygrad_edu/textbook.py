@@ -106,12 +106,9 @@ def exact_weight_updates(
     the output error times the output sigmoid's slope, W_hoᵀ · (e ∗ o(1 − o)): the chain
     rule passes through the output sigmoid before it reaches W_ho.
     """
-    hidden, outputs = forward(weights_input_hidden, weights_hidden_output, inputs)
-    output_errors = targets - outputs
-    delta_ho = weight_update(output_errors, outputs, hidden, learning_rate)
-    backpropagated = hidden_errors(weights_hidden_output, output_errors * outputs * (1 - outputs))
-    delta_ih = weight_update(backpropagated, hidden, inputs, learning_rate)
-    return delta_ih, delta_ho
+    return _two_layer_updates(
+        weights_input_hidden, weights_hidden_output, inputs, targets, learning_rate, True
+    )
 
 
 def book_weight_updates(
@@ -127,11 +124,26 @@ def book_weight_updates(
     output error, hidden_errors = W_hoᵀ · (t − o), without the output sigmoid's slope — so
     its hidden-layer step is not the gradient of its own E.
     """
+    return _two_layer_updates(
+        weights_input_hidden, weights_hidden_output, inputs, targets, learning_rate, False
+    )
+
+
+def _two_layer_updates(
+    weights_input_hidden: Array,
+    weights_hidden_output: Array,
+    inputs: Array,
+    targets: Array,
+    learning_rate: float,
+    through_output_slope: bool,
+) -> tuple[Array, Array]:
+    """(ΔW_ih, ΔW_ho); the hidden layer receives W_hoᵀ·(e ∗ o(1 − o)) or W_hoᵀ·e."""
     hidden, outputs = forward(weights_input_hidden, weights_hidden_output, inputs)
     output_errors = targets - outputs
     delta_ho = weight_update(output_errors, outputs, hidden, learning_rate)
+    sent_back = output_errors * outputs * (1 - outputs) if through_output_slope else output_errors
     delta_ih = weight_update(
-        hidden_errors(weights_hidden_output, output_errors), hidden, inputs, learning_rate
+        hidden_errors(weights_hidden_output, sent_back), hidden, inputs, learning_rate
     )
     return delta_ih, delta_ho
 
