@@ -500,3 +500,10 @@ def test_grad_of_an_output_with_respect_to_itself_is_the_grad_output():
     y = x * 3
     (g,) = grad(y, y, grad_outputs=np.array([0.5, -1.0]))
     np.testing.assert_array_equal(g.data, [0.5, -1.0])
+
+
+def test_anomaly_blames_a_non_finite_starting_gradient_on_itself():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with detect_anomaly(), pytest.raises(FloatingPointError, match="start backward"):
+        (x * 2).sum().backward(gradient=np.nan)
+    assert x.grad is None

@@ -404,6 +404,14 @@ def run_backward(
     are returned, one per target (None for a target the roots do not depend on), and no
     ``.grad`` changes. Nothing is written until the whole pass has succeeded.
     """
+    if _state.anomaly_enabled:
+        for index, grad in enumerate(root_grads):
+            values = grad.data if isinstance(grad, _tensor.Tensor) else grad
+            if not np.all(np.isfinite(values)):
+                raise FloatingPointError(
+                    f"detect_anomaly: the gradient given to start backward from output {index} "
+                    "holds NaN or inf"
+                )
     consumers = _graph_of(roots, targets)
     node_grads: dict[Node, Any] = {}
     leaf_grads: dict[int, Any] = {}
