@@ -486,13 +486,16 @@ def test_anomaly_without_a_recorded_forward_says_how_to_see_it():
             y.backward()
 
 
-def test_a_graph_can_be_deep_copied_without_recursion():
+def test_a_node_can_be_copied_without_recursion():
+    # copy probes optional dunder methods; the node's own __getattr__ must not recurse
     import copy
 
     x = Tensor([1.0, 2.0], requires_grad=True)
     node = (x * 2).grad_fn
-    assert not hasattr(node, "__setstate__") or callable(node.__setstate__)
-    copy.copy(node)
+    for duplicate in (copy.copy(node), copy.deepcopy(node)):
+        assert duplicate.function is node.function
+    with pytest.raises(AttributeError, match=r"forward must set ctx\.axis"):
+        _ = node.axis
 
 
 def test_grad_of_an_output_with_respect_to_itself_is_the_grad_output():
