@@ -330,7 +330,7 @@ def _graph_of(roots: Sequence[Tensor], targets: Sequence[Tensor] | None = None) 
                     consumers[child] = 1
                     stack.append(child)
     if targets is not None:
-        kept = set(_leading_to(list(consumers), targets))
+        kept = set(_leading_to(consumers, targets))
         consumers = dict.fromkeys(kept, 0)
         for node in kept:
             for t, needed in zip(node.inputs, node.needs_input_grad, strict=True):
@@ -342,23 +342,36 @@ def _graph_of(roots: Sequence[Tensor], targets: Sequence[Tensor] | None = None) 
     return consumers
 
 
-def _leading_to(nodes: list[Node], targets: Sequence[Tensor]) -> list[Node]:
+def _leading_to(consumers: dict[Node, int], targets: Sequence[Tensor]) -> list[Node]:
     """The nodes with a target among their inputs, or above such a node. A target's own
-    node is run only if it leads to another target, as in PyTorch."""
+    node is run only if it leads to another target, as in PyTorch.
+
+    One pass over the nodes, inputs before the nodes that consume them, so whether a node's
+    inputs lead to a target is known when the node is reached: linear in the graph's size.
+    """
     target_ids = {id(t) for t in targets}
     leads: set[Node] = set()
-    changed = True
-    while changed:  # grow until stable; inputs-first order makes one pass enough for a chain
-        changed = False
-        for node in reversed(nodes):
-            if node in leads:
-                continue
-            for t in node.inputs:
-                if id(t) in target_ids or t.grad_fn in leads:
-                    leads.add(node)
-                    changed = True
-                    break
-    return [node for node in nodes if node in leads]
+    for node in reversed(_outputs_first(consumers)):
+        if any(id(t) in target_ids or t.grad_fn in leads for t in node.inputs):
+            leads.add(node)
+    return [node for node in consumers if node in leads]
+
+
+def _outputs_first(consumers: dict[Node, int]) -> list[Node]:
+    """The nodes in topological order, each after every node that consumes it (Kahn)."""
+    waiting = dict(consumers)
+    ready = [node for node, count in waiting.items() if count == 0]
+    order = []
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for t, needed in zip(node.inputs, node.needs_input_grad, strict=True):
+            child = t.grad_fn
+            if needed and child in waiting:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append(child)
+    return order
 
 
 def _accumulate(total: Any, grad: Any) -> Any:
