@@ -455,6 +455,19 @@ def test_grad_with_respect_to_an_intermediate_runs_and_frees_only_the_part_above
     np.testing.assert_allclose(x.grad, 2 * x.data)
 
 
+def test_grad_prunes_a_diamond_whose_paths_reach_the_target_at_different_depths():
+    # y = σ(a)·a + a with a = 2x: the target a is reached directly and through σ, so the
+    # pruning must see both paths whatever order the graph walk found the nodes in.
+    x = Tensor([0.3, -1.2], requires_grad=True)
+    a = x * 2
+    y = (a.sigmoid() * a + a).sum()
+    (g_a, g_x) = grad(y, [a, x])
+    s = sigma(2 * x.data)
+    dy_da = s * (1 - s) * 2 * x.data + s + 1
+    np.testing.assert_allclose(g_a.data, dy_da)
+    np.testing.assert_allclose(g_x.data, 2 * dy_da)
+
+
 def test_no_grad_works_bare_nested_and_on_generators():
     x = Tensor([1.0], requires_grad=True)
 
