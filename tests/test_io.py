@@ -168,14 +168,37 @@ def test_save_refuses_states_that_would_lose_or_mangle_data(good_file, state, me
     assert folder_listing(path.parent) == ["w.npz"]
 
 
-@pytest.mark.parametrize("name", ["", ".", "..", "folder"])
+@pytest.mark.parametrize("name", ["", ".", "..", "folder", "runs", "runs/"])
 def test_save_refuses_a_path_that_names_no_file(tmp_path, monkeypatch, name):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "folder.npz").mkdir()
+    (tmp_path / "runs").mkdir()  # "runs" is this folder, not a file runs.npz beside it
     with pytest.raises((ValueError, IsADirectoryError), match=r"names no file|is a folder"):
         weights_io.save({"w": np.ones(1)}, name)
-    assert folder_listing(tmp_path) == ["folder.npz"]
-    assert folder_listing(tmp_path / "folder.npz") == []
+    assert folder_listing(tmp_path) == ["folder.npz", "runs"]
+    assert folder_listing(tmp_path / "folder.npz") == folder_listing(tmp_path / "runs") == []
+
+
+@pytest.mark.parametrize(
+    ("name", "written"), [("w", "w.npz"), ("w.npz", "w.npz"), ("w.txt", "w.txt.npz")]
+)
+def test_target_path_is_the_file_save_writes(tmp_path, name, written):
+    assert weights_io.target_path(tmp_path / name) == tmp_path / written
+    assert weights_io.save({"a": np.ones(1)}, tmp_path / name) == tmp_path / written
+    assert folder_listing(tmp_path) == [written]
+
+
+def test_a_folder_save_cannot_write_in_is_named(good_file, monkeypatch):
+    path, before = good_file
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(OSError, match=r"cannot create a file in .*Permission denied.*unchanged"):
+        weights_io.save({"w": np.ones(2)}, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
 
 
 def test_save_into_a_missing_folder_names_the_folder(tmp_path):
@@ -303,7 +326,7 @@ saveable_dtypes = st.one_of(
 )
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None)
 @given(
     array=hnp.arrays(saveable_dtypes, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0)),
     fortran=st.booleans(),

@@ -44,7 +44,7 @@ def save(module_or_dict: Any, path: str | os.PathLike[str]) -> Path:
     the names (distinct as member names), and the path (a file name in an existing folder).
     """
     arrays = _arrays_to_save(module_or_dict)
-    target = _target_of(path)
+    target = target_path(path)
     # Through a symbolic link, replace the file it points to and keep the link.
     _write_atomically(Path(os.path.realpath(target)), arrays, shown_as=target)
     return target
@@ -78,19 +78,22 @@ def _arrays_to_save(module_or_dict: Any) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _target_of(path: str | os.PathLike[str]) -> Path:
+def target_path(path: str | os.PathLike[str]) -> Path:
+    """The file `save` writes for ``path`` (.npz added if missing), checked as `save`
+    checks it: raises if ``path`` names no file, names a folder, or lies in a folder that
+    does not exist. Lets a program refuse a bad path before it computes what to save."""
     target = Path(path)
     if target.name in ("", ".", ".."):
         raise ValueError(
             f"save: {os.fspath(path)!r} names no file; give a file name such as 'weights.npz'"
         )
-    if target.suffix != ".npz":
-        target = target.with_name(target.name + ".npz")
-    if target.is_dir():
-        raise IsADirectoryError(f"save: {target} is a folder; give a file name inside it")
-    if not target.parent.is_dir():
-        raise FileNotFoundError(f"save: the folder {target.parent} does not exist")
-    return target
+    file = target if target.suffix == ".npz" else target.with_name(target.name + ".npz")
+    for candidate in (target, file):  # "--out runs" when runs/ is a folder: not runs.npz
+        if candidate.is_dir():
+            raise IsADirectoryError(f"save: {candidate} is a folder; give a file name inside it")
+    if not file.parent.is_dir():
+        raise FileNotFoundError(f"save: the folder {file.parent} does not exist")
+    return file
 
 
 def _write_atomically(target: Path, arrays: dict[str, np.ndarray], shown_as: Path) -> None:
@@ -111,9 +114,10 @@ def _write_atomically(target: Path, arrays: dict[str, np.ndarray], shown_as: Pat
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         if isinstance(error, OSError):
-            kept = "the file there is unchanged" if target.exists() else "nothing was written"
             reason = error.strerror or str(error)
-            raise OSError(f"save: could not write {shown_as} ({reason}); {kept}") from error
+            raise OSError(
+                f"save: could not write {shown_as} ({reason}); {_what_is_left(target)}"
+            ) from error
         raise
     _sync_folder(target.parent)
 
@@ -129,10 +133,19 @@ def _create_temporary(target: Path) -> tuple[Path, int]:
             break
         except FileExistsError:
             continue
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise OSError(
+                f"save: cannot create a file in {target.parent} ({reason}); {_what_is_left(target)}"
+            ) from error
     if target.exists():
         with contextlib.suppress(OSError):
             os.chmod(temporary, stat.S_IMODE(target.stat().st_mode))
     return temporary, descriptor
+
+
+def _what_is_left(target: Path) -> str:
+    return "the file there is unchanged" if target.exists() else "nothing was written"
 
 
 def _sync_folder(folder: Path) -> None:
