@@ -9,6 +9,7 @@ unknown exception is a bug and keeps its traceback.
 
 import argparse
 import io
+import os
 import re
 import subprocess
 import sys
@@ -321,3 +322,21 @@ def test_the_installed_command_prints_one_line_and_no_traceback(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tinygrad-edu evaluate: error: load: ")
     assert "7.00 TiB" in lines[0]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a pipe without a reader, as POSIX has it")
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    # `tinygrad-edu check | head -1`: here the reader is gone before the first line.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "tinygrad_edu", "check"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141  # 128 + SIGPIPE, as a shell reports a closed pipe
+    assert result.stderr == b""

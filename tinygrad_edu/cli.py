@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import sys
@@ -319,10 +320,18 @@ bug, and keeps its traceback."""
 def _reporting_errors(command: str, run: Callable[[], int]) -> int:
     """Run one command; a known error becomes one line on stderr and exit status 1."""
     try:
-        return run()
+        status = run()
+        sys.stdout.flush()  # so that a closed pipe is noticed here, not at exit
+        return status
     except KeyboardInterrupt:
         print(f"tinygrad-edu {command}: interrupted", file=sys.stderr)
         return 130  # 128 + SIGINT, as a shell reports it
+    except BrokenPipeError:
+        # The reader went away (`tinygrad-edu check | head -3`): stop quietly, as command-line
+        # tools do, and point stdout at nothing so that Python's exit does not fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
     except Exception as error:
         if not _is_known(error):
             raise
