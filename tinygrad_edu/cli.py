@@ -428,7 +428,7 @@ def _network_from_file(
         broken = array.size - np.count_nonzero(np.isfinite(array))
         if broken:
             raise ValueError(
-                f"{path}: {name!r} holds {broken} NaN or infinite values (of {array.size}); "
+                f"{path}: {name!r} holds NaN or infinite values ({broken} of {array.size}); "
                 "the run that saved it diverged, and its accuracy would mean nothing"
             )
     try:
