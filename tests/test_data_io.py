@@ -133,7 +133,7 @@ def test_save_and_load_a_dict_of_arrays(tmp_path):
 
 
 def test_load_of_a_missing_file_says_so(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no weight file"):
+    with pytest.raises(weights_io.LoadError, match="no weight file"):
         weights_io.load(tmp_path / "nothing.npz")
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from tinygrad_edu import __version__, textbook
+from tinygrad_edu import __version__, nn, textbook
 from tinygrad_edu import io as weights_io
 
 
@@ -168,7 +171,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from tinygrad_edu import training
     from tinygrad_edu.data import load_digits
 
-    model = training.network_from_state(weights_io.load(args.weights))
+    model = _network_from_file(args.weights)
     split = load_digits(seed=args.split_seed)
     predicted = training.predict(model, split.test_inputs)
     accuracy = float(np.mean(predicted == split.test_labels))
@@ -273,34 +276,171 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="test accuracy of saved weights")
     evaluate.add_argument("weights", help="a .npz file written by train")
     evaluate.add_argument("--split-seed", type=_seed, default=0, help="seed of the split (0)")
+    for command_parser in commands.choices.values():
+        command_parser.set_defaults(command_parser=command_parser)  # for its own usage line
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return _reporting_errors(args.command, lambda: _run_command(args))
+
+
+def _run_command(args: argparse.Namespace) -> int:
     if args.command == "demo":
         return run_demo(seed=args.seed, learning_rate=args.lr)
     if args.command == "check":
         return run_check(args.seed)
     if args.command == "worked-example":
         return run_worked_example()
+    if args.command == "train":
+        _refuse_bad_train_options(args, args.command_parser)
+        return run_train(args)
+    if args.command == "evaluate":
+        return run_evaluate(args)
+    if args.command == "graph":
+        return run_graph(args)
+    raise AssertionError(f"no code runs the command {args.command!r}")
+
+
+# --------------------------------------------------------------------------- errors
+
+KNOWN_ERRORS = (ValueError, OSError, MemoryError, ImportError, ArithmeticError)
+"""What a command reports in one line: bad values and files (the library's ValueErrors,
+`io.LoadError` among them), the system's refusals (OSError, MemoryError), a missing extra
+(ImportError), a diverged run (FloatingPointError); also any error class the library
+defines (`viz.GraphvizNotFoundError`, `autograd.GraphReleasedError`, …). Anything else is a
+bug, and keeps its traceback."""
+
+
+def _reporting_errors(command: str, run: Callable[[], int]) -> int:
+    """Run one command; a known error becomes one line on stderr and exit status 1."""
     try:
-        if args.command == "train":
-            if args.bias and args.rule == "book":
-                parser.error("--bias works with --rule exact only: the book's rule has no biases")
-            if args.plot and not args.plot.lower().endswith(".png"):
-                parser.error(f"--plot writes a PNG: give a path ending in .png, not {args.plot}")
-            for path in (args.out, args.plot):
-                if path and not Path(path).resolve().parent.is_dir():
-                    parser.error(f"the folder of {path} does not exist")
-            return run_train(args)
-        if args.command == "evaluate":
-            return run_evaluate(args)
-        if args.command == "graph":
-            return run_graph(args)
-    except (ImportError, OSError, ValueError, KeyError, RuntimeError, ArithmeticError) as error:
-        print(f"tinygrad-edu {args.command}: {error}", file=sys.stderr)
+        status = run()
+        sys.stdout.flush()  # so that a closed pipe is noticed here, not at exit
+        return status
+    except KeyboardInterrupt:
+        print(f"tinygrad-edu {command}: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT, as a shell reports it
+    except BrokenPipeError:
+        # The reader went away (`tinygrad-edu check | head -3`): stop quietly, as command-line
+        # tools do, and point stdout at nothing so that Python's exit does not fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
+    except Exception as error:
+        if not _is_known(error):
+            raise
+        print(f"tinygrad-edu {command}: error: {_one_line(error)}", file=sys.stderr)
         return 1
-    parser.print_help(sys.stderr)
-    return 2
+
+
+def _is_known(error: BaseException) -> bool:
+    return isinstance(error, KNOWN_ERRORS) or type(error).__module__.startswith("tinygrad_edu")
+
+
+def _one_line(error: BaseException) -> str:
+    message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    if isinstance(error, MemoryError):
+        return f"out of memory: {message}" if message else "out of memory"
+    return message or type(error).__name__
+
+
+# --------------------------------------------------------------------------- checks before work
+
+
+def _refuse_bad_train_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Everything that would fail only after minutes of training, refused before it starts
+    (``parser.error`` prints train's usage and exits with status 2)."""
+    if args.bias and args.rule == "book":
+        parser.error("--bias works with --rule exact only: the book's rule has no biases")
+    try:
+        out = weights_io.target_path(args.out)
+    except (ValueError, OSError) as error:
+        parser.error(f"--out {args.out!r}: {error}")
+    _refuse_unwritable("--out", out, parser)
+    if args.plot is not None:
+        plot = Path(args.plot)
+        if plot.suffix.lower() != ".png":
+            parser.error(f"--plot writes a PNG: give a path ending in .png, not {args.plot!r}")
+        if plot.is_dir() or not plot.resolve().parent.is_dir():
+            parser.error(f"--plot {args.plot!r}: not a file in an existing folder")
+        _refuse_unwritable("--plot", plot, parser)
+        if importlib.util.find_spec("matplotlib") is None:
+            from tinygrad_edu.training import PLOT_EXTRA_HINT
+
+            parser.error(f"--plot: {PLOT_EXTRA_HINT}")
+    _refuse_too_large(args.hidden, parser)
+
+
+def _refuse_unwritable(option: str, path: Path, parser: argparse.ArgumentParser) -> None:
+    folder = path.resolve().parent
+    if not os.access(folder, os.W_OK):
+        parser.error(f"{option} {str(path)!r}: the folder {folder} is not writable")
+
+
+DIGIT_INPUTS, DIGIT_CLASSES = 64, 10  # the digits' 8×8 pixels and their 10 labels
+
+
+def _refuse_too_large(
+    hidden: int, parser: argparse.ArgumentParser, inputs: int = DIGIT_INPUTS
+) -> None:
+    """A lower bound on the memory training needs: the weights and their gradients, float64
+    (activations and temporaries come on top). Refused if above the machine's memory."""
+    weights = hidden * (inputs + DIGIT_CLASSES)
+    needed = 2 * weights * np.dtype(np.float64).itemsize
+    available = _physical_memory()
+    if available is not None and needed > available:
+        parser.error(
+            f"--hidden {hidden}: the {inputs}-{hidden}-{DIGIT_CLASSES} network's "
+            f"{weights:,} weights and their gradients alone need {needed / 2**30:,.1f} GiB, "
+            f"more than this machine's {available / 2**30:,.1f} GiB of memory"
+        )
+
+
+def _physical_memory() -> int | None:
+    """Bytes of RAM, or None where the system does not say (then nothing is refused)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _network_from_file(
+    path: str, inputs: int = DIGIT_INPUTS, classes: int = DIGIT_CLASSES
+) -> nn.Sequential:
+    """The book's network from a weight file, refused (naming the file) unless evaluate can
+    trust its answer: floating, finite weights of a network that fits the data (``inputs``
+    values per sample, one output per class)."""
+    from tinygrad_edu import training
+
+    state = weights_io.load(path)
+    for name, array in state.items():
+        if not np.issubdtype(array.dtype, np.floating):
+            raise ValueError(
+                f"{path}: {name!r} has dtype {array.dtype}; weights are floating-point arrays "
+                "(train saves float64)"
+            )
+        broken = array.size - np.count_nonzero(np.isfinite(array))
+        if broken:
+            raise ValueError(
+                f"{path}: {name!r} holds NaN or infinite values ({broken} of {array.size}); "
+                "the run that saved it diverged, and its accuracy would mean nothing"
+            )
+    try:
+        model = training.network_from_state(state)
+    except (KeyError, TypeError, ValueError) as error:  # load_state_dict's checks, all-or-nothing
+        reason = error.args[0] if error.args else error
+        raise ValueError(f"{path} is not the book's network: {reason}") from None
+    hidden, network_inputs = state["0.weight"].shape
+    outputs = state["2.weight"].shape[0]
+    if (network_inputs, outputs) != (inputs, classes):
+        raise ValueError(
+            f"{path} holds a {network_inputs}-{hidden}-{outputs} network; the data needs "
+            f"{inputs} inputs and {classes} outputs (one per class)"
+        )
+    return model
