@@ -50,7 +50,10 @@ def _finite_differences(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.n
 # --------------------------------------------------------------------------- the chapters
 
 
-WRITTEN = ["01_one_neuron.py"]  # chapter 3 is picked up by the glob when it lands
+WRITTEN = [
+    "01_one_neuron.py",
+    "02_sharing_the_error.py",
+]  # chapter 3 is picked up by the glob when it lands
 
 
 def test_the_chapters_are_there() -> None:
@@ -90,3 +93,45 @@ def test_ch01_neuron_weight_gradient_matches_finite_differences() -> None:
     found = _solutions("ch01_one_neuron").neuron_weight_gradient(w, x)
     expected = _finite_differences(lambda v: float(_sigmoid(v @ x).sum()), w)
     np.testing.assert_allclose(found, expected, atol=1e-9)
+
+
+# --------------------------------------------------------------------------- chapter 2
+
+
+def test_ch02_proportional_split_reproduces_the_texts_examples() -> None:
+    split = _solutions("ch02_sharing_the_error").proportional_split
+    # text 001: one output, e₁ = 0.08, weights 0.6, 0.4, 0.1, 0.2: 0.08 · 0.6 / 1.3 = 0.037
+    single = split(np.array([[0.6, 0.4, 0.1, 0.2]]), np.array([[0.08]]))
+    assert single[0, 0] == pytest.approx(0.08 * 0.6 / 1.3)
+    assert round(float(single[0, 0]), 3) == 0.037
+    # text 000's 2 × 2 matrix: hidden 1 gets w₁₁/(w₁₁ + w₂₁)·e₁ + w₁₂/(w₁₂ + w₂₂)·e₂
+    w11, w21, w12, w22, e1, e2 = 2.0, 3.0, 1.0, 4.0, 0.8, 0.5
+    by_hand = [w11 / (w11 + w21) * e1 + w12 / (w12 + w22) * e2,
+               w21 / (w21 + w11) * e1 + w22 / (w22 + w12) * e2]  # fmt: skip
+    W_ho = np.array([[w11, w21], [w12, w22]])  # row k: the weights into output k
+    np.testing.assert_allclose(split(W_ho, np.array([[e1], [e2]])).ravel(), by_hand)
+
+
+def test_ch02_opposite_signs_example_has_positive_weights_and_opposite_signs() -> None:
+    weights, errors = _solutions("ch02_sharing_the_error").opposite_signs()
+    assert (weights > 0).all()
+    k_outputs, j_hidden = weights.shape
+    for j in range(j_hidden):  # written out element by element, as the texts write it
+        split = sum(errors[k, 0] * weights[k, j] / weights[k].sum() for k in range(k_outputs))
+        transpose = sum(errors[k, 0] * weights[k, j] for k in range(k_outputs))
+        if split > 0 > transpose:
+            return
+    pytest.fail("no hidden node gets errors of opposite sign")
+
+
+def test_ch02_hidden_error_is_minus_the_finite_difference_gradient() -> None:
+    rng = np.random.default_rng(7)
+    W_ho = rng.normal(0, 0.5, (3, 4))
+    h = rng.uniform(0.1, 0.9, (4, 1))
+    t = np.array([[0.01], [0.99], [0.01]])
+
+    def error(hidden: np.ndarray) -> float:
+        return 0.5 * float(((t - _sigmoid(W_ho @ hidden)) ** 2).sum())
+
+    found = _solutions("ch02_sharing_the_error").hidden_error(W_ho, h, t)
+    np.testing.assert_allclose(found, -_finite_differences(error, h), atol=1e-9)
