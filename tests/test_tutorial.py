@@ -135,3 +135,50 @@ def test_ch02_hidden_error_is_minus_the_finite_difference_gradient() -> None:
 
     found = _solutions("ch02_sharing_the_error").hidden_error(W_ho, h, t)
     np.testing.assert_allclose(found, -_finite_differences(error, h), atol=1e-9)
+
+
+# --------------------------------------------------------------------------- chapter 4
+
+
+def _book_layer_update(w_ho: np.ndarray, h: np.ndarray, t: np.ndarray, lr: float) -> np.ndarray:
+    """α·(e ∗ o(1 − o))·hᵀ for one sample, written out weight by weight: the book's
+    Δw_jk = α · e_k · o_k(1 − o_k) · o_j for the weight in row k, column j."""
+    o = _sigmoid(w_ho @ h)
+    update = np.zeros_like(w_ho)
+    for k, j in np.ndindex(w_ho.shape):
+        update[k, j] = lr * (t[k, 0] - o[k, 0]) * o[k, 0] * (1 - o[k, 0]) * h[j, 0]
+    return update
+
+
+def test_ch04_minibatch_update_is_the_mean_of_the_per_sample_updates() -> None:
+    rng = np.random.default_rng(3)
+    w_ho = rng.normal(0, 3**-0.5, (3, 4))
+    hidden = rng.uniform(0.05, 0.95, (4, 5))  # five samples, as columns
+    targets = np.where(rng.random((3, 5)) < 0.5, 0.01, 0.99)
+    found = _solutions("ch04_network_in_matrices").minibatch_update(w_ho, hidden, targets, 0.3)
+    per_sample = [_book_layer_update(w_ho, hidden[:, [s]], targets[:, [s]], 0.3) for s in range(5)]
+    np.testing.assert_allclose(found, np.mean(per_sample, axis=0), atol=1e-15)
+
+
+def test_ch04_hidden_weight_update_matches_finite_differences() -> None:
+    rng = np.random.default_rng(0)
+    w_ih, w_ho = rng.normal(0, 3**-0.5, (3, 3)), rng.normal(0, 3**-0.5, (3, 3))
+    x, t = np.array([[0.9], [0.1], [0.8]]), np.array([[0.01], [0.99], [0.01]])
+
+    def error(weights: np.ndarray) -> float:
+        return 0.5 * float(((t - _sigmoid(w_ho @ _sigmoid(weights @ x))) ** 2).sum())
+
+    found = _solutions("ch04_network_in_matrices").hidden_weight_update(w_ih, w_ho, x, t, 0.3)
+    np.testing.assert_allclose(found, -0.3 * _finite_differences(error, w_ih), atol=1e-10)
+
+
+def test_ch04_step_without_the_half_at_half_the_rate_is_the_books_step() -> None:
+    rng = np.random.default_rng(1)
+    w_ho = rng.normal(0, 0.5, (2, 3))
+    h, t = rng.uniform(0.1, 0.9, (3, 1)), np.array([[0.99], [0.01]])
+    plain, half = _solutions("ch04_network_in_matrices").steps_with_and_without_the_half(
+        w_ho, h, t, 0.4
+    )
+    expected = w_ho + _book_layer_update(w_ho, h, t, 0.4)  # the book's step, by hand
+    np.testing.assert_allclose(plain, expected, atol=1e-15)
+    np.testing.assert_allclose(half, expected, atol=1e-15)
