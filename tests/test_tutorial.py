@@ -53,6 +53,8 @@ def _finite_differences(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.n
 WRITTEN = [
     "01_one_neuron.py",
     "02_sharing_the_error.py",
+    "04_network_in_matrices.py",
+    "05_training_on_digits.py",
 ]  # chapter 3 is picked up by the glob when it lands
 
 
@@ -182,3 +184,35 @@ def test_ch04_step_without_the_half_at_half_the_rate_is_the_books_step() -> None
     expected = w_ho + _book_layer_update(w_ho, h, t, 0.4)  # the book's step, by hand
     np.testing.assert_allclose(plain, expected, atol=1e-15)
     np.testing.assert_allclose(half, expected, atol=1e-15)
+
+
+# --------------------------------------------------------------------------- chapter 5
+
+
+def test_ch05_cross_entropy_hidden_update_is_the_books_hidden_rule() -> None:
+    rng = np.random.default_rng(5)
+    solve = _solutions("ch05_training_on_digits").cross_entropy_hidden_update
+    for _ in range(3):
+        w_ih, w_ho = rng.normal(0, 0.5, (4, 3)), rng.normal(0, 0.5, (2, 4))
+        x = rng.uniform(0.01, 1.0, (3, 1))
+        t = np.where(rng.random((2, 1)) < 0.5, 0.01, 0.99)
+        h = _sigmoid(w_ih @ x)
+        e = t - _sigmoid(w_ho @ h)
+        books = 0.2 * ((w_ho.T @ e) * h * (1 - h)) @ x.T  # the book's train(), by hand
+        np.testing.assert_allclose(solve(w_ih, w_ho, x, t, 0.2), books, atol=1e-15)
+
+
+def test_ch05_accuracy_per_digit_on_a_hand_made_confusion_matrix() -> None:
+    confusion = np.array([[8, 2, 0], [1, 1, 2], [0, 0, 5]])  # rows: the true digit
+    found = _solutions("ch05_training_on_digits").accuracy_per_digit(confusion)
+    np.testing.assert_allclose(found, [8 / 10, 1 / 4, 5 / 5])
+    assert found.argmin() == 1
+
+
+def test_ch05_output_gradients_match_the_closed_forms() -> None:
+    z, t = -6.0, 0.99
+    o = 1 / (1 + np.exp(6.0))
+    squared, entropy = _solutions("ch05_training_on_digits").output_gradients(z, t)
+    assert squared == pytest.approx(-(t - o) * o * (1 - o), rel=1e-12)
+    assert entropy == pytest.approx(o - t, rel=1e-12)
+    assert entropy / squared == pytest.approx(1 / (o * (1 - o)), rel=1e-9)
