@@ -55,6 +55,7 @@ WRITTEN = [
     "02_sharing_the_error.py",
     "04_network_in_matrices.py",
     "05_training_on_digits.py",
+    "06_checking_gradients.py",
 ]  # chapter 3 is picked up by the glob when it lands
 
 
@@ -216,3 +217,35 @@ def test_ch05_output_gradients_match_the_closed_forms() -> None:
     assert squared == pytest.approx(-(t - o) * o * (1 - o), rel=1e-12)
     assert entropy == pytest.approx(o - t, rel=1e-12)
     assert entropy / squared == pytest.approx(1 / (o * (1 - o)), rel=1e-9)
+
+
+# --------------------------------------------------------------------------- chapter 6
+
+
+def test_ch06_central_difference_of_sine_is_cosine() -> None:
+    x = np.linspace(-2, 2, 9).reshape(3, 3)
+    found = _solutions("ch06_checking_gradients").central_difference(np.sin, x)
+    np.testing.assert_allclose(found, np.cos(x), atol=1e-9)
+
+
+def test_ch06_error_orders_are_one_and_two() -> None:
+    forward, central = _solutions("ch06_checking_gradients").error_orders(np.exp, np.exp, 0.5)
+    assert forward == pytest.approx(1.0, abs=0.1)
+    assert central == pytest.approx(2.0, abs=0.1)
+
+
+def test_ch06_property_passes_for_the_books_formula_and_fails_without_the_slope() -> None:
+    make = _solutions("ch06_checking_gradients").formula_matches_autodiff
+
+    def books(t: np.ndarray, o: np.ndarray, o_j: np.ndarray) -> np.ndarray:
+        gradient = np.zeros((o.shape[0], o_j.shape[0]))  # ∂E/∂w_jk, weight by weight
+        for k, j, s in np.ndindex(o.shape[0], o_j.shape[0], o.shape[1]):
+            gradient[k, j] += -(t[k, s] - o[k, s]) * o[k, s] * (1 - o[k, s]) * o_j[j, s]
+        return gradient
+
+    def without_slope(t: np.ndarray, o: np.ndarray, o_j: np.ndarray) -> np.ndarray:
+        return -(t - o) @ o_j.T
+
+    make(books, examples=10)()
+    with pytest.raises(AssertionError):
+        make(without_slope, examples=10)()
