@@ -16,6 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tinygrad_edu import Tensor, grad
+from tinygrad_edu.gradcheck import gradgradcheck
+
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = ROOT / "docs" / "tutorial"
 CHAPTERS = sorted(TUTORIAL.glob("[0-9][0-9]_*.py"))
@@ -56,6 +59,7 @@ WRITTEN = [
     "04_network_in_matrices.py",
     "05_training_on_digits.py",
     "06_checking_gradients.py",
+    "07_your_own_operation.py",
 ]  # chapter 3 is picked up by the glob when it lands
 
 
@@ -249,3 +253,50 @@ def test_ch06_property_passes_for_the_books_formula_and_fails_without_the_slope(
     make(books, examples=10)()
     with pytest.raises(AssertionError):
         make(without_slope, examples=10)()
+
+
+# --------------------------------------------------------------------------- chapter 7
+
+
+def test_ch07_reciprocal_first_and_second_derivatives_match_closed_forms() -> None:
+    reciprocal = _solutions("ch07_your_own_operation").Reciprocal
+    x = Tensor([0.5, -1.5, 2.0], requires_grad=True)
+    (first,) = grad(reciprocal.apply(x).sum(), x, create_graph=True)
+    assert first is not None
+    (second,) = grad(first.sum(), x)
+    assert second is not None
+    np.testing.assert_allclose(first.data, -1 / x.data**2, rtol=1e-12)
+    np.testing.assert_allclose(second.data, 2 / x.data**3, rtol=1e-12)
+
+
+def test_ch07_hypot_derivatives_match_closed_forms() -> None:
+    hypot = _solutions("ch07_your_own_operation").Hypot
+    a = Tensor([3.0, -1.0, 0.5], requires_grad=True)
+    b = Tensor([4.0, 2.0, -0.7], requires_grad=True)
+    r = np.sqrt(a.data**2 + b.data**2)
+    y = hypot.apply(a, b)
+    np.testing.assert_allclose(y.data[0], 5.0)  # the 3-4-5 triangle
+    (grad_a, grad_b) = grad(y.sum(), [a, b], create_graph=True)
+    assert grad_a is not None and grad_b is not None
+    np.testing.assert_allclose(grad_a.data, a.data / r, rtol=1e-12)
+    np.testing.assert_allclose(grad_b.data, b.data / r, rtol=1e-12)
+    (second_aa, second_ab) = grad(grad_a.sum(), [a, b])
+    assert second_aa is not None and second_ab is not None
+    np.testing.assert_allclose(second_aa.data, b.data**2 / r**3, rtol=1e-12)  # ∂²y/∂a²
+    np.testing.assert_allclose(second_ab.data, -a.data * b.data / r**3, rtol=1e-12)
+
+
+def test_ch07_sigmoid_layer_gradients_match_finite_differences_and_pass_gradgradcheck() -> None:
+    layer = _solutions("ch07_your_own_operation").SigmoidLayer
+    rng = np.random.default_rng(2)
+    w, x = rng.normal(0, 0.7, (3, 4)), rng.uniform(0.01, 1.0, (4, 2))
+    v = rng.normal(size=(3, 2))  # a loss L = Σ y·v makes every output element count
+    W, X = Tensor(w, requires_grad=True), Tensor(x, requires_grad=True)
+    (layer.apply(W, X) * v).sum().backward()
+    np.testing.assert_allclose(
+        W.grad, _finite_differences(lambda m: float((_sigmoid(m @ x) * v).sum()), w), atol=1e-9
+    )
+    np.testing.assert_allclose(
+        X.grad, _finite_differences(lambda m: float((_sigmoid(w @ m) * v).sum()), x), atol=1e-9
+    )
+    assert gradgradcheck(lambda a, b: layer.apply(a, b), W, X)
