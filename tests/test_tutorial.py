@@ -60,6 +60,7 @@ WRITTEN = [
     "05_training_on_digits.py",
     "06_checking_gradients.py",
     "07_your_own_operation.py",
+    "08_where_the_texts_slip.py",
 ]  # chapter 3 is picked up by the glob when it lands
 
 
@@ -300,3 +301,47 @@ def test_ch07_sigmoid_layer_gradients_match_finite_differences_and_pass_gradgrad
         X.grad, _finite_differences(lambda m: float((_sigmoid(w @ m) * v).sum()), x), atol=1e-9
     )
     assert gradgradcheck(lambda a, b: layer.apply(a, b), W, X)
+
+
+# --------------------------------------------------------------------------- chapter 8
+
+
+def _worked_example_error(w11: float, w21: float, target: float) -> float:
+    """E = ½(t₁ − σ(w₁₁·0.4 + w₂₁·0.5))², the worked example in plain numpy."""
+    return 0.5 * float((target - _sigmoid(w11 * 0.4 + w21 * 0.5)) ** 2)
+
+
+def test_ch08_worked_example_three_ways_by_hand() -> None:
+    found = _solutions("ch08_where_the_texts_slip").worked_example_three_ways()
+    slope = _sigmoid(2.3) * (1 - _sigmoid(2.3))  # ≈ 0.0828
+    assert found["unrounded"][0] == pytest.approx(-0.0265023, abs=1e-7)
+    assert found["unrounded"][1] == pytest.approx(2.0026502, abs=1e-7)
+    assert found["rounded"] == pytest.approx((-0.02656, 2.002656))  # −0.8 × 0.083 × 0.4
+    assert found["plus o_j"][0] == pytest.approx(-0.8 * slope + 0.4)
+    assert found["plus o_j"][0] == pytest.approx(0.3337, abs=1e-4)
+
+
+def test_ch08_consistent_gradients_match_finite_differences() -> None:
+    found = _solutions("ch08_where_the_texts_slip").consistent_gradients(0.99)
+    expected = _finite_differences(
+        lambda w: _worked_example_error(w[0], w[1], 0.99), np.array([2.0, 3.0])
+    )
+    np.testing.assert_allclose(found, expected, atol=1e-10)
+    assert found[0] == pytest.approx(-0.00269, abs=1e-5)  # about ten times below −0.0265
+
+
+def test_ch08_newton_step_matches_second_differences_and_converges_to_the_target() -> None:
+    newton_step = _solutions("ch08_where_the_texts_slip").newton_step
+    target, h = _sigmoid(2.3) + 0.8, 1e-4  # the text's target
+
+    def error(w: float) -> float:
+        return _worked_example_error(w, 3.0, target)
+
+    first = (error(2.0 + h) - error(2.0 - h)) / (2 * h)
+    second = (error(2.0 + h) - 2 * error(2.0) + error(2.0 - h)) / h**2
+    assert newton_step(2.0, target) == pytest.approx(2.0 - first / second, abs=1e-5)
+    assert newton_step(2.0, target) == pytest.approx(4.7136, abs=1e-4)
+    w = 2.0
+    for _ in range(12):
+        w = newton_step(w, 0.99)
+    assert w == pytest.approx((np.log(99) - 1.5) / 0.4, abs=1e-9)  # σ(0.4·w + 1.5) = 0.99
