@@ -120,7 +120,7 @@ print("by hand: ", by_hand.round(6))
 # weights show the gradient they received.
 
 # %%
-viz.draw(o, show_data=True, backward=True)
+viz.draw(o, show_data=True, backward=True, rankdir="TB")
 
 # %% [markdown]
 # ## Exercises

@@ -84,8 +84,9 @@ autodiff_ih = -alpha * W_ih.grad
 print("autodiff:      ", autodiff_ih[0].round(6), "…")
 print("exact rule:    ", exact_ih[0].round(6), "…")
 print("book's rule:   ", book_ih[0].round(6), "…")
-print(f"largest difference from autodiff: exact {np.abs(exact_ih - autodiff_ih).max():.1e}, "
-      f"book {np.abs(book_ih - autodiff_ih).max():.1e}")  # fmt: skip
+exact_gap = np.abs(exact_ih - autodiff_ih).max()
+book_gap = np.abs(book_ih - autodiff_ih).max()
+print(f"largest difference from autodiff: exact rule {exact_gap:.1e}, book's rule {book_gap:.1e}")
 
 # %% [markdown]
 # The rule with the slope is the gradient. The book's rule is not, and its steps are much

@@ -3,7 +3,7 @@
 #
 # The two texts of this course teach backpropagation well, and they also slip: a factor
 # dropped, a sign lost, a rule used outside the case it was derived for. The project
-# lists every slip with an ID, E1 to E10, in [the errata](../errata.md); the tests and
+# lists every slip with an ID, E1 to E10, on its errata page (`docs/errata.md`); the tests and
 # `tinygrad-edu check` use the same IDs. This chapter goes through them in the order you
 # met them in chapters 1 to 7, and shows each one with a computation you can change and
 # rerun.
@@ -35,11 +35,11 @@ for c in checks:
 # The rows that agree do so to rounding error; the rows that differ are off by many orders
 # of magnitude more. Now the slips one by one.
 #
-# ## Chapter 1: the sigmoid's slope
+# ## From chapter 1: the sigmoid's slope
 #
 # No slip. σ′ = σ(1 − σ) is right in both texts (the first row above).
 #
-# ## Chapter 2: sharing the error (E1, E2)
+# ## From chapter 2: sharing the error (E1, E2)
 #
 # **E1.** Both texts split each output error among the links in proportion to their
 # weights and then drop the denominators, calling that a mere change of scale. With more
@@ -53,8 +53,9 @@ e = np.array([[1.0], [1.0]])
 split = textbook.proportional_hidden_errors(W_ho, e)
 transpose = textbook.hidden_errors(W_ho, e)
 print("split:", split.ravel(), " transpose rule:", transpose.ravel())
-print(f"ratio hidden 2 : hidden 1 = {(split[1] / split[0]).item():.3f} (split), "
-      f"{(transpose[1] / transpose[0]).item():.3f} (transpose rule)")  # fmt: skip
+split_ratio = (split[1] / split[0]).item()
+transpose_ratio = (transpose[1] / transpose[0]).item()
+print(f"hidden 2 : hidden 1 = {split_ratio:.3f} (split), {transpose_ratio:.3f} (transpose rule)")
 
 # %% [markdown]
 # No single factor turns one into the other. On the book's network with random weights
@@ -68,7 +69,7 @@ print(f"ratio hidden 2 : hidden 1 = {(split[1] / split[0]).item():.3f} (split), 
 # is the transpose rule divided by Σᵢwᵢ₁, apart from the misprinted entry. (Text 000's
 # version of the matrix has its entries right but stray empty cells.)
 #
-# ## Chapter 3: the worked example (E3, E4, E5, E6, E9)
+# ## From chapter 3: the worked example (E3, E4, E5, E6, E9)
 #
 # Text 000 updates w₁₁ = 2.0 by hand: hidden outputs o_j = 0.4 and 0.5, w₂₁ = 3.0, the
 # error e₁ = 0.8, α = 0.1. `textbook.worked_example()` repeats its arithmetic without
@@ -136,7 +137,7 @@ consistent = textbook.worked_example(error=0.99 - example.output)
 print(f"with t₁ = 0.99: e₁ = {0.99 - example.output:.4f}, ∂E/∂w₁₁ = {consistent.gradient:.6f}")
 
 # %% [markdown]
-# ## Chapter 4: the matrices (E7, E10)
+# ## From chapter 4: the matrices (E7, E10)
 #
 # **E7, "Newton Method".** Text 000 calls the update w − α · ∂E/∂w "basically" Newton's
 # method. It is gradient descent. Newton's method divides by the *second* derivative and
@@ -160,7 +161,7 @@ print(f"Newton:           2.0 − E′ / E″  = {2.0 - slope_w11 / curvature_w1
 # (ΔW_jk = α · E_k · O_k(1 − O_k) · O_jᵀ). This course writes e = t − o for the error
 # vector, E for the loss, o_j for a hidden node's output and o_k for an output node's.
 #
-# ## Chapter 5: the book's hidden layer (E8)
+# ## From chapter 5: the book's hidden layer (E8)
 #
 # **E8.** The book's code sends the hidden layer W_hoᵀ · e, the transpose rule on the raw
 # output error, although its outputs are sigmoids; the gradient of its E is
