@@ -7,9 +7,11 @@
 #
 #     ΔW = α · (E ∗ O(1 − O)) · O_jᵀ
 #
-# E is the column of the layer's errors (our e = t − o), O the layer's outputs, O_j the
-# outputs of the layer before it, ∗ multiplies element by element and · is a matrix
-# product. A column times a row is a whole matrix: one entry per weight.
+# In the book's symbols, E is the column of the layer's errors, O the layer's outputs and
+# O_j the outputs of the layer before it; ∗ multiplies element by element and · is a
+# matrix product. In this course's notation (e = t − o the error vector, E the loss),
+# for the output layer: ΔW_ho = α · (e ∗ o_k(1 − o_k)) · o_jᵀ. A column times a row is a
+# whole matrix: one entry per weight.
 #
 # In this chapter you will see, on the book's 3-3-3 network:
 #

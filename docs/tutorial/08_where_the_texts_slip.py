@@ -114,11 +114,13 @@ for half in (True, False):
 print(f"· o_j: {-0.8 * example.slope * 0.4:+.6f}    + o_j: {-0.8 * example.slope + 0.4:+.6f}")
 
 # %% [markdown]
-# **E5 and E6, text 001's last formula.** Text 001 ends with
-# ∂E/∂w_ij = (t_j − o_j) · σ(1 − σ) · o_j. Two slips: the sign (∂E/∂o_j = −(t_j − o_j),
-# E5), and the last factor, which should be the input of the weight, h_i, not the output
-# o_j (E6). As printed, the formula does not even depend on i, so every weight into an
-# output would get the same gradient. On the book's network:
+# **E5 and E6, text 001's last formula.** Text 001 indexes the other way round: w_ij runs
+# from hidden node i to output node j, h_i is a hidden output and o_j an *output* (the
+# o_k of this course). It ends with ∂E/∂w_ij = (t_j − o_j) · σ(1 − σ) · o_j. Two slips:
+# the sign (∂E/∂o_j = −(t_j − o_j), E5), and the last factor, which should be the input
+# of the weight, h_i, not the output o_j (E6). As printed, the formula does not even
+# depend on i, so every weight into an output would get the same gradient. On the book's
+# network:
 
 # %%
 printed = next(c for c in checks if "E5" in c.erratum)
