@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import runpy
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -74,7 +75,11 @@ def test_chapter_runs_as_a_script(
 ) -> None:
     monkeypatch.setenv("MPLBACKEND", "Agg")  # headless: a plot must never open a window
     monkeypatch.chdir(ROOT)
-    runpy.run_path(str(chapter), run_name="__main__")
+    try:
+        runpy.run_path(str(chapter), run_name="__main__")
+    finally:
+        if "matplotlib.pyplot" in sys.modules:  # plt.show() under Agg keeps them open
+            sys.modules["matplotlib.pyplot"].close("all")
     assert capsys.readouterr().out  # a chapter shows its numbers
 
 
