@@ -1,0 +1,153 @@
+# %% [markdown]
+# # 4. The network in matrices
+#
+# Chapter 3 followed one weight through the chain rule. The book (Tariq Rashid, *Make
+# Your Own Neural Network*; text 000 is a reader's notes on its pp. 80–100) then writes
+# the update of **all** the weights of a layer as one matrix product:
+#
+#     ΔW = α · (E ∗ O(1 − O)) · O_jᵀ
+#
+# In the book's symbols, E is the column of the layer's errors, O the layer's outputs and
+# O_j the outputs of the layer before it; ∗ multiplies element by element and · is a
+# matrix product. In this course's notation (e = t − o the error vector, E the loss),
+# for the output layer: ΔW_ho = α · (e ∗ o_k(1 − o_k)) · o_jᵀ. A column times a row is a
+# whole matrix: one entry per weight.
+#
+# In this chapter you will see, on the book's 3-3-3 network:
+#
+# - the book's ΔW_ho beside the update that autodiff's gradient gives, −α · ∂E/∂W_ho;
+# - the same for the hidden layer, where the book's code and the gradient part ways;
+# - the factor 2 between `squared_error`, Σ(t − o)², and the book's E = ½Σ(t − o)².
+
+# %%
+import numpy as np
+
+from tinygrad_edu import textbook, viz
+
+# %% [markdown]
+# ## The book's network
+#
+# `textbook.book_network()` builds the network in the book's column layout, on one sample,
+# and returns its loss E = ½Σ(t − o)², not yet differentiated: three inputs, three hidden
+# sigmoid nodes, three sigmoid outputs, no biases, weights drawn from N(0, σ = 3^−½) with
+# seed 0. Every tensor carries the book's name.
+
+# %%
+loss = textbook.book_network(retain_grad=True)
+named = textbook.named_tensors(loss)
+W_ih, W_ho = named["W_ih"], named["W_ho"]
+x = named["inputs"].data  # the inputs, a column
+h = named["hidden_outputs"].data  # o_j: the hidden layer's outputs
+o = named["final_outputs"].data  # o_k: the output layer's outputs
+t = named["targets"].data
+e = t - o  # the output error
+print("o =", o.ravel().round(4), "  t =", t.ravel(), "  e = t − o =", e.ravel().round(4))
+print(f"E = ½Σ(t − o)² = {loss.item():.6f}")
+
+# %% [markdown]
+# ## The output layer: ΔW_ho
+#
+# The book's matrix update, with `textbook.weight_update` (plain numpy, no autodiff) and
+# the learning rate α = 0.3 that `tinygrad-edu demo` uses:
+
+# %%
+alpha = 0.3
+book_ho = textbook.weight_update(e, o, h, alpha)  # α · (e ∗ o(1 − o)) · hᵀ
+print(book_ho.round(6))
+
+# %% [markdown]
+# Now let autodiff find ∂E/∂W_ho. Gradient descent steps against the gradient, so the
+# update is −α times it:
+
+# %%
+loss.backward()
+autodiff_ho = -alpha * W_ho.grad
+print(autodiff_ho.round(6))
+print(f"largest difference: {np.abs(book_ho - autodiff_ho).max():.1e}")
+
+# %% [markdown]
+# The same matrix, to the last bits of floating point. Entry (k, j) of the column-times-row
+# product is α · e_k · o_k(1 − o_k) · o_j: the book's element formula
+# ∂E/∂w_jk = −(t_k − o_k) · o_k(1 − o_k) · o_j for the weight from hidden node j to
+# output node k, which is stored in row k, column j.
+#
+# ## The hidden layer: ΔW_ih
+#
+# The hidden layer's weights reach the loss through every output. The chain rule sends
+# the error back through the output sigmoid's slope first, then through W_hoᵀ:
+# the hidden nodes receive W_hoᵀ · (e ∗ o(1 − o)), and then the same matrix formula
+# applies one layer down. The book's code sends back W_hoᵀ · e instead, without the
+# output slope. `textbook` has both:
+
+# %%
+exact_ih, _ = textbook.exact_weight_updates(W_ih.data, W_ho.data, x, t, alpha)
+book_ih, _ = textbook.book_weight_updates(W_ih.data, W_ho.data, x, t, alpha)
+autodiff_ih = -alpha * W_ih.grad
+print("autodiff:      ", autodiff_ih[0].round(6), "…")
+print("exact rule:    ", exact_ih[0].round(6), "…")
+print("book's rule:   ", book_ih[0].round(6), "…")
+exact_gap = np.abs(exact_ih - autodiff_ih).max()
+book_gap = np.abs(book_ih - autodiff_ih).max()
+print(f"largest difference from autodiff: exact rule {exact_gap:.1e}, book's rule {book_gap:.1e}")
+
+# %% [markdown]
+# The rule with the slope is the gradient. The book's rule is not, and its steps are much
+# larger here, because the slope o(1 − o) that it leaves out is at most ¼. Chapter 5
+# trains with both rules and explains what the book's rule really descends (erratum E8).
+#
+# The drawing shows the whole backward pass. Read it from the top: the loss's ½ (`a·`),
+# the square's 2(o − t), the output slope σ(1 − σ), then the matrix product splits the
+# gradient in two. Along `·Bᵀ` it becomes ∂E/∂W_ho (the gradient times hᵀ); along `Aᵀ·`
+# it goes on to the hidden layer (W_hoᵀ times the gradient). Every intermediate tensor
+# shows the gradient it received.
+
+# %%
+viz.draw(loss, backward=True, rankdir="TB")
+
+# %% [markdown]
+# ## The factor 2
+#
+# `squared_error` is Σ(t − o)², with no ½. Its derivative with respect to o is
+# −2(t − o), and the 2 travels down the whole chain: every gradient doubles.
+# (Text 000 writes E = Σ(t − o)², differentiates correctly to −2(t − o), and then loses
+# the 2 in the next line: erratum E3. Its formulas are gradients of ½Σ(t − o)².)
+
+# %%
+plain = textbook.book_network()  # the same network, loss = ½ · squared_error
+plain_tensors = textbook.named_tensors(plain)
+plain_tensors["squared_error"].backward()  # differentiate Σ(t − o)² itself, without the ½
+ratio_ho = plain_tensors["W_ho"].grad / W_ho.grad
+ratio_ih = plain_tensors["W_ih"].grad / W_ih.grad
+print("∂Σ(t − o)²/∂W ÷ ∂(½Σ(t − o)²)/∂W, every entry:")
+print("  W_ho:", np.unique(ratio_ho.round(12)), "  W_ih:", np.unique(ratio_ih.round(12)))
+
+# %% [markdown]
+# Exactly 2, entry for entry. Neither loss is wrong: they have the same minimum, and a
+# step on Σ(t − o)² with learning rate α is the same step as one on ½Σ(t − o)² with 2α.
+# What goes wrong is quoting the gradient of one as the gradient of the other. That is
+# why this project writes `0.5 * squared_error(o, t)` wherever it reproduces the texts'
+# numbers.
+#
+# ## One step downhill
+#
+# Finally, apply the update and see the error fall:
+
+# %%
+stepped_ih = W_ih.data + exact_ih
+stepped_ho = W_ho.data + book_ho
+_, new_o = textbook.forward(stepped_ih, stepped_ho, x)
+print(f"E before: {loss.item():.6f}   after one step: {0.5 * ((t - new_o) ** 2).sum():.6f}")
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions: `docs/tutorial/solutions/ch04_network_in_matrices.py`.
+#
+# 1. **A minibatch.** Put several samples side by side as the columns of X and T. With the
+#    loss ½Σ(T − O)² divided by the number of samples, show that −α · ∂E/∂W_ho is the
+#    **mean** of the per-sample updates α · (e ∗ o(1 − o)) · hᵀ. (That is how
+#    `tinygrad-edu train --batch-size` steps.)
+# 2. **The hidden layer by autodiff.** Write `hidden_weight_update(W_ih, W_ho, x, t, α)`
+#    that returns −α · ∂E/∂W_ih from autodiff, and check it by finite differences.
+# 3. **Without the ½.** Take one step on Σ(t − o)² with learning rate α/2 and one step on
+#    ½Σ(t − o)² with learning rate α. Show that the new weights are the same.

@@ -1,0 +1,352 @@
+"""The tutorial: every chapter runs as a script, and every exercise solution is right.
+
+Each solution is checked against a value found independently of it: a closed form written
+here, finite differences in plain numpy, or a hand calculation.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import runpy
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tinygrad_edu import Tensor, grad
+from tinygrad_edu.gradcheck import gradgradcheck
+
+ROOT = Path(__file__).resolve().parents[1]
+TUTORIAL = ROOT / "docs" / "tutorial"
+CHAPTERS = sorted(TUTORIAL.glob("[0-9][0-9]_*.py"))
+
+
+def _solutions(name: str) -> ModuleType:
+    path = TUTORIAL / "solutions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"tutorial_solutions_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _sigmoid(x: Any) -> Any:
+    return 1 / (1 + np.exp(-x))
+
+
+def _finite_differences(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
+    """∂f/∂x by central differences, element by element, in plain numpy."""
+    x = np.array(x, dtype=np.float64)
+    result = np.zeros_like(x)
+    eps = 1e-6
+    for i in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[i] += eps
+        down[i] -= eps
+        result[i] = (f(up) - f(down)) / (2 * eps)
+    return result
+
+
+# --------------------------------------------------------------------------- the chapters
+
+
+WRITTEN = [
+    "01_one_neuron.py",
+    "02_sharing_the_error.py",
+    "04_network_in_matrices.py",
+    "05_training_on_digits.py",
+    "06_checking_gradients.py",
+    "07_your_own_operation.py",
+    "08_where_the_texts_slip.py",
+]  # chapter 3 is picked up by the glob when it lands
+
+
+def test_the_chapters_are_there() -> None:
+    assert set(WRITTEN) <= {c.name for c in CHAPTERS}
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def test_chapter_runs_as_a_script(
+    chapter: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # headless: a plot must never open a window
+    monkeypatch.chdir(ROOT)
+    try:
+        runpy.run_path(str(chapter), run_name="__main__")
+    finally:
+        if "matplotlib.pyplot" in sys.modules:  # plt.show() under Agg keeps them open
+            sys.modules["matplotlib.pyplot"].close("all")
+    assert capsys.readouterr().out  # a chapter shows its numbers
+
+
+# --------------------------------------------------------------------------- chapter 1
+
+
+def test_ch01_tanh_slope_is_one_minus_tanh_squared() -> None:
+    points = np.linspace(-3, 3, 13)
+    slope = _solutions("ch01_one_neuron").tanh_slope(points)
+    np.testing.assert_allclose(slope, 1 - np.tanh(points) ** 2, rtol=1e-12)
+
+
+def test_ch01_sigmoid_second_derivative_matches_closed_form() -> None:
+    points = np.linspace(-4, 4, 17)
+    s = _sigmoid(points)
+    found = _solutions("ch01_one_neuron").sigmoid_second_derivative(points)
+    np.testing.assert_allclose(found, s * (1 - s) * (1 - 2 * s), atol=1e-12)
+    assert found[8] == pytest.approx(0.0, abs=1e-15)  # x = 0: the slope is largest there
+
+
+def test_ch01_neuron_weight_gradient_matches_finite_differences() -> None:
+    w = np.array([[0.5, -0.3, 0.8]])
+    x = np.array([[0.9], [0.1], [0.8]])
+    found = _solutions("ch01_one_neuron").neuron_weight_gradient(w, x)
+    expected = _finite_differences(lambda v: float(_sigmoid(v @ x).sum()), w)
+    np.testing.assert_allclose(found, expected, atol=1e-9)
+
+
+# --------------------------------------------------------------------------- chapter 2
+
+
+def test_ch02_proportional_split_reproduces_the_texts_examples() -> None:
+    split = _solutions("ch02_sharing_the_error").proportional_split
+    # text 001: one output, e₁ = 0.08, weights 0.6, 0.4, 0.1, 0.2: 0.08 · 0.6 / 1.3 = 0.037
+    single = split(np.array([[0.6, 0.4, 0.1, 0.2]]), np.array([[0.08]]))
+    assert single[0, 0] == pytest.approx(0.08 * 0.6 / 1.3)
+    assert round(float(single[0, 0]), 3) == 0.037
+    # text 000's 2 × 2 matrix: hidden 1 gets w₁₁/(w₁₁ + w₂₁)·e₁ + w₁₂/(w₁₂ + w₂₂)·e₂
+    w11, w21, w12, w22, e1, e2 = 2.0, 3.0, 1.0, 4.0, 0.8, 0.5
+    by_hand = [w11 / (w11 + w21) * e1 + w12 / (w12 + w22) * e2,
+               w21 / (w21 + w11) * e1 + w22 / (w22 + w12) * e2]  # fmt: skip
+    W_ho = np.array([[w11, w21], [w12, w22]])  # row k: the weights into output k
+    np.testing.assert_allclose(split(W_ho, np.array([[e1], [e2]])).ravel(), by_hand)
+
+
+def test_ch02_opposite_signs_example_has_positive_weights_and_opposite_signs() -> None:
+    weights, errors = _solutions("ch02_sharing_the_error").opposite_signs()
+    assert (weights > 0).all()
+    k_outputs, j_hidden = weights.shape
+    for j in range(j_hidden):  # written out element by element, as the texts write it
+        split = sum(errors[k, 0] * weights[k, j] / weights[k].sum() for k in range(k_outputs))
+        transpose = sum(errors[k, 0] * weights[k, j] for k in range(k_outputs))
+        if split > 0 > transpose:
+            return
+    pytest.fail("no hidden node gets errors of opposite sign")
+
+
+def test_ch02_hidden_error_is_minus_the_finite_difference_gradient() -> None:
+    rng = np.random.default_rng(7)
+    W_ho = rng.normal(0, 0.5, (3, 4))
+    h = rng.uniform(0.1, 0.9, (4, 1))
+    t = np.array([[0.01], [0.99], [0.01]])
+
+    def error(hidden: np.ndarray) -> float:
+        return 0.5 * float(((t - _sigmoid(W_ho @ hidden)) ** 2).sum())
+
+    found = _solutions("ch02_sharing_the_error").hidden_error(W_ho, h, t)
+    np.testing.assert_allclose(found, -_finite_differences(error, h), atol=1e-9)
+
+
+# --------------------------------------------------------------------------- chapter 4
+
+
+def _book_layer_update(w_ho: np.ndarray, h: np.ndarray, t: np.ndarray, lr: float) -> np.ndarray:
+    """α·(e ∗ o(1 − o))·hᵀ for one sample, written out weight by weight: the book's
+    Δw_jk = α · e_k · o_k(1 − o_k) · o_j for the weight in row k, column j."""
+    o = _sigmoid(w_ho @ h)
+    update = np.zeros_like(w_ho)
+    for k, j in np.ndindex(w_ho.shape):
+        update[k, j] = lr * (t[k, 0] - o[k, 0]) * o[k, 0] * (1 - o[k, 0]) * h[j, 0]
+    return update
+
+
+def test_ch04_minibatch_update_is_the_mean_of_the_per_sample_updates() -> None:
+    rng = np.random.default_rng(3)
+    w_ho = rng.normal(0, 3**-0.5, (3, 4))
+    hidden = rng.uniform(0.05, 0.95, (4, 5))  # five samples, as columns
+    targets = np.where(rng.random((3, 5)) < 0.5, 0.01, 0.99)
+    found = _solutions("ch04_network_in_matrices").minibatch_update(w_ho, hidden, targets, 0.3)
+    per_sample = [_book_layer_update(w_ho, hidden[:, [s]], targets[:, [s]], 0.3) for s in range(5)]
+    np.testing.assert_allclose(found, np.mean(per_sample, axis=0), atol=1e-15)
+
+
+def test_ch04_hidden_weight_update_matches_finite_differences() -> None:
+    rng = np.random.default_rng(0)
+    w_ih, w_ho = rng.normal(0, 3**-0.5, (3, 3)), rng.normal(0, 3**-0.5, (3, 3))
+    x, t = np.array([[0.9], [0.1], [0.8]]), np.array([[0.01], [0.99], [0.01]])
+
+    def error(weights: np.ndarray) -> float:
+        return 0.5 * float(((t - _sigmoid(w_ho @ _sigmoid(weights @ x))) ** 2).sum())
+
+    found = _solutions("ch04_network_in_matrices").hidden_weight_update(w_ih, w_ho, x, t, 0.3)
+    np.testing.assert_allclose(found, -0.3 * _finite_differences(error, w_ih), atol=1e-10)
+
+
+def test_ch04_step_without_the_half_at_half_the_rate_is_the_books_step() -> None:
+    rng = np.random.default_rng(1)
+    w_ho = rng.normal(0, 0.5, (2, 3))
+    h, t = rng.uniform(0.1, 0.9, (3, 1)), np.array([[0.99], [0.01]])
+    plain, half = _solutions("ch04_network_in_matrices").steps_with_and_without_the_half(
+        w_ho, h, t, 0.4
+    )
+    expected = w_ho + _book_layer_update(w_ho, h, t, 0.4)  # the book's step, by hand
+    np.testing.assert_allclose(plain, expected, atol=1e-15)
+    np.testing.assert_allclose(half, expected, atol=1e-15)
+
+
+# --------------------------------------------------------------------------- chapter 5
+
+
+def test_ch05_cross_entropy_hidden_update_is_the_books_hidden_rule() -> None:
+    rng = np.random.default_rng(5)
+    solve = _solutions("ch05_training_on_digits").cross_entropy_hidden_update
+    for _ in range(3):
+        w_ih, w_ho = rng.normal(0, 0.5, (4, 3)), rng.normal(0, 0.5, (2, 4))
+        x = rng.uniform(0.01, 1.0, (3, 1))
+        t = np.where(rng.random((2, 1)) < 0.5, 0.01, 0.99)
+        h = _sigmoid(w_ih @ x)
+        e = t - _sigmoid(w_ho @ h)
+        books = 0.2 * ((w_ho.T @ e) * h * (1 - h)) @ x.T  # the book's train(), by hand
+        np.testing.assert_allclose(solve(w_ih, w_ho, x, t, 0.2), books, atol=1e-15)
+
+
+def test_ch05_accuracy_per_digit_on_a_hand_made_confusion_matrix() -> None:
+    confusion = np.array([[8, 2, 0], [1, 1, 2], [0, 0, 5]])  # rows: the true digit
+    found = _solutions("ch05_training_on_digits").accuracy_per_digit(confusion)
+    np.testing.assert_allclose(found, [8 / 10, 1 / 4, 5 / 5])
+    assert found.argmin() == 1
+
+
+def test_ch05_output_gradients_match_the_closed_forms() -> None:
+    z, t = -6.0, 0.99
+    o = 1 / (1 + np.exp(6.0))
+    squared, entropy = _solutions("ch05_training_on_digits").output_gradients(z, t)
+    assert squared == pytest.approx(-(t - o) * o * (1 - o), rel=1e-12)
+    assert entropy == pytest.approx(o - t, rel=1e-12)
+    assert entropy / squared == pytest.approx(1 / (o * (1 - o)), rel=1e-9)
+
+
+# --------------------------------------------------------------------------- chapter 6
+
+
+def test_ch06_central_difference_of_sine_is_cosine() -> None:
+    x = np.linspace(-2, 2, 9).reshape(3, 3)
+    found = _solutions("ch06_checking_gradients").central_difference(np.sin, x)
+    np.testing.assert_allclose(found, np.cos(x), atol=1e-9)
+
+
+def test_ch06_error_orders_are_one_and_two() -> None:
+    forward, central = _solutions("ch06_checking_gradients").error_orders(np.exp, np.exp, 0.5)
+    assert forward == pytest.approx(1.0, abs=0.1)
+    assert central == pytest.approx(2.0, abs=0.1)
+
+
+def test_ch06_property_passes_for_the_books_formula_and_fails_without_the_slope() -> None:
+    make = _solutions("ch06_checking_gradients").formula_matches_autodiff
+
+    def books(t: np.ndarray, o: np.ndarray, o_j: np.ndarray) -> np.ndarray:
+        gradient = np.zeros((o.shape[0], o_j.shape[0]))  # ∂E/∂w_jk, weight by weight
+        for k, j, s in np.ndindex(o.shape[0], o_j.shape[0], o.shape[1]):
+            gradient[k, j] += -(t[k, s] - o[k, s]) * o[k, s] * (1 - o[k, s]) * o_j[j, s]
+        return gradient
+
+    def without_slope(t: np.ndarray, o: np.ndarray, o_j: np.ndarray) -> np.ndarray:
+        return -(t - o) @ o_j.T
+
+    make(books, examples=10)()
+    with pytest.raises(AssertionError):
+        make(without_slope, examples=10)()
+
+
+# --------------------------------------------------------------------------- chapter 7
+
+
+def test_ch07_reciprocal_first_and_second_derivatives_match_closed_forms() -> None:
+    reciprocal = _solutions("ch07_your_own_operation").Reciprocal
+    x = Tensor([0.5, -1.5, 2.0], requires_grad=True)
+    (first,) = grad(reciprocal.apply(x).sum(), x, create_graph=True)
+    assert first is not None
+    (second,) = grad(first.sum(), x)
+    assert second is not None
+    np.testing.assert_allclose(first.data, -1 / x.data**2, rtol=1e-12)
+    np.testing.assert_allclose(second.data, 2 / x.data**3, rtol=1e-12)
+
+
+def test_ch07_hypot_derivatives_match_closed_forms() -> None:
+    hypot = _solutions("ch07_your_own_operation").Hypot
+    a = Tensor([3.0, -1.0, 0.5], requires_grad=True)
+    b = Tensor([4.0, 2.0, -0.7], requires_grad=True)
+    r = np.sqrt(a.data**2 + b.data**2)
+    y = hypot.apply(a, b)
+    np.testing.assert_allclose(y.data[0], 5.0)  # the 3-4-5 triangle
+    (grad_a, grad_b) = grad(y.sum(), [a, b], create_graph=True)
+    assert grad_a is not None and grad_b is not None
+    np.testing.assert_allclose(grad_a.data, a.data / r, rtol=1e-12)
+    np.testing.assert_allclose(grad_b.data, b.data / r, rtol=1e-12)
+    (second_aa, second_ab) = grad(grad_a.sum(), [a, b])
+    assert second_aa is not None and second_ab is not None
+    np.testing.assert_allclose(second_aa.data, b.data**2 / r**3, rtol=1e-12)  # ∂²y/∂a²
+    np.testing.assert_allclose(second_ab.data, -a.data * b.data / r**3, rtol=1e-12)
+
+
+def test_ch07_sigmoid_layer_gradients_match_finite_differences_and_pass_gradgradcheck() -> None:
+    layer = _solutions("ch07_your_own_operation").SigmoidLayer
+    rng = np.random.default_rng(2)
+    w, x = rng.normal(0, 0.7, (3, 4)), rng.uniform(0.01, 1.0, (4, 2))
+    v = rng.normal(size=(3, 2))  # a loss L = Σ y·v makes every output element count
+    W, X = Tensor(w, requires_grad=True), Tensor(x, requires_grad=True)
+    (layer.apply(W, X) * v).sum().backward()
+    np.testing.assert_allclose(
+        W.grad, _finite_differences(lambda m: float((_sigmoid(m @ x) * v).sum()), w), atol=1e-9
+    )
+    np.testing.assert_allclose(
+        X.grad, _finite_differences(lambda m: float((_sigmoid(w @ m) * v).sum()), x), atol=1e-9
+    )
+    assert gradgradcheck(lambda a, b: layer.apply(a, b), W, X)
+
+
+# --------------------------------------------------------------------------- chapter 8
+
+
+def _worked_example_error(w11: float, w21: float, target: float) -> float:
+    """E = ½(t₁ − σ(w₁₁·0.4 + w₂₁·0.5))², the worked example in plain numpy."""
+    return 0.5 * float((target - _sigmoid(w11 * 0.4 + w21 * 0.5)) ** 2)
+
+
+def test_ch08_worked_example_three_ways_by_hand() -> None:
+    found = _solutions("ch08_where_the_texts_slip").worked_example_three_ways()
+    slope = _sigmoid(2.3) * (1 - _sigmoid(2.3))  # ≈ 0.0828
+    assert found["unrounded"][0] == pytest.approx(-0.0265023, abs=1e-7)
+    assert found["unrounded"][1] == pytest.approx(2.0026502, abs=1e-7)
+    assert found["rounded"] == pytest.approx((-0.02656, 2.002656))  # −0.8 × 0.083 × 0.4
+    assert found["plus o_j"][0] == pytest.approx(-0.8 * slope + 0.4)
+    assert found["plus o_j"][0] == pytest.approx(0.3337, abs=1e-4)
+
+
+def test_ch08_consistent_gradients_match_finite_differences() -> None:
+    found = _solutions("ch08_where_the_texts_slip").consistent_gradients(0.99)
+    expected = _finite_differences(
+        lambda w: _worked_example_error(w[0], w[1], 0.99), np.array([2.0, 3.0])
+    )
+    np.testing.assert_allclose(found, expected, atol=1e-10)
+    assert found[0] == pytest.approx(-0.00269, abs=1e-5)  # about ten times below −0.0265
+
+
+def test_ch08_newton_step_matches_second_differences_and_converges_to_the_target() -> None:
+    newton_step = _solutions("ch08_where_the_texts_slip").newton_step
+    target, h = _sigmoid(2.3) + 0.8, 1e-4  # the text's target
+
+    def error(w: float) -> float:
+        return _worked_example_error(w, 3.0, target)
+
+    first = (error(2.0 + h) - error(2.0 - h)) / (2 * h)
+    second = (error(2.0 + h) - 2 * error(2.0) + error(2.0 - h)) / h**2
+    assert newton_step(2.0, target) == pytest.approx(2.0 - first / second, abs=1e-5)
+    assert newton_step(2.0, target) == pytest.approx(4.7136, abs=1e-4)
+    w = 2.0
+    for _ in range(12):
+        w = newton_step(w, 0.99)
+    assert w == pytest.approx((np.log(99) - 1.5) / 0.4, abs=1e-9)  # σ(0.4·w + 1.5) = 0.99
