@@ -268,6 +268,55 @@ def test_explain_prints_the_table(capsys):
     assert "·σ(1−σ)" in out and "W_ho[0, 0]" in out and "-0.0265" in out
 
 
+def test_explain_names_each_factor_of_the_worked_example_in_the_books_words():
+    loss, weights = textbook.worked_example_network(half=True)
+    steps = textbook.explain(loss, weights, (0, 0), show=False).paths[0].steps
+    o_k = 1 / (1 + np.exp(-2.3))  # the text's σ(2.3), computed here
+    assert steps[0].book.startswith("½")
+    assert steps[1].book.startswith("2 (from the square)")
+    assert steps[2].book == "(o_k − t_k) = −e_k (output error e_k = 0.8)"
+    assert steps[3].book == f"o_k(1 − o_k) (sigmoid slope, o_k = {o_k:.4g})"
+    assert steps[4].book == "o_j (hidden output 1, 0.4)"  # the input w₁₁ multiplies
+
+
+def test_explain_names_the_weights_a_hidden_gradient_passes_through():
+    loss = textbook.book_network(seed=0)
+    tensors = textbook.named_tensors(loss)
+    w_ho, x = tensors["W_ho"].data, tensors["inputs"].data
+    explanation = textbook.explain(loss, tensors["W_ih"], (0, 0), show=False)
+    for k, path in enumerate(explanation.paths):  # one path through each output k
+        through = path.steps[4]  # the step from output k's weighted sum back to hidden 1
+        symbol = "w₁" + "₁₂₃"[k]  # w_jk: from hidden j = 1 to output k
+        assert through.book.startswith(f"{symbol} (weight hidden 1 → output {k + 1}, ")
+        assert through.factor == pytest.approx(w_ho[k, 0])
+        assert f"{w_ho[k, 0]:.4g})" in through.book
+        assert path.steps[-1].book == f"x_i (input 1, {x[0, 0]:.4g})"
+
+
+def test_explain_table_has_aligned_columns():
+    loss = textbook.book_network(seed=0)
+    w_ih = textbook.named_tensors(loss)["W_ih"]
+    table = str(textbook.explain(loss, w_ih, (1, 2), show=False)).splitlines()
+    header = next(line for line in table if "the book's factor" in line)
+    rows = [line for line in table if line.startswith("  ") and "→" in line and line != header]
+    assert len(rows) == 3 * 7  # three paths of seven factors
+    book_column = header.index("the book's factor")
+    arrow = header.index("gradient from → to")
+    for row in rows:
+        assert len(row) == len(header)  # the numbers end in one column
+        assert row[book_column : book_column + 2] == "· "
+        assert row[book_column - 2 : book_column] == "  " != row[book_column : book_column + 2]
+        assert row[arrow - 2 : arrow] == "  " and row[arrow] != " "
+
+
+def test_explain_repr_is_one_short_line_and_str_is_the_table():
+    loss, weights = textbook.worked_example_network(half=True)
+    explanation = textbook.explain(loss, weights, (0, 0), show=False)
+    assert "\n" not in repr(explanation) and len(repr(explanation)) < 100
+    assert "-0.0265023" in repr(explanation) and "∂E/∂W_ho[0, 0]" in repr(explanation)
+    assert "sigmoid slope" in str(explanation) and "sigmoid slope" not in repr(explanation)
+
+
 @given(seed=st.integers(0, 2**32 - 1), row=st.integers(0, 2), col=st.integers(0, 2))
 def test_explain_paths_sum_to_the_autodiff_gradient(seed, row, col):
     loss = textbook.book_network(seed)

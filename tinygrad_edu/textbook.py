@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.autograd import grad
-from tinygrad_edu.functions import REGISTRY, SquaredError
+from tinygrad_edu.autograd import Node, grad
+from tinygrad_edu.functions import REGISTRY, MatMul, Mul, Sigmoid, SquaredError, Sum
 from tinygrad_edu.tensor import Tensor
 
 Array = np.ndarray
@@ -440,6 +440,7 @@ class Step:
     output: str  # the element the gradient comes from, e.g. "output[0, 0]"
     input: str  # the element it goes to
     factor: float
+    book: str = ""  # the factor in the book's words, e.g. "o_j (hidden output 1, 0.4)"
 
 
 @dataclass(frozen=True)
@@ -451,35 +452,150 @@ class ChainPath:
         return float(np.prod([step.factor for step in self.steps]))
 
 
+_HEADINGS = ("operation", "engine", "the book's factor", "gradient from → to", "factor", "product")
+
+
 @dataclass(frozen=True)
 class Explanation:
     """The chain rule for one element of a gradient: every path from the loss down to the
-    element, factor by factor; the paths' products sum to the gradient."""
+    element, factor by factor; the paths' products sum to the gradient.
+
+    ``str()`` (and ``print``) gives the table; the ``repr`` is one line, so that a notebook
+    cell ending in ``explain(...)`` shows the printed table once and then a short summary.
+    """
 
     target: str
     paths: tuple[ChainPath, ...]
     total: float  # Σ over paths of the products of their factors
     autodiff: float  # the same element from the engine's backward pass
+    loss: str = "loss"  # the name of the loss the gradient is of
 
     def __str__(self) -> str:
-        lines = [f"∂{self.target}: {len(self.paths)} path(s) from the loss"]
-        for number, path in enumerate(self.paths, 1):
-            lines.append(f"path {number}:")
+        rows: list[tuple[str, ...]] = []  # one per step; None-free, aligned below
+        for path in self.paths:
             running = 1.0
             for step in path.steps:
                 running *= step.factor
-                lines.append(
-                    f"  {step.operation:<13} {step.formula:<14} {step.output:>22} → "
-                    f"{step.input:<22} × {step.factor:+.6g}   = {running:+.6g}"
+                rows.append(
+                    (
+                        step.operation,
+                        step.formula,
+                        "· " + step.book if step.book else "",
+                        f"{step.output} → {step.input}",
+                        f"{step.factor:+.6g}",
+                        f"{running:+.6g}",
+                    )
                 )
+        widths = [
+            max(len(cell) for cell in column) for column in zip(_HEADINGS, *rows, strict=True)
+        ]
+
+        def line(cells: tuple[str, ...]) -> str:
+            left = [cell.ljust(width) for cell, width in zip(cells[:4], widths[:4], strict=True)]
+            right = [cell.rjust(width) for cell, width in zip(cells[4:], widths[4:], strict=True)]
+            return ("  " + "  ".join(left + right)).rstrip()
+
+        count = len(self.paths)
+        lines = [f"∂{self.loss}/∂{self.target}: {count} path{'s' * (count != 1)} from the loss"]
+        position = 0
+        for number, path in enumerate(self.paths, 1):
+            lines.append(f"path {number}:")
+            lines.append(line(_HEADINGS))
+            for _ in path.steps:
+                lines.append(line(rows[position]))
+                position += 1
             lines.append(f"  product {path.product:+.6g}")
         lines.append(f"sum over paths {self.total:+.6g}; autodiff {self.autodiff:+.6g}")
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        count = len(self.paths)
+        return (
+            f"<Explanation ∂{self.loss}/∂{self.target}: {count} path{'s' * (count != 1)}, "
+            f"sum {self.total:+.6g}, autodiff {self.autodiff:+.6g}>"
+        )
 
 
 def _element_name(t: Tensor, index: tuple[int, ...]) -> str:
     name = t.name or f"tensor{list(t.shape)}"
     return f"{name}[{', '.join(map(str, index))}]" if index else name
+
+
+_BOOK_SYMBOLS: dict[str, tuple[str, str]] = {
+    "inputs": ("x_i", "input"),
+    "hidden_outputs": ("o_j", "hidden output"),
+    "final_outputs": ("o_k", "output"),
+    "output": ("o_k", "output"),
+    "targets": ("t_k", "target"),
+    "target": ("t_k", "target"),
+}
+"""The book's symbol and words for the tensors that `book_network` and
+`worked_example_network` name (columns: element [n, 0] is node n + 1)."""
+
+_BOOK_WEIGHTS: dict[str, tuple[str, str]] = {
+    "W_ho": ("hidden", "output"),
+    "W_ih": ("input", "hidden"),
+}
+"""Weight matrices by name: row = the node fed, column = the node feeding (w_jk = W[k, j])."""
+
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _describe(t: Tensor, index: tuple[int, ...]) -> str:
+    """One element in the book's words: "o_j (hidden output 1, 0.4)", "w₂₁ (weight
+    hidden 2 → output 1, 3)"; a tensor the book does not name by its own name."""
+    value = f"{float(t.data[index]):.4g}"
+    if t.name in _BOOK_SYMBOLS and t.ndim == 2 and t.shape[1] == 1:
+        symbol, words = _BOOK_SYMBOLS[t.name]
+        return f"{symbol} ({words} {index[0] + 1}, {value})"
+    if t.name in _BOOK_WEIGHTS and t.ndim == 2:
+        feeding, fed = _BOOK_WEIGHTS[t.name]
+        row, column = index
+        symbol = f"w{column + 1}{row + 1}".translate(_SUBSCRIPTS)
+        return f"{symbol} (weight {feeding} {column + 1} → {fed} {row + 1}, {value})"
+    return f"{_element_name(t, index)} ({value})"
+
+
+def _book_factor(
+    node: Node,
+    output: Tensor,
+    position: int,
+    element: tuple[int, ...],
+    source_element: tuple[int, ...],
+) -> str:
+    """The chain-rule factor of one step in the book's words, or "" where there are none."""
+    function, inputs = node.function, node.inputs
+    if function is Mul:
+        other = inputs[1 - position]
+        if other.size == 1 and not other.name:
+            number = float(other.data.item())
+            return "½ (E = ½Σ(t − o)²)" if number == 0.5 else f"{number:g} (a constant)"
+        if other.shape == inputs[position].shape:
+            return _describe(other, source_element)
+        return ""
+    if function is Sigmoid:
+        symbol = _BOOK_SYMBOLS.get(output.name or "", ("σ", ""))[0]
+        value = float(output.data[element])
+        return f"{symbol}(1 − {symbol}) (sigmoid slope, {symbol} = {value:.4g})"
+    if function is MatMul and all(t.ndim == 2 for t in inputs):
+        row, column = element
+        a, b = inputs
+        if position == 0:  # ∂Y[i, j]/∂A[i, k] = B[k, j]: what the weight multiplies
+            return _describe(b, (source_element[1], column))
+        return _describe(a, (row, source_element[0]))  # ∂Y[i, j]/∂B[k, j] = A[i, k]
+    if function is Sum:
+        return "1 (a sum passes it on)"
+    return ""
+
+
+def _error_factor(node: Node, position: int, half_factor: float) -> str:
+    """The (o − t) of a squared error's 2(o − t), with the output error e = t − o."""
+    if position == 1:
+        return "(t − o) = e (the output error)"
+    symbol = _BOOK_SYMBOLS.get(node.inputs[0].name or "", ("o", ""))[0]
+    target = symbol.replace("o", "t", 1)
+    error = symbol.replace("o", "e", 1)
+    return f"({symbol} − {target}) = −{error} (output error {error} = {-half_factor:.4g})"
 
 
 def _graph_tensors(output: Tensor) -> list[Tensor]:
@@ -569,11 +685,18 @@ def explain(
                 here = (_element_name(current, element), _element_name(source, source_element))
                 if node.function is SquaredError:  # 2(o − t) = 2 · (o − t)
                     new_steps: tuple[Step, ...] = (
-                        Step(name, "2 (from the square)", *here, 2.0),
-                        Step(name, formula.replace("·2", "·"), *here, factor / 2),
+                        Step(name, "·2", *here, 2.0, "2 (from the square)"),
+                        Step(
+                            name,
+                            formula.replace("·2", "·"),
+                            *here,
+                            factor / 2,
+                            _error_factor(node, position, factor / 2),
+                        ),
                     )
                 else:
-                    new_steps = (Step(name, formula, *here, factor),)
+                    book = _book_factor(node, current, position, element, source_element)
+                    new_steps = (Step(name, formula, *here, factor, book),)
                 stack.append((source, tuple(map(int, source_element)), steps + new_steps))
     paths.reverse()
     (autodiff,) = grad(loss, tensor, retain_graph=True)
@@ -583,6 +706,7 @@ def explain(
         tuple(paths),
         float(sum(path.product for path in paths)),
         float(autodiff.data[index]),
+        loss.name or "loss",
     )
     if show:
         print(result)
