@@ -35,15 +35,17 @@ def run_demo(seed: int = 0, learning_rate: float = 0.3) -> int:
     print(f"tinygrad-edu {__version__} demo: one SGD step of the book's 3-3-3 sigmoid network")
     print(
         f"inputs {inputs.data.ravel()}, targets {targets.data.ravel()}, α = {learning_rate}, "
-        f"weights ~ N(0, 1/3), seed {seed}"
+        f"weights ~ N(0, σ = 3^−½), seed {seed}"
     )
-    print(f"E = ½Σ(t − o)² = {loss.item():.6f}   outputs o = {outputs.data.ravel().round(6)}")
+    print(f"the book's loss E = ½Σ(t − o)² = {loss.item():.6f}")
+    print(f"outputs o_k = {outputs.data.ravel().round(6)}, output errors e = t − o", end=" ")
+    print(f"= {(targets.data - outputs.data).ravel().round(6)}")
     print()
     rows = [
         ("ΔW_ho = −α·∂E/∂W_ho, autodiff", autodiff_ho),
-        ("ΔW_ho = α·(E∗O(1−O))·O_jᵀ, closed form", exact_ho),
+        ("ΔW_ho = α·(e∗o_k(1−o_k))·o_jᵀ, closed form", exact_ho),
         ("ΔW_ih = −α·∂E/∂W_ih, autodiff", autodiff_ih),
-        ("ΔW_ih with W_hoᵀ·(e∗o(1−o)), closed form", exact_ih),
+        ("ΔW_ih with W_hoᵀ·(e∗o_k(1−o_k)), closed form", exact_ih),
         ("ΔW_ih with W_hoᵀ·e, the book's code", book_ih),
     ]
     for title, values in rows:
@@ -75,6 +77,8 @@ def run_check(seed: int = 0) -> int:
         "The texts' formulas against the engine (book network 3-3-3, seed "
         f"{seed}; the worked example). First element shown; the difference is the largest."
     )
+    print(f"the book: {textbook.BOOK}")
+    print(f"python-course.eu: {textbook.COURSE}")
     print()
     header = f"{'closed form':>13} {'autodiff':>13} {'finite diff':>13} {'max |diff|':>10}  verdict"
     print(header)
@@ -90,6 +94,8 @@ def run_check(seed: int = 0) -> int:
             f"{_first(c.closed_form):>13} {_first(c.autodiff):>13} "
             f"{_first(c.finite_difference):>13} {c.difference:>10.1e}  {verdict}"
         )
+        if c.erratum and not c.agrees:
+            print(f"{'':>13} the slip: {textbook.errata_summary(c.erratum)}")
     agreeing = sum(c.agrees for c in results)
     print()
     print(
@@ -100,27 +106,47 @@ def run_check(seed: int = 0) -> int:
 
 
 def run_worked_example() -> int:
-    """Text 000's worked example, by hand and by autodiff, and its chain rule step by step."""
+    """The book's worked example, by hand and by autodiff, and its chain rule step by step."""
     example = textbook.worked_example()
     loss, weights = textbook.worked_example_network(half=True)
     rows = [
-        ("Σ w_j1·o_j = 2.0·0.4 + 3.0·0.5", "2.3", example.weighted_sum),
-        ("σ(2.3)", "0.909", example.output),
-        ("σ(1 − σ)", "0.083", example.slope),
-        ("∂E/∂w₁₁ = −e₁·σ(1 − σ)·o₁", "−0.0265", example.gradient),
+        ("Σ_j w_j1·o_j = 2.0·0.4 + 3.0·0.5", "2.3", example.weighted_sum),
+        ("o_k = σ(2.3)", "0.909", example.output),
+        ("o_k(1 − o_k)", "0.083", example.slope),
+        ("∂E/∂w₁₁ = −e₁·o_k(1 − o_k)·o_j", "−0.0265", example.gradient),
         ("new w₁₁ = 2.0 − 0.1·∂E/∂w₁₁", "2.00265", example.new_weight),
     ]
-    print("Text 000, 'Weight Update Worked Example' (w₁₁ = 2.0, w₂₁ = 3.0, o₁ = 0.4, o₂ = 0.5,")
-    print("e₁ = 0.8 taken as given, α = 0.1), E = ½Σ(t − o)²:")
-    print(f"  {'quantity':<30} {'the text':>9} {'computed':>12}")
+    print("The book's 'Weight Update Worked Example'")
+    print(f"(the book: {textbook.BOOK}).")
+    print("Given: w₁₁ = 2.0, w₂₁ = 3.0, hidden outputs o_j = 0.4 (node 1) and 0.5 (node 2),")
+    print("output error e₁ = 0.8 taken as given, α = 0.1; the book's loss E = ½Σ(t − o)²:")
+    print(f"  {'quantity':<32} {'the text':>9} {'computed':>12}")
     for name, text, value in rows:
-        print(f"  {name:<30} {text:>9} {value:>12.6f}")
+        print(f"  {name:<32} {text:>9} {value:>12.6f}")
+    print()
+    target = example.output + 0.8
+    rounded = -0.8 * round(example.slope, 3) * 0.4
+    consistent = textbook.worked_example(error=0.99 - example.output)
+    print("Where the text slips (docs/errata.md, E9):")
+    print(
+        f"  e₁ = t₁ − o_k = 0.8 with o_k = {example.output:.3f} needs a target t₁ = "
+        f"{target:.3f}, outside a sigmoid's range (0, 1);"
+    )
+    print(
+        f"  with the book's target 0.99, e₁ = {0.99 - example.output:.4f} and "
+        f"∂E/∂w₁₁ = {consistent.gradient:.5f}."
+    )
+    print(
+        f"  Its own rounded factors give −0.8 × 0.083 × 0.4 = {rounded:.5f} (new w₁₁ "
+        f"{2.0 - 0.1 * rounded:.6f}); −0.0265 and 2.00265 need the unrounded slope "
+        f"{example.slope:.4f}."
+    )
     print()
     print("autodiff, factor by factor (E = ½Σ(t − o)²: the ½ cancels the square's 2):")
     explanation = textbook.explain(loss, weights, (0, 0), show=False)
     print(explanation)
     print()
-    print("without the ½ (E = Σ(t − o)²) the factor 2 stays, and the gradient doubles:")
+    print("without the ½ (E = Σ(t − o)², as the book first writes it; E3) the 2 stays:")
     plain, plain_weights = textbook.worked_example_network(half=False)
     doubled = textbook.explain(plain, plain_weights, (0, 0), show=False)
     print(f"  ∂E/∂w₁₁ = {doubled.total:+.6f}  (= 2 × {explanation.total:+.6f})")
@@ -256,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--seed", type=_seed, default=0, help="seed of the network's weights (0)")
     commands.add_parser(
-        "worked-example", help="the text's w₁₁ = 2.0 → 2.00265 example, step by step"
+        "worked-example", help="the book's w₁₁ = 2.0 → 2.00265 example, step by step"
     )
 
     graph = commands.add_parser("graph", help="draw the book's network graph to a file")

@@ -27,6 +27,36 @@ from tinygrad_edu.tensor import Tensor
 Array = np.ndarray
 
 
+BOOK = 'T. Rashid, "Make Your Own Neural Network" (text 000: a reader\'s notes on pp. 80–100)'
+"""What the project calls "the book"."""
+
+COURSE = 'the chapter "Backpropagation in Neural Networks" of python-course.eu (text 001)'
+"""The second source text, called "python-course.eu" where a formula is quoted from it."""
+
+ERRATA: dict[str, str] = {
+    "E1": "the proportional split e_k·w_jk/Σᵢw_ik is not −∂E/∂h, nor W_hoᵀ·e rescaled: "
+    "each output has its own denominator",
+    "E2": "python-course.eu divides both columns by Σᵢwᵢ₁ and prints w₂₂ where w₄₂ belongs",
+    "E3": "the book's E = Σ(t − o)² gives −2(t − o)·…; the 2 is dropped, so its formulas are "
+    "gradients of ½Σ(t − o)²",
+    "E4": "a repeated line of the book ends in '+ o_j' where '· o_j' belongs",
+    "E5": "python-course.eu drops the minus sign: ∂E/∂o_j = −(t_j − o_j)",
+    "E6": "python-course.eu ends in o_j where h_i, the input of the weight, belongs",
+    "E7": "the book calls gradient descent 'Newton Method'",
+    "E8": "the book's code sends W_hoᵀ·e back without the output slope o(1 − o): not the "
+    "gradient of its own E (it is the cross-entropy gradient)",
+    "E9": "the worked example's e₁ = 0.8 with o_k = 0.909 needs a target of 1.709, outside a "
+    "sigmoid's range; its rounded factors give 0.02656, not 0.0265",
+    "E10": "notation: an index both summed and free, one symbol for two things",
+}
+"""Each erratum of docs/errata.md in one line: what the slip is."""
+
+
+def errata_summary(ids: str) -> str:
+    """ "E5, E6" → "E5: python-course.eu drops …; E6: …"."""
+    return "; ".join(f"{i}: {ERRATA[i]}" for i in (part.strip() for part in ids.split(",")) if i)
+
+
 def sigmoid(x: Array) -> Array:
     """σ(x) = 1 / (1 + e⁻ˣ)."""
     return 1 / (1 + np.exp(-x))
@@ -49,8 +79,8 @@ def proportional_hidden_errors(weights_hidden_output: Array, output_errors: Arra
     links in proportion to their weights, so hidden node j receives
     Σ_k e_k · w_jk / Σ_i w_ik  (w_jk: hidden j → output k, which is ``W_ho[k, j]``).
 
-    Text 000 writes it as the matrix with entries w₁₁/(w₁₁+w₂₁), w₁₂/(w₁₂+w₂₂), …;
-    text 001 as e₁·w₁₁/Σᵢwᵢ₁ (0.08 · 0.6/1.3 = 0.037). Dropping the denominators gives
+    The book writes it as the matrix with entries w₁₁/(w₁₁+w₂₁), w₁₂/(w₁₂+w₂₂), …;
+    python-course.eu as e₁·w₁₁/Σᵢwᵢ₁ (0.08 · 0.6/1.3 = 0.037). Dropping the denominators gives
     `hidden_errors`; neither is the gradient (see docs/errata.md).
     """
     shares = weights_hidden_output / weights_hidden_output.sum(axis=1, keepdims=True)
@@ -59,12 +89,12 @@ def proportional_hidden_errors(weights_hidden_output: Array, output_errors: Arra
 
 def output_weight_gradient(targets: Array, outputs: Array, previous_outputs: Array) -> Array:
     """∂E/∂w_jk = −(t_k − o_k) · o_k(1 − o_k) · o_j for a sigmoid layer, E = ½Σ(t − o)²
-    (text 000's result, with "· o_j"; rows k, columns j, like the weight matrix)."""
+    (the book's result, with "· o_j"; rows k, columns j, like the weight matrix)."""
     return -((targets - outputs) * outputs * (1 - outputs)) @ previous_outputs.T
 
 
 def course_output_weight_gradient_as_printed(targets: Array, outputs: Array) -> Array:
-    """Text 001's last formula exactly as printed: ∂E/∂w_ij = (t_j − o_j)·σ(1 − σ)·o_j.
+    """python-course.eu's last formula exactly as printed: ∂E/∂w_ij = (t_j − o_j)·σ(1 − σ)·o_j.
 
     Its sign is flipped (∂E/∂o_j = −(t_j − o_j)) and its last factor is o_j where the
     input of the weight, h_i, belongs; it does not depend on i at all. Returned as a
@@ -150,13 +180,14 @@ def _two_layer_updates(
 
 @dataclass(frozen=True)
 class WorkedExample:
-    """The numbers of text 000's worked example, each computed from the givens."""
+    """The numbers of the book's worked example, each computed from the givens (unrounded;
+    the text rounds the slope to 0.083 but multiplies as if it were 0.0828, see E9)."""
 
     weighted_sum: float  # Σ_j w_j1 · o_j = 2.0·0.4 + 3.0·0.5 = 2.3
-    output: float  # σ(2.3) ≈ 0.909
-    slope: float  # σ(1 − σ) ≈ 0.083
-    gradient: float  # ∂E/∂w₁₁ = −e₁ · slope · o₁ ≈ −0.0265
-    new_weight: float  # w₁₁ − α·∂E/∂w₁₁ ≈ 2.00265
+    output: float  # o_k = σ(2.3) ≈ 0.909, the output node's output
+    slope: float  # o_k(1 − o_k) ≈ 0.0828 (the text: 0.083)
+    gradient: float  # ∂E/∂w₁₁ = −e₁ · slope · o_j ≈ −0.026502 (o_j = 0.4, hidden node 1)
+    new_weight: float  # w₁₁ − α·∂E/∂w₁₁ ≈ 2.002650
 
 
 def worked_example(
@@ -166,10 +197,11 @@ def worked_example(
     error: float = 0.8,
     learning_rate: float = 0.1,
 ) -> WorkedExample:
-    """Text 000's "Weight Update Worked Example": updating w₁₁ (hidden 1 → output 1).
+    """The book's "Weight Update Worked Example": updating w₁₁ (hidden 1 → output 1).
 
-    The text takes the error e₁ = t₁ − o₁ = 0.8 as given (from an earlier example), although
-    o₁ = σ(2.3) ≈ 0.909 would need a target of 1.709, outside a sigmoid's range.
+    ``hidden_outputs`` are the o_j of hidden nodes 1 and 2. The text takes the output error
+    e₁ = t₁ − o_k = 0.8 as given (from an earlier example), although o_k = σ(2.3) ≈ 0.909
+    would need a target of 1.709, outside a sigmoid's range (erratum E9).
     """
     weighted_sum = w11 * hidden_outputs[0] + w21 * hidden_outputs[1]
     output = float(sigmoid(np.array(weighted_sum)))
@@ -277,14 +309,21 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     z = w_ih @ x
     (ad,), (fd,) = gradients(sigmoid_sum, z)
     results.append(
-        Comparison("σ′(x) = σ(x)(1 − σ(x))", "both texts", sigmoid_derivative(z), ad, fd, True)
+        Comparison(
+            "σ′(x) = σ(x)(1 − σ(x))",
+            "the book; python-course.eu",
+            sigmoid_derivative(z),
+            ad,
+            fd,
+            True,
+        )
     )
     linear_e = t - w_ho @ hidden
     (ad,), (fd,) = gradients(linear_error, hidden)
     results.append(
         Comparison(
             "error_hidden = W_hoᵀ · e  (linear output layer: −∂E/∂h)",
-            "000 p.80; 001 e_who = who.T · e",
+            "the book; python-course.eu's e_who = who.T · e",
             hidden_errors(w_ho, linear_e),
             -ad,
             -fd,
@@ -293,8 +332,8 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     )
     results.append(
         Comparison(
-            "error_hidden by proportional split e_k·w_jk/Σᵢw_ik  (−∂E/∂h)",
-            "000 p.80 matrix; 001 e₁·w₁₁/Σwᵢ₁",
+            "error_hidden by proportional split e_k·w_jk/Σᵢw_ik  (linear output layer: −∂E/∂h)",
+            "the book's first matrix; python-course.eu's e₁·w₁₁/Σwᵢ₁",
             proportional_hidden_errors(w_ho, linear_e),
             -ad,
             -fd,
@@ -316,7 +355,7 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     results.append(
         Comparison(
             "error_hidden = W_hoᵀ · e  (sigmoid output layer, as the book's code sends it)",
-            "book's train()",
+            "the book's code (train)",
             hidden_errors(w_ho, e),
             -ad,
             -fd,
@@ -328,7 +367,7 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     results.append(
         Comparison(
             "∂E/∂w_jk = −(t_k − o_k)·o_k(1 − o_k)·o_j,  E = ½Σ(t − o)²",
-            "000 gradient descent",
+            "the book's gradient descent",
             output_weight_gradient(t, outputs, hidden),
             ad_ho,
             fd_ho,
@@ -339,7 +378,7 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     results.append(
         Comparison(
             "the same ∂E/∂w_jk,  E = Σ(t − o)² (no ½)",
-            "000: E = Σ(t − o)², then the 2 dropped",
+            "the book: E = Σ(t − o)², then the 2 dropped",
             output_weight_gradient(t, outputs, hidden),
             ad_plain,
             fd_plain,
@@ -351,7 +390,7 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     results.append(
         Comparison(
             "∂E/∂w_ij = (t_j − o_j)·σ(1 − σ)·o_j  (as printed)",
-            "001 last formula",
+            "python-course.eu's last formula",
             printed,
             ad_ho,
             fd_ho,
@@ -364,8 +403,8 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     alpha = learning_rate
     results.append(
         Comparison(
-            "ΔW_ho = α·(E ∗ O(1 − O))·O_jᵀ  (= −α·∂E/∂W_ho)",
-            "000 matrix update",
+            "ΔW_ho = α·(e ∗ o_k(1 − o_k))·o_jᵀ  (= −α·∂E/∂W_ho)",
+            "the book's matrix update",
             exact_ho,
             -alpha * ad_ho,
             -alpha * fd_ho,
@@ -385,7 +424,7 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     results.append(
         Comparison(
             "ΔW_ih = α·(W_hoᵀ·e ∗ h(1 − h))·xᵀ, the book's code  (vs −α·∂E/∂W_ih)",
-            "book's train()",
+            "the book's code (train)",
             book_ih,
             -alpha * ad_ih,
             -alpha * fd_ih,
@@ -397,7 +436,7 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     results.append(
         Comparison(
             "the book's ΔW_ih  (vs −α·∂L/∂W_ih, L the binary cross-entropy)",
-            "book's train()",
+            "the book's code (train)",
             book_ih,
             -alpha * ad,
             -alpha * fd,
@@ -417,8 +456,8 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     (fd,) = numerical_gradient(example_loss, w)
     results.append(
         Comparison(
-            "worked example: ∂E/∂w₁₁ = −e₁·σ(1 − σ)·o₁ = −0.0265",
-            "000 worked example",
+            "worked example: ∂E/∂w₁₁ = −e₁·o_k(1 − o_k)·o_j = −0.0265",
+            "the book's worked example",
             np.array(example.gradient),
             np.array(example_grad.data[0, 0]),
             np.array(fd[0, 0]),
