@@ -10,6 +10,7 @@ that block's output, so it must follow it at once; commands and their output use
 or ```bash, which are not run.
 """
 
+import ast
 import contextlib
 import io
 import re
@@ -211,3 +212,71 @@ def test_blocks_share_one_namespace_per_page(rooted):
         rooted, "```python\nx = 41\n```\n\n```python\nprint(x + 1)\n```\n```text\n42\n```\n"
     )
     run_page(page)
+
+
+# --------------------------------------------------------------------------- the errata page
+
+
+def defined_tests(prefix: str = "test_") -> set[str]:
+    """The names of the test functions in tests/ (read from the source, nothing imported)."""
+    names = set()
+    for path in (ROOT / "tests").glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith(prefix):
+                names.add(node.name)
+    return names
+
+
+def test_the_errata_summary_lists_exactly_the_tests_that_dash_k_erratum_selects():
+    text = (ROOT / "docs" / "errata.md").read_text(encoding="utf-8")
+    summary = text[text.index("## Summary") : text.index("## What the texts get right")]
+    listed = set(re.findall(r"`(test_\w+)`", summary))
+    assert listed == defined_tests("test_erratum_")
+    assert "-k erratum" in text
+    mentioned = set(re.findall(r"`(test_\w+)`", text))
+    assert mentioned <= defined_tests(), mentioned - defined_tests()
+
+
+# --------------------------------------------------------------------------- command excerpts
+
+QUICK_COMMANDS = ("demo", "check", "worked-example")
+"""Commands that run in well under a second, so their excerpts in the docs are checked."""
+
+
+def command_excerpts() -> list[tuple[str, Block]]:
+    """(page, block) for every ```console block that starts with one quick tinygrad-edu command."""
+    found = []
+    for page in PAGES:
+        for block in blocks(page.read_text(encoding="utf-8")):
+            first = block.code.splitlines()[0] if block.code.strip() else ""
+            words = first.split()
+            if (
+                block.language == "console"
+                and words[:2] == ["$", "tinygrad-edu"]
+                and len(words) > 2
+                and words[2] in QUICK_COMMANDS
+                and sum(line.startswith("$ ") for line in block.code.splitlines()) == 1
+            ):
+                found.append((page.relative_to(ROOT).as_posix(), block))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("page", "block"), command_excerpts(), ids=lambda v: v if isinstance(v, str) else v.line
+)
+def test_a_command_excerpt_shows_lines_the_command_prints_in_that_order(page, block, capsys):
+    from tinygrad_edu.cli import main
+
+    command, *shown = block.code.splitlines()
+    assert main(command.split()[2:]) == 0
+    printed = [line.rstrip() for line in capsys.readouterr().out.splitlines()]
+    position = 0
+    for line in (line.rstrip() for line in shown if line.strip()):
+        try:
+            position = printed.index(line, position) + 1
+        except ValueError:
+            pytest.fail(
+                f"{page}:{block.line}: `{command[2:]}` does not print this line (after the ones "
+                f"before it):\n{line}\n--- it prints:\n" + "\n".join(printed),
+                pytrace=False,
+            )
