@@ -108,3 +108,11 @@ def test_worked_example_prints_the_texts_numbers_and_the_chain(capsys):
     gradient = -0.8 * s * (1 - s) * 0.4
     for value in (2.3, s, s * (1 - s), gradient, 2.0 - 0.1 * gradient, 2 * gradient):
         assert f"{value:.6f}" in out
+
+
+def test_train_help_says_how_the_learning_rate_goes_with_the_batch_size(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "mean of the per-sample steps" in out
+    assert "raise --lr" in out and "--batch-size 32 --lr 2" in out

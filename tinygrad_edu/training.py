@@ -7,6 +7,11 @@ sample; a minibatch step is the mean of the per-sample steps. Two rules:
 - ``exact``: the gradient from autodiff (``loss.backward()`` and `optim.SGD`);
 - ``book``: the book's own update (`textbook.book_weight_updates`), whose hidden layer
   receives W_hoᵀ·(t − o) — the output error without the output sigmoid's slope.
+
+Because a minibatch step is a mean, not a sum, it is about as long as one sample's step,
+and an epoch at batch size B takes B times fewer steps: the default lr 0.5 suits batch size
+1, and a larger batch needs a larger lr and more epochs (measured figures in
+`cli.BATCH_SIZE_AND_LEARNING_RATE`, which ``tinygrad-edu train --help`` prints).
 """
 
 from __future__ import annotations
