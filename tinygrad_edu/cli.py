@@ -355,6 +355,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for path in (args.out, args.plot):
                 if path and not Path(path).resolve().parent.is_dir():
                     parser.error(f"the folder of {path} does not exist")
+            if args.plot:
+                from tinygrad_edu.training import require_matplotlib
+
+                require_matplotlib()  # before the run, not after it
             return run_train(args)
         if args.command == "evaluate":
             return run_evaluate(args)
