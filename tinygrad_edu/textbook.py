@@ -760,7 +760,7 @@ def book_network(seed: int = 0, *, retain_grad: bool = False) -> Tensor:
     returns loss = ½Σ(t − o)² (``0.5 * final_outputs.squared_error(targets)``), not yet
     differentiated.
 
-    Tensors carry the book's names: W_ih, W_ho (drawn from N(0, 1/3) with ``seed``, as
+    Tensors carry the book's names: W_ih, W_ho (drawn from N(0, σ = 3^−½) with ``seed``, as
     ``tinygrad-edu demo`` draws them), inputs, targets, hidden_inputs, hidden_outputs,
     final_inputs, final_outputs, squared_error, loss. ``retain_grad=True`` keeps the
     gradient of every intermediate tensor after ``backward()``, so that a drawing shows the

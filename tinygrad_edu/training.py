@@ -1,7 +1,7 @@
 """Training the book's network: the loop that `tinygrad-edu train` runs.
 
 The network is the book's: inputs → hidden → 10 outputs, sigmoid on both layers, no biases,
-weights from N(0, in^−½). Each step is gradient descent on the book's E = ½Σ(t − o)² per
+weights from N(0, σ = in^−½). Each step is gradient descent on the book's E = ½Σ(t − o)² per
 sample; a minibatch step is the mean of the per-sample steps. Two rules:
 
 - ``exact``: the gradient from autodiff (``loss.backward()`` and `optim.SGD`);
