@@ -280,3 +280,11 @@ def test_a_command_excerpt_shows_lines_the_command_prints_in_that_order(page, bl
                 f"before it):\n{line}\n--- it prints:\n" + "\n".join(printed),
                 pytrace=False,
             )
+
+
+def test_every_erratum_of_the_page_has_the_one_line_summary_the_cli_prints():
+    from tinygrad_edu import textbook
+
+    text = (ROOT / "docs" / "errata.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## (E\d+):", text, re.MULTILINE)
+    assert headings == list(textbook.ERRATA)
