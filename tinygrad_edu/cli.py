@@ -117,7 +117,7 @@ def run_worked_example() -> int:
         ("new w₁₁ = 2.0 − 0.1·∂E/∂w₁₁", "2.00265", example.new_weight),
     ]
     print("The book's 'Weight Update Worked Example'")
-    print(f"(the book: {textbook.BOOK}).")
+    print(f"the book: {textbook.BOOK}")
     print("Given: w₁₁ = 2.0, w₂₁ = 3.0, hidden outputs o_j = 0.4 (node 1) and 0.5 (node 2),")
     print("output error e₁ = 0.8 taken as given, α = 0.1; the book's loss E = ½Σ(t − o)²:")
     print(f"  {'quantity':<32} {'the text':>9} {'computed':>12}")

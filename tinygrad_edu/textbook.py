@@ -30,7 +30,9 @@ Array = np.ndarray
 BOOK = 'T. Rashid, "Make Your Own Neural Network" (text 000: a reader\'s notes on pp. 80–100)'
 """What the project calls "the book"."""
 
-COURSE = 'the chapter "Backpropagation in Neural Networks" of python-course.eu (text 001)'
+COURSE = (
+    'the chapter "Backpropagation in Neural Networks" of its neural network tutorial (text 001)'
+)
 """The second source text, called "python-course.eu" where a formula is quoted from it."""
 
 ERRATA: dict[str, str] = {
