@@ -330,6 +330,8 @@ def test_explain_repr_is_one_short_line_and_str_is_the_table():
     assert "\n" not in repr(explanation) and len(repr(explanation)) < 100
     assert "-0.0265023" in repr(explanation) and "∂E/∂W_ho[0, 0]" in repr(explanation)
     assert "sigmoid slope" in str(explanation) and "sigmoid slope" not in repr(explanation)
+    assert "sigmoid slope" in explanation._repr_html_()  # a notebook shows the table once:
+    assert textbook.explain(loss, weights, (0, 0), show=True)._repr_html_() is None  # printed
 
 
 @given(seed=st.integers(0, 2**32 - 1), row=st.integers(0, 2), col=st.integers(0, 2))

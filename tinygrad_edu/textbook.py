@@ -15,7 +15,8 @@ every gradient below is a gradient of that E.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import html
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -501,8 +502,9 @@ class Explanation:
     """The chain rule for one element of a gradient: every path from the loss down to the
     element, factor by factor; the paths' products sum to the gradient.
 
-    ``str()`` (and ``print``) gives the table; the ``repr`` is one line, so that a notebook
-    cell ending in ``explain(...)`` shows the printed table once and then a short summary.
+    ``str()`` (and ``print``) gives the table; the ``repr`` is one line. In a notebook, a
+    cell ending in ``explain(...)`` shows the table once: printed (``show=True``) and then
+    the one-line summary, or, with ``show=False``, as the cell's output (``_repr_html_``).
     """
 
     target: str
@@ -510,6 +512,7 @@ class Explanation:
     total: float  # Σ over paths of the products of their factors
     autodiff: float  # the same element from the engine's backward pass
     loss: str = "loss"  # the name of the loss the gradient is of
+    printed: bool = field(default=False, compare=False, repr=False)  # explain(show=True)
 
     def __str__(self) -> str:
         rows: list[tuple[str, ...]] = []  # one per step; None-free, aligned below
@@ -548,6 +551,11 @@ class Explanation:
             lines.append(f"  product {path.product:+.6g}")
         lines.append(f"sum over paths {self.total:+.6g}; autodiff {self.autodiff:+.6g}")
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str | None:
+        """The table for Jupyter, unless explain() has printed it already (then None, and
+        Jupyter shows the one-line repr)."""
+        return None if self.printed else f"<pre>{html.escape(str(self))}</pre>"
 
     def __repr__(self) -> str:
         count = len(self.paths)
@@ -748,6 +756,7 @@ def explain(
         float(sum(path.product for path in paths)),
         float(autodiff.data[index]),
         loss.name or "loss",
+        printed=show,
     )
     if show:
         print(result)
