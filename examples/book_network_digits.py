@@ -15,7 +15,7 @@ digits = load_digits()  # inputs scaled to 0.01..1.0, split 80/20
 rng = np.random.default_rng(0)
 learning_rate, epochs = 0.5, 5
 
-# W_ih is (hidden × inputs), W_ho (outputs × hidden), drawn from N(0, 1/√incoming links)
+# W_ih is (hidden × inputs), W_ho (outputs × hidden), drawn from N(0, σ = (incoming links)^−½)
 W_ih = Tensor(rng.normal(0, 64**-0.5, (100, 64)), requires_grad=True, name="W_ih")
 W_ho = Tensor(rng.normal(0, 100**-0.5, (10, 100)), requires_grad=True, name="W_ho")
 

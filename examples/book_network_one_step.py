@@ -12,7 +12,7 @@ rng = np.random.default_rng(0)
 input_nodes, hidden_nodes, output_nodes = 3, 3, 3
 learning_rate = 0.3
 
-# Weights as in the book: W_ih is (hidden × inputs), drawn from N(0, 1/√inputs).
+# Weights as in the book: W_ih is (hidden × inputs), drawn from N(0, σ = inputs^−½).
 W_ih = Tensor(rng.normal(0, input_nodes**-0.5, (hidden_nodes, input_nodes)), requires_grad=True)
 W_ho = Tensor(rng.normal(0, hidden_nodes**-0.5, (output_nodes, hidden_nodes)), requires_grad=True)
 

@@ -66,7 +66,7 @@ def test_textbook_exact_updates_equal_autodiff(network):
 
 
 @given(book_networks())
-def test_book_hidden_rule_drops_the_output_slope(network):
+def test_erratum_e8_book_hidden_rule_drops_the_output_slope(network):
     # The book's code sends back W_hoᵀ·e, not W_hoᵀ·(e·o(1−o)): equal for W_ho, not for W_ih.
     w_ih, w_ho, x, t, lr = network
     book_ih, book_ho = textbook.book_weight_updates(w_ih, w_ho, x, t, lr)
@@ -81,7 +81,8 @@ def test_book_hidden_rule_drops_the_output_slope(network):
 
 def test_worked_example_w11_becomes_2_00265():
     # The text: w₁₁ = 2.0, w₂₁ = 3.0, hidden outputs 0.4 and 0.5, error e₁ = t₁ − o₁ = 0.8,
-    # α = 0.1: ∂E/∂w₁₁ = −0.8 · 0.083 · 0.4 = −0.0265 and w₁₁ becomes 2.00265.
+    # α = 0.1: ∂E/∂w₁₁ = −0.8 · 0.0828 · 0.4 = −0.0265 and w₁₁ becomes 2.00265 (with the slope
+    # unrounded: the text's rounded 0.083 would give −0.02656 and 2.00266, erratum E9).
     w = Tensor([[2.0, 3.0]], requires_grad=True)
     hidden = Tensor([[0.4], [0.5]])
     o = (w @ hidden).sigmoid()
@@ -93,7 +94,7 @@ def test_worked_example_w11_becomes_2_00265():
     assert 2.0 - 0.1 * w.grad[0, 0] == pytest.approx(2.00265, abs=5e-6)
 
 
-def test_without_the_half_the_gradient_is_twice_the_books():
+def test_erratum_e3_without_the_half_the_gradient_is_twice_the_books():
     w = Tensor([[2.0, 3.0]], requires_grad=True)
     o = (w @ Tensor([[0.4], [0.5]])).sigmoid()
     o.squared_error(Tensor(o.data + 0.8)).backward()
@@ -101,7 +102,7 @@ def test_without_the_half_the_gradient_is_twice_the_books():
 
 
 @given(book_networks())
-def test_book_hidden_rule_is_the_cross_entropy_gradient_of_the_hidden_weights(network):
+def test_erratum_e8_book_hidden_rule_is_the_cross_entropy_gradient_of_the_hidden_weights(network):
     # The book's hidden update α·(W_hoᵀ·e ∗ h(1−h))·xᵀ is −α·∂L/∂W_ih for the binary
     # cross-entropy L = −Σ[t·ln o + (1 − t)·ln(1 − o)], whose ∂L/∂(W_ho·h) is o − t = −e.
     w_ih0, w_ho0, x, t, lr = network

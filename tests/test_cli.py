@@ -20,8 +20,42 @@ def test_version_prints_the_package_version(capsys):
 def test_demo_shows_autodiff_agreeing_with_the_closed_forms(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "ΔW_ho = α·(E∗O(1−O))·O_jᵀ, closed form" in out
+    assert "ΔW_ho = α·(e∗o_k(1−o_k))·o_jᵀ, closed form" in out
     assert "autodiff agrees with the closed forms" in out
+
+
+def test_demo_keeps_e_for_the_error_vector_and_gives_a_standard_deviation(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "N(0, σ = 3^−½)" in out and "1/3" not in out  # a standard deviation, not a variance
+    assert "the book's loss E = ½Σ(t − o)²" in out
+    assert "e = t − o" in out and "E∗" not in out  # E is the loss only, e the error vector
+
+
+def test_check_says_what_each_slip_is_and_names_the_sources(capsys):
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "Rashid" in out and "Make Your Own Neural Network" in out
+    assert "python-course.eu" in out
+    assert "000 " not in out and "001 " not in out and "p.80" not in out
+    lines = out.splitlines()
+    for number, line in enumerate(lines):
+        if "differs: erratum" in line:
+            assert lines[number + 1].lstrip().startswith("the slip: E")
+    proportional = next(line for line in lines if "proportional split" in line)
+    assert "linear output layer" in proportional  # its numbers are for a linear layer
+
+
+def test_worked_example_says_what_the_slips_are(capsys):
+    assert main(["worked-example"]) == 0
+    out = capsys.readouterr().out
+    o_k = 1 / (1 + np.exp(-2.3))
+    assert "o_j = 0.4" in out and "o_k = σ(2.3)" in out  # hidden output, output node's output
+    assert f"needs a target t₁ = {o_k + 0.8:.3f}" in out and "1.709" in out
+    rounded = -0.8 * 0.083 * 0.4  # the text's own rounded factors
+    assert f"{rounded:.5f}" in out and f"{2.0 - 0.1 * rounded:.6f}" in out
+    assert "-0.02656" in out and "2.002656" in out
+    assert "Rashid" in out and "Text 000" not in out
 
 
 def test_demo_rejects_a_non_positive_learning_rate(capsys):
@@ -74,3 +108,11 @@ def test_worked_example_prints_the_texts_numbers_and_the_chain(capsys):
     gradient = -0.8 * s * (1 - s) * 0.4
     for value in (2.3, s, s * (1 - s), gradient, 2.0 - 0.1 * gradient, 2 * gradient):
         assert f"{value:.6f}" in out
+
+
+def test_train_help_says_how_the_learning_rate_goes_with_the_batch_size(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "mean of the per-sample steps" in out
+    assert "raise --lr" in out and "--batch-size 32 --lr 2" in out

@@ -168,7 +168,8 @@ def test_train_refuses_a_bad_option_with_its_own_usage_before_training(
 
 
 def test_plot_without_matplotlib_is_refused_before_training(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib → ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     monkeypatch.setattr(training, "train", pytest.fail)
     with pytest.raises(SystemExit):
         main(["train", "--out", str(tmp_path / "w.npz"), "--plot", str(tmp_path / "c.png")])

@@ -413,3 +413,45 @@ def test_inputs_keep_their_data_and_grad_when_the_check_fails(check):
         check(lambda t: fn.apply(t).sum(), x)
     np.testing.assert_array_equal(x.data, [0.5, -1.0, 2.0])
     np.testing.assert_array_equal(x.grad, [1.0, 2.0, 3.0])
+
+
+class ExpWithNumpyInBackward(Function):
+    """y = eˣ, with a backward that calls np.exp: right on arrays, refused on Tensors."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.exp(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return g * np.exp(x)
+
+
+class ExpReusingItsOutput(Function):
+    """The same y = eˣ, written the way that also runs on Tensors: g · y, y saved."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = np.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return g * y
+
+
+def test_gradgradcheck_explains_a_backward_that_calls_numpy_on_tensors():
+    x = Tensor([0.5, -1.0], requires_grad=True)
+    assert gradcheck(lambda t: ExpWithNumpyInBackward.apply(t), x)  # right on arrays
+    with pytest.raises(TypeError) as failure:
+        gradgradcheck(lambda t: ExpWithNumpyInBackward.apply(t), x)
+    message = str(failure.value)
+    assert message.startswith("gradgradcheck: ExpWithNumpyInBackward.backward failed on Tensors")
+    assert "create_graph=True" in message and "runs on Tensors" in message
+    assert "x.exp()" in message and "save_for_backward" in message
+    assert "does not support ufuncs" in message  # numpy's own words are kept
+    assert gradgradcheck(lambda t: ExpReusingItsOutput.apply(t), x)  # the how-to works

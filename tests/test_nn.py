@@ -15,7 +15,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Tensor
+from tinygrad_edu import Tensor, nn
 from tinygrad_edu.gradcheck import numerical_gradient
 from tinygrad_edu.nn import (
     Linear,
@@ -541,3 +541,21 @@ def test_linear_accepts_a_list_or_array_input():
     layer = Linear(3, 2, rng=0)
     expected = np.array([[1.0, 2.0, 3.0]]) @ layer.weight.data.T + layer.bias.data
     np.testing.assert_allclose(layer([[1.0, 2.0, 3.0]]).data, expected)
+
+
+def test_containers_give_their_layers_tensors_the_dotted_names_of_named_parameters():
+    model = nn.Sequential(nn.Linear(4, 3), nn.Sigmoid(), nn.Linear(3, 2))
+    assert [t.name for t in model.parameters()] == [n for n, _ in model.named_parameters()]
+    assert [t.name for t in model.parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    outer = nn.Sequential(nn.Linear(2, 4), model)  # nested: the full dotted name
+    assert [t.name for t in outer.parameters()] == [n for n, _ in outer.named_parameters()]
+
+    class Net(nn.Module):
+        def __init__(self):
+            self.fc1 = nn.Linear(2, 2)
+            self.blocks = [nn.Linear(2, 2, bias=False)]
+
+    assert [t.name for t in Net().parameters()] == ["fc1.weight", "fc1.bias", "blocks.0.weight"]
+    named = nn.Linear(2, 2, bias=False)
+    named.weight.name = "W_ih"  # a name the user chose stays
+    assert nn.Sequential(named)[0].weight.name == "W_ih"

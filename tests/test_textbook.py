@@ -91,7 +91,7 @@ def test_worked_example_gradient_is_what_autodiff_computes():
     assert g.data[0, 0] == pytest.approx(textbook.worked_example().gradient, rel=1e-12)
 
 
-def test_every_comparison_agrees_exactly_when_no_erratum_is_named():
+def test_every_comparison_agrees_exactly_unless_a_slip_is_named():
     results = textbook.comparisons(seed=0)
     assert len(results) >= 12
     for c in results:
@@ -103,7 +103,7 @@ def test_every_comparison_agrees_exactly_when_no_erratum_is_named():
 # --------------------------------------------------------------------------- errata
 
 
-def test_e1_proportional_split_is_not_the_gradient_nor_a_rescaled_transpose_rule():
+def test_erratum_e1_proportional_split_is_not_the_gradient_nor_a_rescaled_transpose_rule():
     # Output 1 fed by weights 1 and 3, output 2 by 1 and 1 (w_jk = W_ho[k, j]); e = (1, 1).
     w_ho = np.array([[1.0, 3.0], [1.0, 1.0]])
     e = np.array([[1.0], [1.0]])
@@ -119,14 +119,14 @@ def test_e1_proportional_split_is_not_the_gradient_nor_a_rescaled_transpose_rule
     np.testing.assert_allclose(minus_grad_wrt_hidden(w_ho, h, t, False), transpose_rule)
 
 
-def test_e1_course_proportional_example_gives_0_037():
+def test_erratum_e1_course_proportional_example_gives_0_037():
     # text 001: e₁ = 0.08 split over weights 0.6, 0.4, 0.1, 0.2 into output 1
     w_ho = np.array([[0.6, 0.4, 0.1, 0.2]])
     share = textbook.proportional_hidden_errors(w_ho, np.array([[0.08]]))
     assert round(share[0, 0], 3) == 0.037  # 0.08 · 0.6 / 1.3 = 0.0369…
 
 
-def test_e2_course_matrix_with_one_denominator_is_not_the_proportional_split():
+def test_erratum_e2_course_matrix_with_one_denominator_is_not_the_proportional_split():
     # Text 001 divides every entry, in both columns, by Σᵢ wᵢ₁; column 2 needs Σᵢ wᵢ₂.
     w = np.array([[0.6, 0.1], [0.4, 0.5], [0.1, 0.3], [0.2, 0.7]])  # w[i, k]: hidden i → out k
     e = np.array([[0.08], [0.05]])
@@ -138,7 +138,7 @@ def test_e2_course_matrix_with_one_denominator_is_not_the_proportional_split():
     assert w[:, 0].sum() != pytest.approx(w[:, 1].sum())
 
 
-def test_e2_course_last_row_with_w22_is_not_the_transpose_rule():
+def test_erratum_e2_course_last_row_with_w22_is_not_the_transpose_rule():
     # Text 001's unnormalised matrix has last row (w₄₁, w₂₂) where (w₄₁, w₄₂) belongs.
     w = np.array([[0.6, 0.1], [0.4, 0.5], [0.1, 0.3], [0.2, 0.7]])  # w[i, k]: hidden i → out k
     e = np.array([[0.08], [0.05]])
@@ -150,7 +150,7 @@ def test_e2_course_last_row_with_w22_is_not_the_transpose_rule():
     assert right[3, 0] == pytest.approx(0.2 * 0.08 + 0.7 * 0.05)  # 0.051
 
 
-def test_e3_without_the_half_the_gradient_is_twice_the_texts_formula():
+def test_erratum_e3_without_the_half_the_gradient_is_twice_the_texts_formula():
     rng = np.random.default_rng(1)
     w_ho, h = rng.normal(size=(3, 4)), rng.uniform(0.01, 1, (4, 1))
     t = rng.uniform(0.01, 0.99, (3, 1))
@@ -163,13 +163,13 @@ def test_e3_without_the_half_the_gradient_is_twice_the_texts_formula():
     np.testing.assert_allclose(g_half.data, formula, rtol=1e-12)
 
 
-def test_e3_worked_example_without_the_half_gives_minus_0_053():
+def test_erratum_e3_worked_example_without_the_half_gives_minus_0_053():
     loss, weights = textbook.worked_example_network(half=False)
     (g,) = grad(loss, weights)
     assert round(g.data[0, 0], 4) == -0.0530
 
 
-def test_e4_plus_o_j_instead_of_times_o_j_is_not_the_gradient():
+def test_erratum_e4_plus_o_j_instead_of_times_o_j_is_not_the_gradient():
     example = textbook.worked_example()
     loss, weights = textbook.worked_example_network(half=True)
     (g,) = grad(loss, weights)
@@ -181,7 +181,7 @@ def test_e4_plus_o_j_instead_of_times_o_j_is_not_the_gradient():
 
 
 @given(layers())
-def test_e5_e6_course_formula_has_the_wrong_sign_and_the_wrong_last_factor(layer):
+def test_erratum_e5_e6_course_formula_has_the_wrong_sign_and_the_wrong_last_factor(layer):
     w_ho, h, t = layer
     w = Tensor(w_ho, requires_grad=True)
     o = (w @ Tensor(h)).sigmoid()
@@ -195,7 +195,7 @@ def test_e5_e6_course_formula_has_the_wrong_sign_and_the_wrong_last_factor(layer
     np.testing.assert_allclose(printed * h.T / od, -g.data, rtol=1e-9, atol=1e-15)
 
 
-def test_e7_gradient_descent_is_not_newtons_method():
+def test_erratum_e7_gradient_descent_is_not_newtons_method():
     # The text's step is w − α·E′ (2.00265). Newton's method would be w − E′/E″, with E″
     # the second derivative — autodiff gives it, and the step is a different one.
     loss, weights = textbook.worked_example_network(half=True)
@@ -208,7 +208,7 @@ def test_e7_gradient_descent_is_not_newtons_method():
     assert abs(newton_step - gradient_step) > 0.1
 
 
-def test_e8_book_hidden_rule_is_not_the_gradient_of_its_error():
+def test_erratum_e8_book_hidden_rule_is_not_the_gradient_of_its_error():
     rng = np.random.default_rng(0)
     w_ih, w_ho = rng.normal(0, 3**-0.5, (3, 3)), rng.normal(0, 3**-0.5, (3, 3))
     x, t = np.array([[0.9], [0.1], [0.8]]), np.array([[0.01], [0.99], [0.01]])
@@ -221,11 +221,14 @@ def test_e8_book_hidden_rule_is_not_the_gradient_of_its_error():
     assert np.linalg.norm(book_ih) > 4 * np.linalg.norm(exact_ih)
 
 
-def test_e8_book_hidden_step_can_point_against_the_gradient_step():
-    # Two outputs, both too high (t = 0.01); the first saturated (o ≈ 0.993, slope ≈ 0.0066),
-    # the second not (o ≈ 0.5). The exact rule weighs each error by its slope, the book's by 1:
-    # the saturated output dominates the book's step and turns its sign. By hand:
-    # exact ΔW_ih ∝ −5·(−0.983·0.0066) + 0.5·(−0.49·0.25) < 0, book ∝ −5·(−0.983) + 0.5·(−0.49) > 0
+def test_erratum_e8_book_hidden_step_can_point_against_the_gradient_step():
+    # h = σ(0) = 0.5; two outputs, both too high for t = 0.01: o = σ(−2.5) ≈ 0.0759 (slope
+    # ≈ 0.0701, error e ≈ −0.0659) and o = σ(0.25) ≈ 0.562 (slope ≈ 0.246, e ≈ −0.552). The
+    # errors have the same sign; the weights back, −5 and 0.5, do not, so the two outputs
+    # pull hidden node 1 opposite ways. The book weighs each error by 1, the gradient by its
+    # slope, and a different output wins. By hand, W_hoᵀ·(what is sent back):
+    # exact −5·(−0.0659·0.0701) + 0.5·(−0.552·0.246) ≈ 0.0231 − 0.0680 < 0,
+    # book  −5·(−0.0659) + 0.5·(−0.552) ≈ 0.329 − 0.276 > 0
     w_ih, w_ho = np.array([[0.0]]), np.array([[-5.0], [0.5]])
     x, t = np.array([[1.0]]), np.array([[0.01], [0.01]])
     book_ih, _ = textbook.book_weight_updates(w_ih, w_ho, x, t, 0.3)
@@ -233,11 +236,23 @@ def test_e8_book_hidden_step_can_point_against_the_gradient_step():
     assert exact_ih[0, 0] < 0 < book_ih[0, 0]
 
 
-def test_e9_worked_example_error_needs_a_target_outside_a_sigmoids_range():
+def test_erratum_e9_worked_example_error_needs_a_target_outside_a_sigmoids_range():
     example = textbook.worked_example()
     target = example.output + 0.8  # t₁ = o₁ + e₁
     assert target == pytest.approx(1.709, abs=1e-3)
     assert target > 1  # no sigmoid output (and none of the book's targets) reaches it
+
+
+def test_erratum_e9_worked_example_rounded_factors_do_not_give_the_texts_product():
+    # The text shows e₁ = 0.8, o_k(1 − o_k) = 0.083 and o_j = 0.4, then "−0.0265": by hand,
+    # −0.8 · 0.083 · 0.4 = −0.02656 (→ w₁₁ = 2.002656); only the unrounded slope gives −0.0265.
+    example = textbook.worked_example()
+    assert round(example.slope, 3) == 0.083
+    from_the_texts_factors = -0.8 * round(example.slope, 3) * 0.4
+    assert from_the_texts_factors == pytest.approx(-0.02656, abs=1e-12)
+    assert round(from_the_texts_factors, 4) != -0.0265
+    assert round(2.0 - 0.1 * from_the_texts_factors, 5) == 2.00266
+    assert round(example.gradient, 4) == -0.0265  # −0.8 · 0.0828… · 0.4 = −0.026502
 
 
 # --------------------------------------------------------------------------- explain
@@ -248,12 +263,12 @@ def test_explain_shows_the_texts_factors_on_the_worked_example():
     explanation = textbook.explain(loss, weights, (0, 0), show=False)
     (path,) = explanation.paths
     factors = [round(step.factor, 4) for step in path.steps]
-    assert factors == [0.5, 2.0, -0.8, 0.0828, 0.4]  # ½ and 2 cancel; −0.8·0.083·0.4
+    assert factors == [0.5, 2.0, -0.8, 0.0828, 0.4]  # ½ and 2 cancel; −0.8·0.0828·0.4
     assert round(explanation.total, 4) == -0.0265
     assert explanation.total == pytest.approx(explanation.autodiff, rel=1e-12)
 
 
-def test_explain_without_the_half_keeps_the_factor_2_as_its_own_step():
+def test_erratum_e3_explain_without_the_half_keeps_the_factor_2_as_its_own_step():
     loss, weights = textbook.worked_example_network(half=False)
     explanation = textbook.explain(loss, weights, (0, 0), show=False)
     factors = [round(step.factor, 4) for step in explanation.paths[0].steps]
@@ -266,6 +281,57 @@ def test_explain_prints_the_table(capsys):
     textbook.explain(loss, weights, (0, 0))
     out = capsys.readouterr().out
     assert "·σ(1−σ)" in out and "W_ho[0, 0]" in out and "-0.0265" in out
+
+
+def test_explain_names_each_factor_of_the_worked_example_in_the_books_words():
+    loss, weights = textbook.worked_example_network(half=True)
+    steps = textbook.explain(loss, weights, (0, 0), show=False).paths[0].steps
+    o_k = 1 / (1 + np.exp(-2.3))  # the text's σ(2.3), computed here
+    assert steps[0].book.startswith("½")
+    assert steps[1].book.startswith("2 (from the square)")
+    assert steps[2].book == "(o_k − t_k) = −e_k (output error e_k = 0.8)"
+    assert steps[3].book == f"o_k(1 − o_k) (sigmoid slope, o_k = {o_k:.4g})"
+    assert steps[4].book == "o_j (hidden output 1, 0.4)"  # the input w₁₁ multiplies
+
+
+def test_explain_names_the_weights_a_hidden_gradient_passes_through():
+    loss = textbook.book_network(seed=0)
+    tensors = textbook.named_tensors(loss)
+    w_ho, x = tensors["W_ho"].data, tensors["inputs"].data
+    explanation = textbook.explain(loss, tensors["W_ih"], (0, 0), show=False)
+    for k, path in enumerate(explanation.paths):  # one path through each output k
+        through = path.steps[4]  # the step from output k's weighted sum back to hidden 1
+        symbol = "w₁" + "₁₂₃"[k]  # w_jk: from hidden j = 1 to output k
+        assert through.book.startswith(f"{symbol} (weight hidden 1 → output {k + 1}, ")
+        assert through.factor == pytest.approx(w_ho[k, 0])
+        assert f"{w_ho[k, 0]:.4g})" in through.book
+        assert path.steps[-1].book == f"x_i (input 1, {x[0, 0]:.4g})"
+
+
+def test_explain_table_has_aligned_columns():
+    loss = textbook.book_network(seed=0)
+    w_ih = textbook.named_tensors(loss)["W_ih"]
+    table = str(textbook.explain(loss, w_ih, (1, 2), show=False)).splitlines()
+    header = next(line for line in table if "the book's factor" in line)
+    rows = [line for line in table if line.startswith("  ") and "→" in line and line != header]
+    assert len(rows) == 3 * 7  # three paths of seven factors
+    book_column = header.index("the book's factor")
+    arrow = header.index("gradient from → to")
+    for row in rows:
+        assert len(row) == len(header)  # the numbers end in one column
+        assert row[book_column : book_column + 2] == "· "
+        assert row[book_column - 2 : book_column] == "  " != row[book_column : book_column + 2]
+        assert row[arrow - 2 : arrow] == "  " and row[arrow] != " "
+
+
+def test_explain_repr_is_one_short_line_and_str_is_the_table():
+    loss, weights = textbook.worked_example_network(half=True)
+    explanation = textbook.explain(loss, weights, (0, 0), show=False)
+    assert "\n" not in repr(explanation) and len(repr(explanation)) < 100
+    assert "-0.0265023" in repr(explanation) and "∂E/∂W_ho[0, 0]" in repr(explanation)
+    assert "sigmoid slope" in str(explanation) and "sigmoid slope" not in repr(explanation)
+    assert "sigmoid slope" in explanation._repr_html_()  # a notebook shows the table once:
+    assert textbook.explain(loss, weights, (0, 0), show=True)._repr_html_() is None  # printed
 
 
 @given(seed=st.integers(0, 2**32 - 1), row=st.integers(0, 2), col=st.integers(0, 2))

@@ -2,6 +2,8 @@
 and the train/evaluate commands work end to end (the full accuracy targets are measured by
 benchmarks/digits_accuracy.py, not here)."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -133,6 +135,20 @@ def test_plot_history_writes_a_png(tmp_path):
     path = tmp_path / "curve.png"
     training.plot_history(history, str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_history_leaves_the_backend_and_pyplot_alone(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # stands for a notebook's own backend
+    try:
+        figure = training.plot_history([training.Epoch(1, 0.3, 0.8)], str(tmp_path / "c.png"))
+        assert matplotlib.get_backend() == "svg"  # no switch to Agg behind the notebook's back
+        assert len(figure.axes) == 2
+        if "matplotlib.pyplot" in sys.modules:  # and no figure left open in pyplot
+            assert not sys.modules["matplotlib.pyplot"].get_fignums()
+    finally:
+        matplotlib.use(before)
 
 
 # --------------------------------------------------------------------------- the commands

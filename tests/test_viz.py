@@ -2,9 +2,11 @@
 with the real `dot` where it is installed, and the errors when it is not."""
 
 import ast
+import inspect
 import re
 import runpy
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Function, Tensor, textbook, viz
+from tinygrad_edu import Function, Tensor, grad, nn, textbook, viz
+from tinygrad_edu.cli import build_parser
 from tinygrad_edu.functions import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -375,6 +378,53 @@ def test_rendered_svg_shows_names_and_chain_rule_factors(tmp_path):
     for text in ("W_ih", "W_ho", "inputs", "MatMulBackward", "·σ(1−σ)", "·Bᵀ", "Aᵀ·"):
         assert text in svg
     assert viz.draw(loss)._repr_mimebundle_()["image/svg+xml"].lstrip().startswith("<?xml")
+
+
+@needs_dot
+def test_a_drawing_of_the_book_network_fits_800_pixels(tmp_path):
+    loss = textbook.book_network(retain_grad=True)
+    loss.backward()
+    for drawing in (viz.draw(loss, show_data=True), viz.draw(loss, backward=True)):
+        png = viz.save(drawing, tmp_path / "book.png").read_bytes()
+        width, height = struct.unpack(">II", png[16:24])  # the PNG header, 96 dpi
+        assert 300 < width <= 800 < height  # top to bottom: tall and at most 800 wide
+    wide = viz.draw(loss, rankdir="LR", show_data=True)  # a wide layout is scaled down
+    png = viz.save(wide, tmp_path / "wide.png").read_bytes()
+    assert struct.unpack(">II", png[16:24])[0] <= 800
+
+
+def test_draw_and_the_cli_draw_top_to_bottom_by_default():
+    assert "rankdir=TB" in viz.draw(textbook.book_network()).source
+    assert inspect.signature(viz.draw).parameters["rankdir"].default == "TB"
+    assert build_parser().parse_args(["graph"]).rankdir == "TB"
+
+
+def test_an_nn_model_is_drawn_with_the_names_named_parameters_gives():
+    model = nn.Sequential(nn.Linear(4, 3), nn.Sigmoid(), nn.Linear(3, 2))
+    loss = nn.mse(model(Tensor(np.ones((2, 4)))), np.zeros((2, 2)))
+    dot = Dot(viz.draw(loss, backward=True))
+    for name, _ in model.named_parameters():  # 0.weight, 0.bias, 2.weight, 2.bias
+        assert dot.named(name)
+    assert "<b>weight</b>" not in dot.source and "<b>bias</b>" not in dot.source
+    assert "G (Linear" in dot.source  # the G of the Gᵀ· label is explained
+    assert "G (Linear" not in viz.draw(textbook.book_network(), backward=True).source
+
+
+def test_the_backward_view_shows_grad_1_on_the_loss_and_the_engines_intermediate_grads():
+    loss = textbook.book_network()  # no retain_grad, not yet differentiated
+    dot = Dot(viz.draw(loss, backward=True))
+    assert "grad = 1" in dot.nodes[dot.named("loss")].replace("&#160;", " ")
+    hidden = textbook.named_tensors(loss)["hidden_outputs"]
+    (expected,) = grad(loss, hidden, retain_graph=True)  # the engine's ∂loss/∂hidden
+    shown = dot.nodes[dot.named("hidden_outputs")].replace("&#160;", " ")
+    values = np.array2string(expected.data.ravel(), precision=4, suppress_small=True)
+    assert f"grad = {values}ᵀ" in shown
+    assert "grad" not in Dot(viz.draw(loss)).nodes[dot.named("hidden_outputs")]  # forward
+    loss.backward()  # frees the graph; hidden_outputs kept no gradient
+    after = Dot(viz.draw(loss, backward=True))
+    assert "grad" not in after.nodes[after.named("hidden_outputs")]
+    assert "grad = [[" in after.nodes[after.named("W_ih")].replace("&#160;", " ")
+    assert "grad = 1" in after.nodes[after.named("loss")].replace("&#160;", " ")
 
 
 # --------------------------------------------------------------------------- layering

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -38,15 +37,17 @@ def run_demo(seed: int = 0, learning_rate: float = 0.3) -> int:
     print(f"tinygrad-edu {__version__} demo: one SGD step of the book's 3-3-3 sigmoid network")
     print(
         f"inputs {inputs.data.ravel()}, targets {targets.data.ravel()}, α = {learning_rate}, "
-        f"weights ~ N(0, 1/3), seed {seed}"
+        f"weights ~ N(0, σ = 3^−½), seed {seed}"
     )
-    print(f"E = ½Σ(t − o)² = {loss.item():.6f}   outputs o = {outputs.data.ravel().round(6)}")
+    print(f"the book's loss E = ½Σ(t − o)² = {loss.item():.6f}")
+    print(f"outputs o_k = {outputs.data.ravel().round(6)}, output errors e = t − o", end=" ")
+    print(f"= {(targets.data - outputs.data).ravel().round(6)}")
     print()
     rows = [
         ("ΔW_ho = −α·∂E/∂W_ho, autodiff", autodiff_ho),
-        ("ΔW_ho = α·(E∗O(1−O))·O_jᵀ, closed form", exact_ho),
+        ("ΔW_ho = α·(e∗o_k(1−o_k))·o_jᵀ, closed form", exact_ho),
         ("ΔW_ih = −α·∂E/∂W_ih, autodiff", autodiff_ih),
-        ("ΔW_ih with W_hoᵀ·(e∗o(1−o)), closed form", exact_ih),
+        ("ΔW_ih with W_hoᵀ·(e∗o_k(1−o_k)), closed form", exact_ih),
         ("ΔW_ih with W_hoᵀ·e, the book's code", book_ih),
     ]
     for title, values in rows:
@@ -78,6 +79,8 @@ def run_check(seed: int = 0) -> int:
         "The texts' formulas against the engine (book network 3-3-3, seed "
         f"{seed}; the worked example). First element shown; the difference is the largest."
     )
+    print(f"the book: {textbook.BOOK}")
+    print(f"python-course.eu: {textbook.COURSE}")
     print()
     header = f"{'closed form':>13} {'autodiff':>13} {'finite diff':>13} {'max |diff|':>10}  verdict"
     print(header)
@@ -93,6 +96,8 @@ def run_check(seed: int = 0) -> int:
             f"{_first(c.closed_form):>13} {_first(c.autodiff):>13} "
             f"{_first(c.finite_difference):>13} {c.difference:>10.1e}  {verdict}"
         )
+        if c.erratum and not c.agrees:
+            print(f"{'':>13} the slip: {textbook.errata_summary(c.erratum)}")
     agreeing = sum(c.agrees for c in results)
     print()
     print(
@@ -103,27 +108,47 @@ def run_check(seed: int = 0) -> int:
 
 
 def run_worked_example() -> int:
-    """Text 000's worked example, by hand and by autodiff, and its chain rule step by step."""
+    """The book's worked example, by hand and by autodiff, and its chain rule step by step."""
     example = textbook.worked_example()
     loss, weights = textbook.worked_example_network(half=True)
     rows = [
-        ("Σ w_j1·o_j = 2.0·0.4 + 3.0·0.5", "2.3", example.weighted_sum),
-        ("σ(2.3)", "0.909", example.output),
-        ("σ(1 − σ)", "0.083", example.slope),
-        ("∂E/∂w₁₁ = −e₁·σ(1 − σ)·o₁", "−0.0265", example.gradient),
+        ("Σ_j w_j1·o_j = 2.0·0.4 + 3.0·0.5", "2.3", example.weighted_sum),
+        ("o_k = σ(2.3)", "0.909", example.output),
+        ("o_k(1 − o_k)", "0.083", example.slope),
+        ("∂E/∂w₁₁ = −e₁·o_k(1 − o_k)·o_j", "−0.0265", example.gradient),
         ("new w₁₁ = 2.0 − 0.1·∂E/∂w₁₁", "2.00265", example.new_weight),
     ]
-    print("Text 000, 'Weight Update Worked Example' (w₁₁ = 2.0, w₂₁ = 3.0, o₁ = 0.4, o₂ = 0.5,")
-    print("e₁ = 0.8 taken as given, α = 0.1), E = ½Σ(t − o)²:")
-    print(f"  {'quantity':<30} {'the text':>9} {'computed':>12}")
+    print("The book's 'Weight Update Worked Example'")
+    print(f"the book: {textbook.BOOK}")
+    print("Given: w₁₁ = 2.0, w₂₁ = 3.0, hidden outputs o_j = 0.4 (node 1) and 0.5 (node 2),")
+    print("output error e₁ = 0.8 taken as given, α = 0.1; the book's loss E = ½Σ(t − o)²:")
+    print(f"  {'quantity':<32} {'the text':>9} {'computed':>12}")
     for name, text, value in rows:
-        print(f"  {name:<30} {text:>9} {value:>12.6f}")
+        print(f"  {name:<32} {text:>9} {value:>12.6f}")
+    print()
+    target = example.output + 0.8
+    rounded = -0.8 * round(example.slope, 3) * 0.4
+    consistent = textbook.worked_example(error=0.99 - example.output)
+    print("Where the text slips (docs/errata.md, E9):")
+    print(
+        f"  e₁ = t₁ − o_k = 0.8 with o_k = {example.output:.3f} needs a target t₁ = "
+        f"{target:.3f}, outside a sigmoid's range (0, 1);"
+    )
+    print(
+        f"  with the book's target 0.99, e₁ = {0.99 - example.output:.4f} and "
+        f"∂E/∂w₁₁ = {consistent.gradient:.5f}."
+    )
+    print(
+        f"  Its own rounded factors give −0.8 × 0.083 × 0.4 = {rounded:.5f} (new w₁₁ "
+        f"{2.0 - 0.1 * rounded:.6f}); −0.0265 and 2.00265 need the unrounded slope "
+        f"{example.slope:.4f}."
+    )
     print()
     print("autodiff, factor by factor (E = ½Σ(t − o)²: the ½ cancels the square's 2):")
     explanation = textbook.explain(loss, weights, (0, 0), show=False)
     print(explanation)
     print()
-    print("without the ½ (E = Σ(t − o)²) the factor 2 stays, and the gradient doubles:")
+    print("without the ½ (E = Σ(t − o)², as the book first writes it; E3) the 2 stays:")
     plain, plain_weights = textbook.worked_example_network(half=False)
     doubled = textbook.explain(plain, plain_weights, (0, 0), show=False)
     print(f"  ∂E/∂w₁₁ = {doubled.total:+.6f}  (= 2 × {explanation.total:+.6f})")
@@ -216,6 +241,26 @@ def _seed(text: str) -> int:
     return value
 
 
+BATCH_SIZE_AND_LEARNING_RATE = """\
+batch size and learning rate:
+  A minibatch step is the mean of the per-sample steps, so it is about as long as
+  one sample's step, and an epoch at batch size B takes B times fewer of them. At
+  the same --lr a larger batch learns much less per epoch. Measured (seed 0,
+  64-100-10, exact rule), test accuracy after epoch 1 / 10 / 20:
+    --batch-size 1,  --lr 0.5:  0.88 / 0.96 / 0.97   (the defaults)
+    --batch-size 32, --lr 0.5:  0.18 / 0.75 / 0.90   (0.95 first after 34 epochs)
+    --batch-size 32, --lr 1:    0.18 / 0.85 / 0.95
+    --batch-size 32, --lr 2:    0.18 / 0.91 / 0.96
+    --batch-size 32, --lr 4:    0.09 / 0.37
+    --batch-size 32, --lr 8 or 16: 0.09 (chance) for all 10 epochs run:
+                                the sigmoids saturate
+  So raise --lr with the batch size, but less than in proportion (B times the
+  rate, the "linear scaling rule", is too much for this sigmoid network), and
+  train for more epochs: e.g. --batch-size 32 --lr 2 --epochs 20.
+"""
+"""What `train --help` says about the batch size and the learning rate (measured)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinygrad-edu",
@@ -231,12 +276,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--lr", type=_positive_float, default=0.3, help="learning rate α (0.3)")
 
     train = commands.add_parser(
-        "train", help="train the book's network on the built-in 8×8 handwritten digits"
+        "train",
+        help="train the book's network on the built-in 8×8 handwritten digits",
+        description="Train the book's sigmoid network on scikit-learn's 8×8 digits.",
+        epilog=BATCH_SIZE_AND_LEARNING_RATE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("--hidden", type=_positive_int, default=100, help="hidden nodes (100)")
-    train.add_argument("--lr", type=_positive_float, default=0.5, help="learning rate (0.5)")
+    train.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=0.5,
+        help="learning rate α (0.5, chosen for batch size 1; see below for larger batches)",
+    )
     train.add_argument("--epochs", type=_positive_int, default=20, help="epochs (20)")
-    train.add_argument("--batch-size", type=_positive_int, default=1, help="batch size (1)")
+    train.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=1,
+        help="samples per step (1); a step is the mean of their per-sample steps, so a larger "
+        "batch takes fewer steps per epoch: raise --lr and --epochs with it (below)",
+    )
     train.add_argument("--seed", type=_seed, default=0, help="seed of weights and shuffling (0)")
     train.add_argument(
         "--split-seed", type=_seed, default=0, help="seed of the 80/20 train/test split (0)"
@@ -259,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--seed", type=_seed, default=0, help="seed of the network's weights (0)")
     commands.add_parser(
-        "worked-example", help="the text's w₁₁ = 2.0 → 2.00265 example, step by step"
+        "worked-example", help="the book's w₁₁ = 2.0 → 2.00265 example, step by step"
     )
 
     graph = commands.add_parser("graph", help="draw the book's network graph to a file")
@@ -370,10 +430,12 @@ def _refuse_bad_train_options(args: argparse.Namespace, parser: argparse.Argumen
         if plot.is_dir() or not plot.resolve().parent.is_dir():
             parser.error(f"--plot {args.plot!r}: not a file in an existing folder")
         _refuse_unwritable("--plot", plot, parser)
-        if importlib.util.find_spec("matplotlib") is None:
-            from tinygrad_edu.training import PLOT_EXTRA_HINT
+        from tinygrad_edu.training import require_matplotlib
 
-            parser.error(f"--plot: {PLOT_EXTRA_HINT}")
+        try:
+            require_matplotlib()
+        except ImportError as error:
+            parser.error(f"--plot: {error}")
     _refuse_too_large(args.hidden, parser)
 
 

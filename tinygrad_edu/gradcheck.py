@@ -258,15 +258,55 @@ def gradgradcheck(
             total = Tensor(0.0)
             if not loss.requires_grad:
                 return total
-            firsts = grad(
-                loss, [arguments[i] for i in checked], create_graph=True, allow_unused=True
-            )
+            try:
+                firsts = grad(
+                    loss, [arguments[i] for i in checked], create_graph=True, allow_unused=True
+                )
+            except TypeError as error:
+                explained = backward_on_tensors_error("gradgradcheck", error)
+                if explained is None:
+                    raise
+                raise explained from error
             for first, direction in zip(firsts, directions, strict=True):
                 if first is not None:
                     total = total + (first * direction).sum()
             return total
 
     return _check(_SECOND, first_derivative, args, checked, eps, atol, rtol, 1, 1, seed)
+
+
+BACKWARD_ON_TENSORS_HOWTO = (
+    "Under create_graph=True (gradgradcheck differentiates the gradient this way) a backward "
+    "runs on Tensors, not numpy arrays, so that its own operations are recorded; numpy "
+    "functions such as np.exp refuse Tensors. Write the backward with what arrays and "
+    "Tensors share: the operators + - * / ** @, .T, .sum(axis, keepdims), .reshape(...); "
+    "reuse the forward's output where it helps (save it with ctx.save_for_backward: the "
+    "built-in Exp's backward is g * y, Sigmoid's g * y * (1 - y)); and where a function is "
+    "needed, pick it by type, as the built-ins do: np.exp(x) if isinstance(x, np.ndarray) "
+    "else x.exp() (Tensors have .exp(), .log(), .sigmoid(), .tanh(), .relu()). "
+    "See docs/gradcheck.md, 'A backward that also runs on Tensors'."
+)
+"""How to write a backward that works on arrays and, under create_graph, on Tensors."""
+
+
+def backward_on_tensors_error(caller: str, error: TypeError) -> TypeError | None:
+    """A TypeError that says why a backward failed on Tensors and how to write it, or None
+    when ``error`` is not numpy refusing a Tensor (then it is re-raised as it is)."""
+    message = str(error)
+    if "Tensor" not in message or "ufunc" not in message:
+        return None
+    function = "a Function"
+    traceback = error.__traceback__
+    while traceback is not None:  # the innermost backward(ctx, ...) that was running
+        frame = traceback.tb_frame
+        node: Any = frame.f_locals.get("ctx")
+        if frame.f_code.co_name == "backward" and hasattr(node, "function"):
+            function = node.function.__name__
+        traceback = traceback.tb_next
+    return TypeError(
+        f"{caller}: {function}.backward failed on Tensors: numpy said {message!r}. "
+        + BACKWARD_ON_TENSORS_HOWTO
+    )
 
 
 # --------------------------------------------------------------------------- the work

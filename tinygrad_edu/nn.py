@@ -17,9 +17,30 @@ from tinygrad_edu import functions as F
 from tinygrad_edu.tensor import Tensor
 
 
+def _qualify_names(module: Module, prefix: str) -> None:
+    """Give the module's tensors their dotted names from ``prefix`` ("0." → "0.weight"), so
+    that drawings and error messages say what `named_parameters` says. Only a tensor whose
+    name is a layer's own (its attribute name, or an earlier, shorter dotted name that the
+    new one ends with) is renamed; a name the user chose ("W_ih") stays."""
+    for name, tensor in module.named_tensors(prefix):
+        if tensor.name is None or name.endswith("." + tensor.name):
+            tensor.name = name
+
+
 class Module:
     """Base class of layers: holds Tensors (its parameters: those that require grad) and
-    sub-modules as attributes; ``module(x)`` calls ``forward(x)``."""
+    sub-modules as attributes; ``module(x)`` calls ``forward(x)``.
+
+    A sub-module set as an attribute (``self.fc1 = Linear(...)``), or a layer of a
+    `Sequential`, names its tensors by their dotted names: ``fc1.weight``, ``0.weight``.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        children = value if isinstance(value, (list, tuple)) else [value]
+        for index, child in enumerate(children):
+            if isinstance(child, Module):
+                _qualify_names(child, f"{name}." if child is value else f"{name}.{index}.")
 
     def forward(self, *inputs: Any) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -182,11 +203,14 @@ class Tanh(Module):
 class Sequential(Module):
     """Modules applied one after another: ``Sequential(Linear(64, 100), Sigmoid())``."""
 
+    layers: list[Module]
+
     def __init__(self, *layers: Module) -> None:
         for index, layer in enumerate(layers):
             if not isinstance(layer, Module):
                 raise TypeError(f"Sequential: argument {index} is {layer!r}, not a Module")
-        self.layers = list(layers)
+        object.__setattr__(self, "layers", list(layers))  # named "0.…", not "layers.0.…"
+        _qualify_names(self, "")
 
     def forward(self, x: Tensor) -> Tensor:
         for layer in self.layers:

@@ -15,16 +15,49 @@ every gradient below is a gradient of that E.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import html
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.autograd import grad
-from tinygrad_edu.functions import REGISTRY, SquaredError
+from tinygrad_edu.autograd import Node, grad
+from tinygrad_edu.functions import REGISTRY, MatMul, Mul, Sigmoid, SquaredError, Sum
 from tinygrad_edu.tensor import Tensor
 
 Array = np.ndarray
+
+
+BOOK = 'T. Rashid, "Make Your Own Neural Network" (text 000: a reader\'s notes on pp. 80–100)'
+"""What the project calls "the book"."""
+
+COURSE = (
+    'the chapter "Backpropagation in Neural Networks" of its neural network tutorial (text 001)'
+)
+"""The second source text, called "python-course.eu" where a formula is quoted from it."""
+
+ERRATA: dict[str, str] = {
+    "E1": "the proportional split e_k·w_jk/Σᵢw_ik is not −∂E/∂h, nor W_hoᵀ·e rescaled: "
+    "each output has its own denominator",
+    "E2": "python-course.eu divides both columns by Σᵢwᵢ₁ and prints w₂₂ where w₄₂ belongs",
+    "E3": "the book's E = Σ(t − o)² gives −2(t − o)·…; the 2 is dropped, so its formulas are "
+    "gradients of ½Σ(t − o)²",
+    "E4": "a repeated line of the book ends in '+ o_j' where '· o_j' belongs",
+    "E5": "python-course.eu drops the minus sign: ∂E/∂o_j = −(t_j − o_j)",
+    "E6": "python-course.eu ends in o_j where h_i, the input of the weight, belongs",
+    "E7": "the book calls gradient descent 'Newton Method'",
+    "E8": "the book's code sends W_hoᵀ·e back without the output slope o(1 − o): not the "
+    "gradient of its own E (it is the cross-entropy gradient)",
+    "E9": "the worked example's e₁ = 0.8 with o_k = 0.909 needs a target of 1.709, outside a "
+    "sigmoid's range; its rounded factors give 0.02656, not 0.0265",
+    "E10": "notation: an index both summed and free, one symbol for two things",
+}
+"""Each erratum of docs/errata.md in one line: what the slip is."""
+
+
+def errata_summary(ids: str) -> str:
+    """ "E5, E6" → "E5: python-course.eu drops …; E6: …"."""
+    return "; ".join(f"{i}: {ERRATA[i]}" for i in (part.strip() for part in ids.split(",")) if i)
 
 
 def sigmoid(x: Array) -> Array:
@@ -49,8 +82,8 @@ def proportional_hidden_errors(weights_hidden_output: Array, output_errors: Arra
     links in proportion to their weights, so hidden node j receives
     Σ_k e_k · w_jk / Σ_i w_ik  (w_jk: hidden j → output k, which is ``W_ho[k, j]``).
 
-    Text 000 writes it as the matrix with entries w₁₁/(w₁₁+w₂₁), w₁₂/(w₁₂+w₂₂), …;
-    text 001 as e₁·w₁₁/Σᵢwᵢ₁ (0.08 · 0.6/1.3 = 0.037). Dropping the denominators gives
+    The book writes it as the matrix with entries w₁₁/(w₁₁+w₂₁), w₁₂/(w₁₂+w₂₂), …;
+    python-course.eu as e₁·w₁₁/Σᵢwᵢ₁ (0.08 · 0.6/1.3 = 0.037). Dropping the denominators gives
     `hidden_errors`; neither is the gradient (see docs/errata.md).
     """
     shares = weights_hidden_output / weights_hidden_output.sum(axis=1, keepdims=True)
@@ -59,12 +92,12 @@ def proportional_hidden_errors(weights_hidden_output: Array, output_errors: Arra
 
 def output_weight_gradient(targets: Array, outputs: Array, previous_outputs: Array) -> Array:
     """∂E/∂w_jk = −(t_k − o_k) · o_k(1 − o_k) · o_j for a sigmoid layer, E = ½Σ(t − o)²
-    (text 000's result, with "· o_j"; rows k, columns j, like the weight matrix)."""
+    (the book's result, with "· o_j"; rows k, columns j, like the weight matrix)."""
     return -((targets - outputs) * outputs * (1 - outputs)) @ previous_outputs.T
 
 
 def course_output_weight_gradient_as_printed(targets: Array, outputs: Array) -> Array:
-    """Text 001's last formula exactly as printed: ∂E/∂w_ij = (t_j − o_j)·σ(1 − σ)·o_j.
+    """python-course.eu's last formula exactly as printed: ∂E/∂w_ij = (t_j − o_j)·σ(1 − σ)·o_j.
 
     Its sign is flipped (∂E/∂o_j = −(t_j − o_j)) and its last factor is o_j where the
     input of the weight, h_i, belongs; it does not depend on i at all. Returned as a
@@ -150,13 +183,14 @@ def _two_layer_updates(
 
 @dataclass(frozen=True)
 class WorkedExample:
-    """The numbers of text 000's worked example, each computed from the givens."""
+    """The numbers of the book's worked example, each computed from the givens (unrounded;
+    the text rounds the slope to 0.083 but multiplies as if it were 0.0828, see E9)."""
 
     weighted_sum: float  # Σ_j w_j1 · o_j = 2.0·0.4 + 3.0·0.5 = 2.3
-    output: float  # σ(2.3) ≈ 0.909
-    slope: float  # σ(1 − σ) ≈ 0.083
-    gradient: float  # ∂E/∂w₁₁ = −e₁ · slope · o₁ ≈ −0.0265
-    new_weight: float  # w₁₁ − α·∂E/∂w₁₁ ≈ 2.00265
+    output: float  # o_k = σ(2.3) ≈ 0.909, the output node's output
+    slope: float  # o_k(1 − o_k) ≈ 0.0828 (the text: 0.083)
+    gradient: float  # ∂E/∂w₁₁ = −e₁ · slope · o_j ≈ −0.026502 (o_j = 0.4, hidden node 1)
+    new_weight: float  # w₁₁ − α·∂E/∂w₁₁ ≈ 2.002650
 
 
 def worked_example(
@@ -166,10 +200,11 @@ def worked_example(
     error: float = 0.8,
     learning_rate: float = 0.1,
 ) -> WorkedExample:
-    """Text 000's "Weight Update Worked Example": updating w₁₁ (hidden 1 → output 1).
+    """The book's "Weight Update Worked Example": updating w₁₁ (hidden 1 → output 1).
 
-    The text takes the error e₁ = t₁ − o₁ = 0.8 as given (from an earlier example), although
-    o₁ = σ(2.3) ≈ 0.909 would need a target of 1.709, outside a sigmoid's range.
+    ``hidden_outputs`` are the o_j of hidden nodes 1 and 2. The text takes the output error
+    e₁ = t₁ − o_k = 0.8 as given (from an earlier example), although o_k = σ(2.3) ≈ 0.909
+    would need a target of 1.709, outside a sigmoid's range (erratum E9).
     """
     weighted_sum = w11 * hidden_outputs[0] + w21 * hidden_outputs[1]
     output = float(sigmoid(np.array(weighted_sum)))
@@ -277,14 +312,21 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     z = w_ih @ x
     (ad,), (fd,) = gradients(sigmoid_sum, z)
     results.append(
-        Comparison("σ′(x) = σ(x)(1 − σ(x))", "both texts", sigmoid_derivative(z), ad, fd, True)
+        Comparison(
+            "σ′(x) = σ(x)(1 − σ(x))",
+            "the book; python-course.eu",
+            sigmoid_derivative(z),
+            ad,
+            fd,
+            True,
+        )
     )
     linear_e = t - w_ho @ hidden
     (ad,), (fd,) = gradients(linear_error, hidden)
     results.append(
         Comparison(
             "error_hidden = W_hoᵀ · e  (linear output layer: −∂E/∂h)",
-            "000 p.80; 001 e_who = who.T · e",
+            "the book; python-course.eu's e_who = who.T · e",
             hidden_errors(w_ho, linear_e),
             -ad,
             -fd,
@@ -293,8 +335,8 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     )
     results.append(
         Comparison(
-            "error_hidden by proportional split e_k·w_jk/Σᵢw_ik  (−∂E/∂h)",
-            "000 p.80 matrix; 001 e₁·w₁₁/Σwᵢ₁",
+            "error_hidden by proportional split e_k·w_jk/Σᵢw_ik  (linear output layer: −∂E/∂h)",
+            "the book's first matrix; python-course.eu's e₁·w₁₁/Σwᵢ₁",
             proportional_hidden_errors(w_ho, linear_e),
             -ad,
             -fd,
@@ -316,7 +358,7 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     results.append(
         Comparison(
             "error_hidden = W_hoᵀ · e  (sigmoid output layer, as the book's code sends it)",
-            "book's train()",
+            "the book's code (train)",
             hidden_errors(w_ho, e),
             -ad,
             -fd,
@@ -328,7 +370,7 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     results.append(
         Comparison(
             "∂E/∂w_jk = −(t_k − o_k)·o_k(1 − o_k)·o_j,  E = ½Σ(t − o)²",
-            "000 gradient descent",
+            "the book's gradient descent",
             output_weight_gradient(t, outputs, hidden),
             ad_ho,
             fd_ho,
@@ -339,7 +381,7 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     results.append(
         Comparison(
             "the same ∂E/∂w_jk,  E = Σ(t − o)² (no ½)",
-            "000: E = Σ(t − o)², then the 2 dropped",
+            "the book: E = Σ(t − o)², then the 2 dropped",
             output_weight_gradient(t, outputs, hidden),
             ad_plain,
             fd_plain,
@@ -351,7 +393,7 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     results.append(
         Comparison(
             "∂E/∂w_ij = (t_j − o_j)·σ(1 − σ)·o_j  (as printed)",
-            "001 last formula",
+            "python-course.eu's last formula",
             printed,
             ad_ho,
             fd_ho,
@@ -364,8 +406,8 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     alpha = learning_rate
     results.append(
         Comparison(
-            "ΔW_ho = α·(E ∗ O(1 − O))·O_jᵀ  (= −α·∂E/∂W_ho)",
-            "000 matrix update",
+            "ΔW_ho = α·(e ∗ o_k(1 − o_k))·o_jᵀ  (= −α·∂E/∂W_ho)",
+            "the book's matrix update",
             exact_ho,
             -alpha * ad_ho,
             -alpha * fd_ho,
@@ -385,7 +427,7 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     results.append(
         Comparison(
             "ΔW_ih = α·(W_hoᵀ·e ∗ h(1 − h))·xᵀ, the book's code  (vs −α·∂E/∂W_ih)",
-            "book's train()",
+            "the book's code (train)",
             book_ih,
             -alpha * ad_ih,
             -alpha * fd_ih,
@@ -397,7 +439,7 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     results.append(
         Comparison(
             "the book's ΔW_ih  (vs −α·∂L/∂W_ih, L the binary cross-entropy)",
-            "book's train()",
+            "the book's code (train)",
             book_ih,
             -alpha * ad,
             -alpha * fd,
@@ -417,8 +459,8 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
     (fd,) = numerical_gradient(example_loss, w)
     results.append(
         Comparison(
-            "worked example: ∂E/∂w₁₁ = −e₁·σ(1 − σ)·o₁ = −0.0265",
-            "000 worked example",
+            "worked example: ∂E/∂w₁₁ = −e₁·o_k(1 − o_k)·o_j = −0.0265",
+            "the book's worked example",
             np.array(example.gradient),
             np.array(example_grad.data[0, 0]),
             np.array(fd[0, 0]),
@@ -440,6 +482,7 @@ class Step:
     output: str  # the element the gradient comes from, e.g. "output[0, 0]"
     input: str  # the element it goes to
     factor: float
+    book: str = ""  # the factor in the book's words, e.g. "o_j (hidden output 1, 0.4)"
 
 
 @dataclass(frozen=True)
@@ -451,35 +494,157 @@ class ChainPath:
         return float(np.prod([step.factor for step in self.steps]))
 
 
+_HEADINGS = ("operation", "engine", "the book's factor", "gradient from → to", "factor", "product")
+
+
 @dataclass(frozen=True)
 class Explanation:
     """The chain rule for one element of a gradient: every path from the loss down to the
-    element, factor by factor; the paths' products sum to the gradient."""
+    element, factor by factor; the paths' products sum to the gradient.
+
+    ``str()`` (and ``print``) gives the table; the ``repr`` is one line. In a notebook, a
+    cell ending in ``explain(...)`` shows the table once: printed (``show=True``) and then
+    the one-line summary, or, with ``show=False``, as the cell's output (``_repr_html_``).
+    """
 
     target: str
     paths: tuple[ChainPath, ...]
     total: float  # Σ over paths of the products of their factors
     autodiff: float  # the same element from the engine's backward pass
+    loss: str = "loss"  # the name of the loss the gradient is of
+    printed: bool = field(default=False, compare=False, repr=False)  # explain(show=True)
 
     def __str__(self) -> str:
-        lines = [f"∂{self.target}: {len(self.paths)} path(s) from the loss"]
-        for number, path in enumerate(self.paths, 1):
-            lines.append(f"path {number}:")
+        rows: list[tuple[str, ...]] = []  # one per step; None-free, aligned below
+        for path in self.paths:
             running = 1.0
             for step in path.steps:
                 running *= step.factor
-                lines.append(
-                    f"  {step.operation:<13} {step.formula:<14} {step.output:>22} → "
-                    f"{step.input:<22} × {step.factor:+.6g}   = {running:+.6g}"
+                rows.append(
+                    (
+                        step.operation,
+                        step.formula,
+                        "· " + step.book if step.book else "",
+                        f"{step.output} → {step.input}",
+                        f"{step.factor:+.6g}",
+                        f"{running:+.6g}",
+                    )
                 )
+        widths = [
+            max(len(cell) for cell in column) for column in zip(_HEADINGS, *rows, strict=True)
+        ]
+
+        def line(cells: tuple[str, ...]) -> str:
+            left = [cell.ljust(width) for cell, width in zip(cells[:4], widths[:4], strict=True)]
+            right = [cell.rjust(width) for cell, width in zip(cells[4:], widths[4:], strict=True)]
+            return ("  " + "  ".join(left + right)).rstrip()
+
+        count = len(self.paths)
+        lines = [f"∂{self.loss}/∂{self.target}: {count} path{'s' * (count != 1)} from the loss"]
+        position = 0
+        for number, path in enumerate(self.paths, 1):
+            lines.append(f"path {number}:")
+            lines.append(line(_HEADINGS))
+            for _ in path.steps:
+                lines.append(line(rows[position]))
+                position += 1
             lines.append(f"  product {path.product:+.6g}")
         lines.append(f"sum over paths {self.total:+.6g}; autodiff {self.autodiff:+.6g}")
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str | None:
+        """The table for Jupyter, unless explain() has printed it already (then None, and
+        Jupyter shows the one-line repr)."""
+        return None if self.printed else f"<pre>{html.escape(str(self))}</pre>"
+
+    def __repr__(self) -> str:
+        count = len(self.paths)
+        return (
+            f"<Explanation ∂{self.loss}/∂{self.target}: {count} path{'s' * (count != 1)}, "
+            f"sum {self.total:+.6g}, autodiff {self.autodiff:+.6g}>"
+        )
 
 
 def _element_name(t: Tensor, index: tuple[int, ...]) -> str:
     name = t.name or f"tensor{list(t.shape)}"
     return f"{name}[{', '.join(map(str, index))}]" if index else name
+
+
+_BOOK_SYMBOLS: dict[str, tuple[str, str]] = {
+    "inputs": ("x_i", "input"),
+    "hidden_outputs": ("o_j", "hidden output"),
+    "final_outputs": ("o_k", "output"),
+    "output": ("o_k", "output"),
+    "targets": ("t_k", "target"),
+    "target": ("t_k", "target"),
+}
+"""The book's symbol and words for the tensors that `book_network` and
+`worked_example_network` name (columns: element [n, 0] is node n + 1)."""
+
+_BOOK_WEIGHTS: dict[str, tuple[str, str]] = {
+    "W_ho": ("hidden", "output"),
+    "W_ih": ("input", "hidden"),
+}
+"""Weight matrices by name: row = the node fed, column = the node feeding (w_jk = W[k, j])."""
+
+_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _describe(t: Tensor, index: tuple[int, ...]) -> str:
+    """One element in the book's words: "o_j (hidden output 1, 0.4)", "w₂₁ (weight
+    hidden 2 → output 1, 3)"; a tensor the book does not name by its own name."""
+    value = f"{float(t.data[index]):.4g}"
+    if t.name in _BOOK_SYMBOLS and t.ndim == 2 and t.shape[1] == 1:
+        symbol, words = _BOOK_SYMBOLS[t.name]
+        return f"{symbol} ({words} {index[0] + 1}, {value})"
+    if t.name in _BOOK_WEIGHTS and t.ndim == 2:
+        feeding, fed = _BOOK_WEIGHTS[t.name]
+        row, column = index
+        symbol = f"w{column + 1}{row + 1}".translate(_SUBSCRIPTS)
+        return f"{symbol} (weight {feeding} {column + 1} → {fed} {row + 1}, {value})"
+    return f"{_element_name(t, index)} ({value})"
+
+
+def _book_factor(
+    node: Node,
+    output: Tensor,
+    position: int,
+    element: tuple[int, ...],
+    source_element: tuple[int, ...],
+) -> str:
+    """The chain-rule factor of one step in the book's words, or "" where there are none."""
+    function, inputs = node.function, node.inputs
+    if function is Mul:
+        other = inputs[1 - position]
+        if other.size == 1 and not other.name:
+            number = float(other.data.item())
+            return "½ (E = ½Σ(t − o)²)" if number == 0.5 else f"{number:g} (a constant)"
+        if other.shape == inputs[position].shape:
+            return _describe(other, source_element)
+        return ""
+    if function is Sigmoid:
+        symbol = _BOOK_SYMBOLS.get(output.name or "", ("σ", ""))[0]
+        value = float(output.data[element])
+        return f"{symbol}(1 − {symbol}) (sigmoid slope, {symbol} = {value:.4g})"
+    if function is MatMul and all(t.ndim == 2 for t in inputs):
+        row, column = element
+        a, b = inputs
+        if position == 0:  # ∂Y[i, j]/∂A[i, k] = B[k, j]: what the weight multiplies
+            return _describe(b, (source_element[1], column))
+        return _describe(a, (row, source_element[0]))  # ∂Y[i, j]/∂B[k, j] = A[i, k]
+    if function is Sum:
+        return "1 (a sum passes it on)"
+    return ""
+
+
+def _error_factor(node: Node, position: int, half_factor: float) -> str:
+    """The (o − t) of a squared error's 2(o − t), with the output error e = t − o."""
+    if position == 1:
+        return "(t − o) = e (the output error)"
+    symbol = _BOOK_SYMBOLS.get(node.inputs[0].name or "", ("o", ""))[0]
+    target = symbol.replace("o", "t", 1)
+    error = symbol.replace("o", "e", 1)
+    return f"({symbol} − {target}) = −{error} (output error {error} = {-half_factor:.4g})"
 
 
 def _graph_tensors(output: Tensor) -> list[Tensor]:
@@ -569,11 +734,18 @@ def explain(
                 here = (_element_name(current, element), _element_name(source, source_element))
                 if node.function is SquaredError:  # 2(o − t) = 2 · (o − t)
                     new_steps: tuple[Step, ...] = (
-                        Step(name, "2 (from the square)", *here, 2.0),
-                        Step(name, formula.replace("·2", "·"), *here, factor / 2),
+                        Step(name, "·2", *here, 2.0, "2 (from the square)"),
+                        Step(
+                            name,
+                            formula.replace("·2", "·"),
+                            *here,
+                            factor / 2,
+                            _error_factor(node, position, factor / 2),
+                        ),
                     )
                 else:
-                    new_steps = (Step(name, formula, *here, factor),)
+                    book = _book_factor(node, current, position, element, source_element)
+                    new_steps = (Step(name, formula, *here, factor, book),)
                 stack.append((source, tuple(map(int, source_element)), steps + new_steps))
     paths.reverse()
     (autodiff,) = grad(loss, tensor, retain_graph=True)
@@ -583,6 +755,8 @@ def explain(
         tuple(paths),
         float(sum(path.product for path in paths)),
         float(autodiff.data[index]),
+        loss.name or "loss",
+        printed=show,
     )
     if show:
         print(result)
@@ -597,7 +771,7 @@ def book_network(seed: int = 0, *, retain_grad: bool = False) -> Tensor:
     returns loss = ½Σ(t − o)² (``0.5 * final_outputs.squared_error(targets)``), not yet
     differentiated.
 
-    Tensors carry the book's names: W_ih, W_ho (drawn from N(0, 1/3) with ``seed``, as
+    Tensors carry the book's names: W_ih, W_ho (drawn from N(0, σ = 3^−½) with ``seed``, as
     ``tinygrad-edu demo`` draws them), inputs, targets, hidden_inputs, hidden_outputs,
     final_inputs, final_outputs, squared_error, loss. ``retain_grad=True`` keeps the
     gradient of every intermediate tensor after ``backward()``, so that a drawing shows the

@@ -1,19 +1,24 @@
 """Training the book's network: the loop that `tinygrad-edu train` runs.
 
 The network is the book's: inputs → hidden → 10 outputs, sigmoid on both layers, no biases,
-weights from N(0, in^−½). Each step is gradient descent on the book's E = ½Σ(t − o)² per
+weights from N(0, σ = in^−½). Each step is gradient descent on the book's E = ½Σ(t − o)² per
 sample; a minibatch step is the mean of the per-sample steps. Two rules:
 
 - ``exact``: the gradient from autodiff (``loss.backward()`` and `optim.SGD`);
 - ``book``: the book's own update (`textbook.book_weight_updates`), whose hidden layer
   receives W_hoᵀ·(t − o) — the output error without the output sigmoid's slope.
+
+Because a minibatch step is a mean, not a sum, it is about as long as one sample's step,
+and an epoch at batch size B takes B times fewer steps: the default lr 0.5 suits batch size
+1, and a larger batch needs a larger lr and more epochs (measured figures in
+`cli.BATCH_SIZE_AND_LEARNING_RATE`, which ``tinygrad-edu train --help`` prints).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -189,26 +194,38 @@ def train(
 PLOT_EXTRA_HINT = 'plotting needs matplotlib: pip install "tinygrad-edu[plot]"'
 
 
-def plot_history(history: list[Epoch], path: str) -> None:
-    """A PNG of the loss and the test accuracy per epoch."""
+def require_matplotlib() -> None:
+    """Raise ImportError with the install hint unless matplotlib can be imported: called
+    before a run that will plot, so that a missing package fails at once, not after it."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.figure  # noqa: F401
     except ImportError as error:
         raise ImportError(PLOT_EXTRA_HINT) from error
+
+
+def plot_history(history: list[Epoch], path: str | None = None) -> Any:
+    """The loss and the test accuracy per epoch, as a `matplotlib.figure.Figure`; written to
+    ``path`` (a PNG) when one is given.
+
+    The figure is made without `matplotlib.pyplot` and without choosing a backend, so it
+    works headless and leaves a notebook's own plotting alone (Jupyter shows the returned
+    figure when it ends a cell).
+    """
+    require_matplotlib()
+    from matplotlib.figure import Figure
+
     epochs = [e.number for e in history]
-    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(9, 3.5))
+    figure = Figure(figsize=(9, 3.5), layout="tight")
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
     loss_axes.plot(epochs, [e.loss for e in history], marker="o")
     loss_axes.set(xlabel="epoch", ylabel="mean ½Σ(t − o)² per sample", title="training loss")
     accuracy_axes.plot(epochs, [e.test_accuracy for e in history], marker="o", color="tab:green")
     accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="test accuracy")
     for axes in (loss_axes, accuracy_axes):
         axes.xaxis.get_major_locator().set_params(integer=True)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    if path is not None:
+        figure.savefig(path, dpi=100)
+    return figure
 
 
 def format_confusion(confusion: np.ndarray) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from tinygrad_edu.autograd import _OUTPUT, Function, Node
+from tinygrad_edu.autograd import _OUTPUT, Function, Node, grad
 from tinygrad_edu.functions import REGISTRY, OpInfo
 from tinygrad_edu.tensor import Tensor
 
@@ -84,6 +84,9 @@ _SOURCE = (".dot", ".gv")
 _RANKDIRS = ("LR", "RL", "TB", "BT")
 _FONT = "Helvetica,Arial,sans-serif"
 _FACTOR_COLOUR = "#c92a2a"  # the chain-rule factors of the backward view (dark red)
+MAX_WIDTH_INCHES = 8.3
+"""Drawings wider than this are scaled down to it (Graphviz's ``size``): about 800 pixels
+on a screen, so that a drawing fits a notebook or a docs page."""
 _OPERANDS = {"matmul": ("A", "B"), "linear": ("X", "W"), "squared_error": ("o", "t")}
 """Operand names of the registry's labels ("·Bᵀ" for A·B); other binary ops use a and b."""
 
@@ -199,7 +202,11 @@ def _number_title(t: Tensor, kind: str) -> str | None:
     return _number(t.data.item())
 
 
-def _tensor_label(t: Tensor, kind: str, show_data: bool, show_grad: bool) -> str:
+def _tensor_label(
+    t: Tensor, kind: str, show_data: bool, show_grad: bool, gradient: np.ndarray | None = None
+) -> str:
+    """Name, shape and dtype; data and gradient on request. ``gradient`` is what the engine
+    says when ``t.grad`` is not kept (see `_engine_gradients`)."""
     lines = []
     title = _title(t, kind)
     if title is not None:
@@ -210,6 +217,8 @@ def _tensor_label(t: Tensor, kind: str, show_data: bool, show_grad: bool) -> str
         lines += _values("data", t.data)
     if show_grad and t.grad is not None:
         lines += _values("grad", t.grad)
+    elif show_grad and gradient is not None:
+        lines += _values("grad", gradient)
     return _html(lines)
 
 
@@ -239,7 +248,7 @@ def _op_label(node: Node, info: OpInfo | None, graph: _Graph, backward: bool) ->
     return _html(lines)
 
 
-def _legend(backward: bool, collapsed: bool) -> str:
+def _legend(backward: bool, collapsed: bool, has_linear: bool = False) -> str:
     rows = ['<tr><td colspan="2"><b>{}</b></td></tr>'.format(
         "backward pass: the gradient flows along the arrows" if backward
         else "forward pass: the data flows along the arrows"
@@ -256,6 +265,10 @@ def _legend(backward: bool, collapsed: bool) -> str:
         [
             "edge label: the chain-rule factor of that step (functions.REGISTRY labels)",
             "A, B (a, b): the operands of the operation, as its box says",
+            *(["G (Linear's Gᵀ·): the gradient arriving at the operation's output"] * has_linear),
+            "grad = 1 on the output: where the backward pass starts (∂output/∂output)",
+            "grad on a box: ∂output/∂tensor; an intermediate keeps it after backward() only "
+            "if it called retain_grad()",
             "dotted line: an input that needs no gradient",
         ]
         if backward
@@ -273,7 +286,7 @@ def draw(
     tensor: Tensor,
     show_data: bool = False,
     show_grad: bool = True,
-    rankdir: str = "LR",
+    rankdir: str = "TB",
     max_nodes: int | None = None,
     backward: bool = False,
     *,
@@ -283,12 +296,18 @@ def draw(
 
     ``show_data``/``show_grad`` print each tensor's values and gradient (in full when it has
     at most `SMALL_TENSOR` elements, else their range). ``rankdir`` is Graphviz's direction:
-    "LR" (left to right), "RL", "TB" or "BT". ``max_nodes`` caps the number of nodes drawn:
-    the part of the graph farthest from ``tensor`` (the oldest) becomes one summary node
-    that counts the operations it holds. ``legend=False`` leaves out the legend (the
-    graph's label, below the drawing). ``backward=True`` draws the backward pass:
-    arrows the way the gradient flows, labelled with each step's chain-rule factor. Works
-    before and after ``backward()``. Needs no ``dot`` program (rendering does).
+    "TB" (top to bottom, the default, as ``tinygrad-edu graph``), "LR" (left to right), "RL"
+    or "BT". A drawing wider than `MAX_WIDTH_INCHES` is scaled down to that width.
+    ``max_nodes`` caps the number of nodes drawn: the part of the graph farthest from
+    ``tensor`` (the oldest) becomes one summary node that counts the operations it holds.
+    ``legend=False`` leaves out the legend (the graph's label, below the drawing).
+
+    ``backward=True`` draws the backward pass: arrows the way the gradient flows, labelled
+    with each step's chain-rule factor. With ``show_grad`` the output shows grad = 1 (where
+    the pass starts) and every tensor that requires grad its gradient: ``.grad`` where the
+    engine kept it, else, while the graph is intact, the engine's ``grad()`` of the output
+    with respect to it. Works before and after ``backward()``. Needs no ``dot`` program
+    (rendering does).
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"draw: expected a Tensor, got {type(tensor).__name__}")
@@ -307,10 +326,19 @@ def draw(
     collapsed = kept < len(graph.items)
     infos = {info.function: info for info in REGISTRY.values()}
 
-    graph_attributes = {"rankdir": rankdir, "fontname": _FONT, "fontsize": "11"}
+    graph_attributes = {
+        "rankdir": rankdir,
+        "fontname": _FONT,
+        "fontsize": "11",
+        "size": f"{MAX_WIDTH_INCHES},{10 * MAX_WIDTH_INCHES}",  # only ever scales down
+    }
+    has_linear = any(
+        isinstance(item, Node) and infos.get(item.function) is REGISTRY.get("linear")
+        for item in graph.items[:kept]
+    )
     if legend:  # the graph's label, not a node: it takes nothing from max_nodes
         graph_attributes |= {
-            "label": _legend(backward, collapsed),
+            "label": _legend(backward, collapsed, has_linear),
             "labelloc": "b",
             "labeljust": "l",
         }
@@ -320,9 +348,10 @@ def draw(
         node_attr={"fontname": _FONT, "fontsize": "11"},
         edge_attr={"fontname": _FONT, "fontsize": "10"},
     )
+    gradients = _engine_gradients(graph, graph.items[:kept]) if backward and show_grad else {}
     for item in graph.items[:kept]:
         if isinstance(item, Tensor):
-            _add_tensor(dot, graph, item, show_data, show_grad)
+            _add_tensor(dot, graph, item, show_data, show_grad, gradients.get(id(item)))
         else:
             _add_operation(dot, graph, item, infos.get(item.function), backward)
     _add_edges(dot, graph, drawn, infos, backward)
@@ -337,14 +366,46 @@ def draw(
     return dot
 
 
+def _engine_gradients(graph: _Graph, drawn: list[Tensor | Node]) -> dict[int, np.ndarray]:
+    """id → ∂root/∂t for the drawn tensors that require grad but keep no ``.grad``: 1 for
+    a one-element root; for the others the engine's own ``grad()``, while the graph is
+    intact (before ``backward()`` frees it) — afterwards only retain_grad() keeps them."""
+    root = graph.root
+    if root.size != 1 or not root.requires_grad:
+        return {}
+    found = {id(root): np.ones_like(root.data)}
+    if any(isinstance(item, Node) and item.released for item in graph.items):
+        return found
+    wanted = [
+        t
+        for t in drawn
+        if isinstance(t, Tensor) and t is not root and t.requires_grad and t.grad is None
+    ]
+    if not wanted:
+        return found
+    try:
+        gradients = grad(root, wanted, retain_graph=True, allow_unused=True)
+    except Exception:  # an operation whose backward fails: draw without these values
+        return found
+    for t, g in zip(wanted, gradients, strict=True):
+        if g is not None:
+            found[id(t)] = g.data
+    return found
+
+
 def _add_tensor(
-    dot: graphviz.Digraph, graph: _Graph, t: Tensor, show_data: bool, show_grad: bool
+    dot: graphviz.Digraph,
+    graph: _Graph,
+    t: Tensor,
+    show_data: bool,
+    show_grad: bool,
+    gradient: np.ndarray | None = None,
 ) -> None:
     kind = graph.kind(t)
     saved = id(t) in graph.saved
     dot.node(
         graph.ids[id(t)],
-        _tensor_label(t, kind, show_data, show_grad),
+        _tensor_label(t, kind, show_data, show_grad, gradient),
         shape="box",
         style="filled",
         fillcolor=COLOURS[kind],
