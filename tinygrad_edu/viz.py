@@ -21,6 +21,7 @@ factor that step multiplies the gradient by, taken from the registry of operatio
 from __future__ import annotations
 
 import html
+import importlib
 from collections import Counter, deque
 from pathlib import Path
 from typing import Any
@@ -467,3 +468,16 @@ def save(
 
 
 # --------------------------------------------------------------------------- the book's network
+
+
+# --------------------------------------------------------------------------- step through
+
+
+def explore(loss: Tensor, **options: Any) -> Any:
+    """A page that steps through the backward pass of ``loss`` with the engine's numbers:
+    `tinygrad_edu.explore.explore` (its options: rankdir, max_nodes, title). Jupyter shows
+    it inline; ``.save("page.html")`` writes one self-contained file."""
+    # The page builds on this module, so it is loaded only when called: viz itself still
+    # depends on the core alone.
+    page = importlib.import_module("tinygrad_edu.explore")
+    return page.explore(loss, **options)
