@@ -241,6 +241,19 @@ def test_errors_say_what_explore_needs():
         explore(np.ones(1))
 
 
+def test_cli_writes_the_pages_of_the_book_network_and_the_worked_example(tmp_path, capsys):
+    from tinygrad_edu.cli import main
+
+    assert main(["explore", "--out", str(tmp_path / "book.html")]) == 0
+    book = (tmp_path / "book.html").read_text(encoding="utf-8")
+    assert "W_ih" in book and "W_ho" in book and "book.html" in capsys.readouterr().out
+    assert main(["explore", "--worked-example", "--out", str(tmp_path / "worked.html")]) == 0
+    slope = sigmoid(2.3) * (1 - sigmoid(2.3))
+    assert f"{slope:.4g}" == "0.08282" and "0.08282" in (tmp_path / "worked.html").read_text()
+    assert main(["explore", "--out", str(tmp_path / "missing" / "page.html")]) == 1
+    assert "No such file" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------- in a browser
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")

@@ -246,10 +246,17 @@ _FACTORS: dict[str, tuple[Callable[[list[np.ndarray], np.ndarray], np.ndarray], 
 }  # fmt: skip
 
 # How each factor is written out: the label without its leading "·", with what it stands for.
-_FACTOR_WORDS: dict[str, tuple[str, ...]] = {
-    "matmul": ("Bᵀ", "Aᵀ"),
-    "linear": ("W", "X (gives Gᵀ·X)"),
-    "mean": ("1/n",),
+# The factor as written out, and what its letters stand for ({0}, {1}: the inputs' names,
+# {y}: the output's). Others: the registry's label without its leading "·".
+_FACTOR_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "mul": (("b", "b = {1}"), ("a", "a = {0}")),
+    "div": (("1/b", "b = {1}"), ("−a/b²", "a = {0}, b = {1}")),
+    "matmul": (("Bᵀ", "B = {1}"), ("Aᵀ", "A = {0}")),
+    "linear": (("W", "W = {1}"), ("X", "X = {0}")),
+    "exp": (("eˣ", "eˣ = {y}, the output"),),
+    "sigmoid": (("σ(1−σ)", "σ = {y}, the output"),),
+    "tanh": (("1−tanh²", "tanh = {y}, the output"),),
+    "squared_error": (("2(o−t)", "o = {0}, t = {1}"), ("2(t−o)", "o = {0}, t = {1}")),
 }
 
 
@@ -282,10 +289,14 @@ def _factor(info: OpInfo | None, node: Node, index: int) -> np.ndarray | None:
     return np.asarray(value)
 
 
-def _factor_words(info: OpInfo | None, index: int, label: str) -> str:
-    if info is not None and info.name in _FACTOR_WORDS:
-        return _FACTOR_WORDS[info.name][index]
-    return label.removeprefix("·")
+def _factor_words(info: OpInfo | None, index: int, label: str, step: BackwardStep) -> str:
+    """``σ(1−σ) = `` and, on the next line, what σ is."""
+    if info is None or info.name not in _FACTOR_WORDS:
+        return html.escape(label.removeprefix("·"))
+    expression, where = _FACTOR_WORDS[info.name][index]
+    names = [_name(t) for t in step.node.inputs]
+    where = where.format(*names, y=_name(step.output))
+    return f"{html.escape(expression)}<br><small>{html.escape(where)}</small>"
 
 
 # --------------------------------------------------------------------------- the page
@@ -410,11 +421,11 @@ class Explorer:
         start = _step(
             "start",
             self._id(self.loss),
-            lit=[self._id(self.loss)],
             panel='<p class="lead">The backward pass starts at the loss: '
             f"∂{loss}/∂{loss} = {_array_html(np.ones_like(self.loss.data), 'arriving')}.</p>"
             "<p>Each step runs one operation's backward: the gradient that arrives from "
             "above, times the operation's local factor, is sent to each input.</p>"
+            "<p>Press <b>Next ▶</b> or the → key to run the first operation.</p>"
             + self._leaf_table(leaf_totals, set()),
         )
         steps = self._grouped(
@@ -475,9 +486,9 @@ class Explorer:
                 continue
             receivers.append(self._id(send.tensor))
             edges.append(f"{op}->{self._id(send.tensor)}")
-            words = _e(_factor_words(info, index, send.label))
+            words = _factor_words(info, index, send.label, step)
             factor = (
-                f"{words} = {_array_html(send.factor, 'factor')}"
+                f'<span class="eq">{words}</span> = {_array_html(send.factor, "factor")}'
                 if send.factor is not None
                 else f'{words} <span class="none">(an operation on the whole array)</span>'
             )
@@ -726,6 +737,7 @@ ROOT table.m { display: inline-table; border-collapse: collapse; border-left: 2p
   border-right: 2px solid #495057; font: 13px/1.3 Menlo, Consolas, monospace;
   vertical-align: middle; }
 ROOT table.m td { padding: 1px 6px; text-align: right; }
+ROOT .eq { display: inline-block; vertical-align: middle; text-align: right; }
 ROOT .num { font: 13px Menlo, Consolas, monospace; padding: 1px 4px; }
 ROOT footer { padding: 4px 10px; border-top: 1px solid #ced4da; font-size: 12px;
   background: #f8f9fa; }
