@@ -283,25 +283,28 @@ def browser():
     driver.quit()
 
 
-def state(driver):
-    """What the page shows now: the counter, the highlighted node, the panel's numbers."""
-    from selenium.webdriver.common.by import By
+STATE = """
+const root = document.querySelector(".tge"), panel = root.querySelector(".panel .body");
+return {
+  counter: root.querySelector(".counter").textContent,
+  node: Array.from(root.querySelectorAll(".svg:not([hidden]) g.node.cur > title"),
+                   (title) => title.textContent),
+  heading: panel.innerText.split("\\n")[0],
+  numbers: Array.from(panel.querySelectorAll("[data-role]"),
+                      (e) => [e.getAttribute("data-role"), e.innerText]),
+};
+"""
 
-    current = driver.find_elements(By.CSS_SELECTOR, ".svg:not([hidden]) g.node.cur > title")
-    panel = driver.find_element(By.CSS_SELECTOR, ".panel .body")
-    numbers = [
-        (
-            element.get_attribute("data-role"),
-            np.array([float(n) for n in NUMBER.findall(element.text)]),
-        )
-        for element in panel.find_elements(By.CSS_SELECTOR, "[data-role]")
+
+def state(driver):
+    """What the page shows now, read in one go (play may change it between two reads): the
+    counter, the highlighted node, the panel's first line and numbers."""
+    shown = driver.execute_script(STATE)
+    shown["numbers"] = [
+        (role, np.array([float(n) for n in NUMBER.findall(text)]))
+        for role, text in shown["numbers"]
     ]
-    return {
-        "counter": driver.find_element(By.CSS_SELECTOR, ".counter").text,
-        "node": [t.get_attribute("textContent") for t in current],
-        "heading": panel.text.split("\n")[0],
-        "numbers": numbers,
-    }
+    return shown
 
 
 def test_browser_clicks_through_every_step_of_the_book_network(browser, tmp_path):
@@ -355,8 +358,11 @@ def test_browser_play_and_forward_mode_of_the_worked_example(browser, tmp_path):
     path = explore(loss).save(tmp_path / "worked.html")
     browser.get(path.as_uri())
     browser.find_element(By.CSS_SELECTOR, "button.play").click()
-    WebDriverWait(browser, 4).until(lambda d: state(d)["counter"] == "1 / 4")
+    WebDriverWait(browser, 10, poll_frequency=0.1).until(lambda d: state(d)["counter"] != "0 / 4")
     browser.find_element(By.CSS_SELECTOR, "button.play").click()  # pause
+    paused = state(browser)["counter"]
+    assert paused in ("1 / 4", "2 / 4")  # a step every 1.2 s
+    assert browser.find_element(By.CSS_SELECTOR, "button.play").text == "▶ Play"
     browser.find_element(By.CSS_SELECTOR, "button[data-mode=forward]").click()
     assert state(browser)["counter"] == "0 / 4"
     assert browser.find_element(By.CSS_SELECTOR, ".svg.backward").get_attribute("hidden")
