@@ -145,6 +145,8 @@ def test_small_sequential_ends_with_the_parameters_grads():
     for p in model.parameters():
         np.testing.assert_array_equal(page.leaf_grads[id(p)], p.grad)
     assert len(page.leaves) == 4
+    html = page.html()  # the two layers' parameters are told apart, by shape as drawn
+    assert "weight (3, 2)" in html and "weight (1, 3)" in html and "bias (3,)" in html
     for step in page.backward_steps:
         for send in step.sends:
             if step.node.function.__name__ == "Sigmoid":

@@ -289,13 +289,15 @@ def _factor(info: OpInfo | None, node: Node, index: int) -> np.ndarray | None:
     return np.asarray(value)
 
 
-def _factor_words(info: OpInfo | None, index: int, label: str, step: BackwardStep) -> str:
+def _factor_words(
+    info: OpInfo | None, index: int, label: str, step: BackwardStep, name: Callable[[Tensor], str]
+) -> str:
     """``σ(1−σ) = `` and, on the next line, what σ is."""
     if info is None or info.name not in _FACTOR_WORDS:
         return html.escape(label.removeprefix("·"))
     expression, where = _FACTOR_WORDS[info.name][index]
-    names = [_name(t) for t in step.node.inputs]
-    where = where.format(*names, y=_name(step.output))
+    names = [name(t) for t in step.node.inputs]
+    where = where.format(*names, y=name(step.output))
     return f"{html.escape(expression)}<br><small>{html.escape(where)}</small>"
 
 
@@ -312,6 +314,18 @@ def _name(t: Tensor) -> str:
     if t.grad_fn is None and not t.requires_grad and t.data.size == 1:
         return _number(float(t.data.item()))
     return "scalar" if t.ndim == 0 else f"tensor{tuple(t.shape)}"
+
+
+def _distinct_names(tensors: list[Tensor]) -> dict[int, str]:
+    """Names with the shape added where two named tensors share one: the two layers'
+    "weight" become "weight (3, 2)" and "weight (1, 3)", as their boxes in the drawing say.
+    (Nameless tensors are told apart by the highlighting.)"""
+    names = {id(t): _name(t) for t in tensors}
+    counts = Counter(names[id(t)] for t in tensors if t.name)
+    for t in tensors:
+        if t.name and counts[t.name] > 1:
+            names[id(t)] += f" {tuple(t.shape)}"
+    return names
 
 
 def _array_html(array: np.ndarray, role: str) -> str:
@@ -378,7 +392,7 @@ class Explorer:
                 + ("" if loss.grad_fn is not None else " with no recorded graph (a leaf)")
             )
         self.loss = loss
-        self.title = title or f"backward pass of {_name(loss)}"
+        self.title = title or (f"backward pass of {loss.name}" if loss.name else "backward pass")
         self.rankdir = rankdir
         self.max_nodes = max_nodes
         self.backward_steps, self.leaf_grads = record_backward(loss)
@@ -389,6 +403,12 @@ class Explorer:
         if max_nodes is not None and kept > max_nodes:
             kept = max_nodes - 1
         self._drawn = {id(item) for item in self._graph.items[:kept]}
+        self._names = _distinct_names(
+            [item for item in self._graph.items if isinstance(item, Tensor)]
+        )
+
+    def _name(self, t: Tensor) -> str:
+        return self._names[id(t)]
 
     # ---------------------------------------------------------------- ids in the drawing
 
@@ -416,8 +436,8 @@ class Explorer:
     # (the HTML of the numbers). The script marks the nodes of earlier steps as visited.
 
     def _backward_data(self) -> list[dict[str, Any]]:
-        leaf_totals: dict[int, np.ndarray] = {}
-        loss = _e(_name(self.loss))
+        leaf_totals: dict[int, Send] = {}
+        loss = _e(self._name(self.loss))
         start = _step(
             "start",
             self._id(self.loss),
@@ -457,12 +477,10 @@ class Explorer:
             data.append(hidden(pending))
         return data
 
-    def _one_backward(
-        self, step: BackwardStep, leaf_totals: dict[int, np.ndarray]
-    ) -> dict[str, Any]:
+    def _one_backward(self, step: BackwardStep, leaf_totals: dict[int, Send]) -> dict[str, Any]:
         node, info = step.node, _info(step.node)
         op = self._id(node)
-        out_name = _e(_name(step.output))
+        out_name = _e(self._name(step.output))
         rows = [
             f'<p class="lead"><b>{_e(node.name)}</b>: the operation that made '
             f"<b>{out_name}</b> passes its gradient on to its inputs.</p>",
@@ -474,7 +492,7 @@ class Explorer:
         ]
         edges, receivers, filled, changed = [f"{self._id(step.output)}->{op}"], [], [], set()
         for index, send in enumerate(step.sends):
-            target = _e(_name(send.tensor))
+            target = _e(self._name(send.tensor))
             if send.gradient is None:
                 rows.append(
                     _row(
@@ -486,7 +504,7 @@ class Explorer:
                 continue
             receivers.append(self._id(send.tensor))
             edges.append(f"{op}->{self._id(send.tensor)}")
-            words = _factor_words(info, index, send.label, step)
+            words = _factor_words(info, index, send.label, step, self._name)
             factor = (
                 f'<span class="eq">{words}</span> = {_array_html(send.factor, "factor")}'
                 if send.factor is not None
@@ -507,7 +525,7 @@ class Explorer:
             assert send.total is not None
             plural = "s" if send.uses > 1 else ""
             if send.tensor.grad_fn is None:
-                leaf_totals[id(send.tensor)] = send.total
+                leaf_totals[id(send.tensor)] = send
                 changed.add(id(send.tensor))
                 if send.count == send.uses:
                     filled.append(self._id(send.tensor))
@@ -528,13 +546,13 @@ class Explorer:
         return _step(node.name, op, edges, receivers, filled, panel)
 
     def _hidden_backward(
-        self, steps: list[BackwardStep], leaf_totals: dict[int, np.ndarray]
+        self, steps: list[BackwardStep], leaf_totals: dict[int, Send]
     ) -> dict[str, Any]:
         changed = set()
         for step in steps:
             for send in step.sends:
                 if send.total is not None and send.tensor.grad_fn is None:
-                    leaf_totals[id(send.tensor)] = send.total
+                    leaf_totals[id(send.tensor)] = send
                     changed.add(id(send.tensor))
         return _step(
             f"{len(steps)} hidden",
@@ -551,15 +569,17 @@ class Explorer:
             f"the graph that is not drawn (max_nodes={self.max_nodes}): {_e(parts)}.</p>"
         )
 
-    def _leaf_table(self, totals: dict[int, np.ndarray], changed: set[int]) -> str:
+    def _leaf_table(self, latest: dict[int, Send], changed: set[int]) -> str:
         rows = []
         for t in self.leaves[:12]:
-            value = (
-                _array_html(totals[id(t)], "leaf")
-                if id(t) in totals
-                else '<span class="none">not yet</span>'
-            )
-            rows.append(_row(_e(_name(t)), value, "changed" if id(t) in changed else ""))
+            send = latest.get(id(t))
+            if send is None or send.total is None:
+                value = '<span class="none">not yet</span>'
+            else:
+                value = _array_html(send.total, "leaf")
+                if send.count < send.uses:
+                    value += f" <small>{send.count} of {send.uses} contributions so far</small>"
+            rows.append(_row(_e(self._name(t)), value, "changed" if id(t) in changed else ""))
         more = len(self.leaves) - 12
         if more > 0:
             rows.append(_row("…", f"and {more} more parameters"))
@@ -567,7 +587,9 @@ class Explorer:
 
     def _forward_data(self) -> list[dict[str, Any]]:
         leaves = [t for t in self._graph.items if isinstance(t, Tensor) and t.grad_fn is None]
-        start_rows = "".join(_row(_e(_name(t)), _array_html(t.data, "value")) for t in leaves[:12])
+        start_rows = "".join(
+            _row(_e(self._name(t)), _array_html(t.data, "value")) for t in leaves[:12]
+        )
         start = _step(
             "inputs",
             "",
@@ -593,13 +615,13 @@ class Explorer:
         call = f"{info.name if info else node.function.__name__}({', '.join(operands)})"
         rows = [
             f'<p class="lead"><b>{_e(node.function.__name__)}</b> computes '
-            f"<b>{_e(_name(step.output))}</b> = {_e(call)}</p>",
+            f"<b>{_e(self._name(step.output))}</b> = {_e(call)}</p>",
             '<table class="step">',
             *(
-                _row(f"{o} = {_e(_name(t))}", _array_html(t.data, "input"))
+                _row(f"{o} = {_e(self._name(t))}", _array_html(t.data, "input"))
                 for o, t in zip(operands, node.inputs, strict=True)
             ),
-            _row(_e(_name(step.output)), _array_html(step.output.data, "value")),
+            _row(_e(self._name(step.output)), _array_html(step.output.data, "value")),
             "</table>",
         ]
         edges = [f"{self._id(t)}->{op}" for t in node.inputs] + [f"{op}->{self._id(step.output)}"]
