@@ -453,6 +453,12 @@ class Explorer:
             lambda step: self._one_backward(step, leaf_totals),
             lambda steps: self._hidden_backward(steps, leaf_totals),
         )
+        if steps:
+            steps[-1]["panel"] += (
+                '<p class="lead"><b>The backward pass is complete</b>: every parameter\'s '
+                ".grad holds ∂" + loss + "/∂parameter. A gradient descent step would now "
+                "subtract α·.grad from each parameter.</p>"
+            )
         return [start, *steps]
 
     def _grouped(
@@ -480,13 +486,13 @@ class Explorer:
     def _one_backward(self, step: BackwardStep, leaf_totals: dict[int, Send]) -> dict[str, Any]:
         node, info = step.node, _info(step.node)
         op = self._id(node)
-        out_name = _e(self._name(step.output))
+        out_name, loss = _e(self._name(step.output)), _e(self._name(self.loss))
         rows = [
             f'<p class="lead"><b>{_e(node.name)}</b>: the operation that made '
             f"<b>{out_name}</b> passes its gradient on to its inputs.</p>",
             '<table class="step">',
             _row(
-                f"arriving from above<br><small>∂loss/∂{out_name}</small>",
+                f"arriving from above<br><small>∂{loss}/∂{out_name}</small>",
                 _array_html(step.arriving, "arriving"),
             ),
         ]
@@ -516,7 +522,7 @@ class Explorer:
             rows.append(_row(f"local factor<br><small>{_e(send.label)}</small>", factor))
             rows.append(
                 _row(
-                    f"sent<br><small>∂loss/∂{target} from here</small>",
+                    f"sent<br><small>∂{loss}/∂{target} from here</small>",
                     _array_html(send.gradient, "sent")
                     + f"<br><small>= {_e(_product_words(info, index, send, step.arriving))}"
                     "</small>",
@@ -822,9 +828,11 @@ _SCRIPT = r"""
     q(".counter").textContent = step + " / " + (steps.length - 1);
     slider.max = steps.length - 1;
     slider.value = step;
-    var here = v.nodes[s.node];
-    if (here && here.scrollIntoView) {
-      here.scrollIntoView({ block: "center", inline: "center" });
+    var here = v.nodes[s.node], pane = q(".graph");
+    if (here) {  // centre it in the graph's pane (scrollIntoView would scroll a notebook too)
+      var r = here.getBoundingClientRect(), p = pane.getBoundingClientRect();
+      pane.scrollTop += r.top + r.height / 2 - (p.top + p.height / 2);
+      pane.scrollLeft += r.left + r.width / 2 - (p.left + p.width / 2);
     }
   }
   function go(n) {
