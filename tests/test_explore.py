@@ -135,6 +135,17 @@ def test_reuse_shows_the_running_sum_until_it_equals_the_engines_gradient():
     assert "running sum" in page.html() and "2 of 3 contributions" in page.html()
 
 
+def test_steps_come_in_reverse_topological_order_each_node_once():
+    loss, *_ = diamond()
+    steps = explore(loss).backward_steps
+    position = {id(step.node): i for i, step in enumerate(steps)}
+    assert len(position) == len(steps) == 6
+    for step in steps:  # every consumer of a tensor runs before the node that made it
+        for send in step.sends:
+            if send.tensor.grad_fn is not None:
+                assert position[id(send.tensor.grad_fn)] > position[id(step.node)]
+
+
 def test_small_sequential_ends_with_the_parameters_grads():
     rng = np.random.default_rng(0)
     model = nn.Sequential(nn.Linear(2, 3, rng=rng), nn.Sigmoid(), nn.Linear(3, 1, rng=rng))
@@ -241,6 +252,10 @@ def test_errors_say_what_explore_needs():
         explore(Tensor(1.0, requires_grad=True))
     with pytest.raises(TypeError, match="expected a Tensor"):
         explore(np.ones(1))
+    with pytest.raises(ValueError, match="max_nodes must be an integer of at least 2"):
+        explore(textbook.book_network(), max_nodes=1)
+    with pytest.raises(ValueError, match="rankdir must be one of"):
+        explore(textbook.book_network(), rankdir="up")
 
 
 def test_cli_writes_the_pages_of_the_book_network_and_the_worked_example(tmp_path, capsys):

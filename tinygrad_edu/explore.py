@@ -40,6 +40,7 @@ __all__ = [
     "ForwardStep",
     "Send",
     "explore",
+    "forward_order",
     "record_backward",
 ]
 
@@ -199,13 +200,12 @@ def forward_order(loss: Tensor) -> list[ForwardStep]:
 
 # --------------------------------------------------------------------------- local factors
 
-_INFOS = {info.function: info for info in REGISTRY.values()}
-
 
 def _info(node: Node) -> OpInfo | None:
-    for function in node.function.__mro__:  # the recorder's subclass finds its operation
-        if function in _INFOS:
-            return _INFOS[function]
+    """The registry's entry of the node's operation (None for one defined elsewhere)."""
+    for info in REGISTRY.values():
+        if info.function is node.function:
+            return info
     return None
 
 
@@ -245,7 +245,6 @@ _FACTORS: dict[str, tuple[Callable[[list[np.ndarray], np.ndarray], np.ndarray], 
     "squared_error": (lambda i, y: 2 * (i[0] - i[1]), lambda i, y: 2 * (i[1] - i[0])),
 }  # fmt: skip
 
-# How each factor is written out: the label without its leading "·", with what it stands for.
 # The factor as written out, and what its letters stand for ({0}, {1}: the inputs' names,
 # {y}: the output's). Others: the registry's label without its leading "·".
 _FACTOR_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -392,6 +391,17 @@ class Explorer:
                 + ("" if loss.grad_fn is not None else " with no recorded graph (a leaf)")
             )
         self.loss = loss
+        self._drawings = {  # drawn first: draw checks rankdir and max_nodes
+            backward: viz.draw(
+                loss,
+                show_grad=False,
+                rankdir=rankdir,
+                max_nodes=max_nodes,
+                backward=backward,
+                legend=False,
+            )
+            for backward in (True, False)
+        }
         self.title = title or (f"backward pass of {loss.name}" if loss.name else "backward pass")
         self.rankdir = rankdir
         self.max_nodes = max_nodes
@@ -416,14 +426,7 @@ class Explorer:
         return self._graph.ids[id(item)] if id(item) in self._drawn else "summary"
 
     def _svg(self, backward: bool) -> str:
-        drawing = viz.draw(
-            self.loss,
-            show_grad=False,
-            rankdir=self.rankdir,
-            max_nodes=self.max_nodes,
-            backward=backward,
-            legend=False,
-        )
+        drawing = self._drawings[backward]
         try:
             svg = drawing.pipe(format="svg").decode("utf-8")
         except graphviz.ExecutableNotFound:
