@@ -3,15 +3,15 @@
 (headless Chromium via Selenium) the buttons, keys and slider move through the steps."""
 
 import math
-import os
 import re
 import shutil
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
 
-from tinygrad_edu import Tensor, nn, textbook, viz
+from tinygrad_edu import Function, Tensor, nn, textbook, viz
 from tinygrad_edu.autograd import GraphReleasedError
 from tinygrad_edu.explore import Explorer, explore
 
@@ -144,6 +144,39 @@ def test_steps_come_in_reverse_topological_order_each_node_once():
         for send in step.sends:
             if send.tensor.grad_fn is not None:
                 assert position[id(send.tensor.grad_fn)] > position[id(step.node)]
+
+
+class Tap(Function):
+    """The identity, noting when the engine runs its backward."""
+
+    order: ClassVar[list[str]] = []
+
+    @staticmethod
+    def forward(ctx, x, label=""):
+        ctx.label = label
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        Tap.order.append(ctx.label)
+        return grad
+
+
+def test_steps_come_in_the_order_that_backward_runs_them():
+    def tapped():
+        x = Tensor([0.2, 0.7], requires_grad=True)
+        a = Tap.apply(x.sigmoid(), label="a")
+        b = Tap.apply(x.tanh(), label="b")
+        c = Tap.apply(a * b, label="c")
+        return Tap.apply(c + Tap.apply(a.exp(), label="d"), label="e").sum()
+
+    Tap.order = []
+    tapped().backward()
+    by_backward = list(Tap.order)
+    Tap.order = []
+    steps = explore(tapped()).backward_steps
+    by_explorer = [s.node.label for s in steps if s.node.function.__name__ == "Tap"]
+    assert Tap.order == by_explorer == by_backward and sorted(by_backward) == list("abcde")
 
 
 def test_small_sequential_ends_with_the_parameters_grads():
@@ -284,14 +317,15 @@ def browser():
     for program in (CHROMIUM, CHROMEDRIVER):
         if not program.exists():
             pytest.skip(f"{program} is missing (apt-get install chromium chromium-driver)")
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager: never download a browser or driver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SE_OFFLINE", "true")  # Selenium Manager: never download anything
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False},
