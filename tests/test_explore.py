@@ -98,6 +98,7 @@ def test_local_factors_are_the_closed_forms_of_the_book_network():
     np.testing.assert_array_equal(to_weights.factor, named["hidden_outputs"].data.T)
     o, t = named["final_outputs"].data, named["targets"].data
     np.testing.assert_allclose(by_output["squared_error"].sends[0].gradient, o - t)  # ½ · 2(o−t)
+    assert "cancels the square's 2" in page.html()
 
 
 def test_worked_example_shows_the_slope_and_the_gradient_of_w11():

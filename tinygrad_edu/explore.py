@@ -551,6 +551,12 @@ class Explorer:
                 )
             )
         rows.append("</table>")
+        if info is not None and info.name == "squared_error" and np.all(step.arriving == 0.5):
+            rows.append(
+                '<p class="lead">½ · 2(o−t) = o − t: the ½ of the book\'s E = ½Σ(t − o)² '
+                "cancels the square's 2, so what is sent is o − t = −e, the output error "
+                "with its sign turned.</p>"
+            )
         panel = "".join(rows) + self._leaf_table(leaf_totals, changed)
         return _step(node.name, op, edges, receivers, filled, panel)
 
