@@ -220,6 +220,21 @@ def run_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_explore(args: argparse.Namespace) -> int:
+    """Write the step-through page of the book's network (or of the worked example)."""
+    from tinygrad_edu import viz
+
+    if args.worked_example:
+        loss, _ = textbook.worked_example_network()
+        title = "the worked example: w₁₁ = 2.0, E = ½(t − o)²"
+    else:
+        loss = textbook.book_network(args.seed)
+        title = f"the book's 3-3-3 network (seed {args.seed}), E = ½Σ(t − o)²"
+    path = viz.explore(loss, rankdir=args.rankdir, title=title).save(args.out)
+    print(f"{title}: step through its backward pass in {path} (open it in a browser)")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -333,6 +348,16 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--rankdir", choices=["LR", "TB", "RL", "BT"], default="TB")
     graph.add_argument("--seed", type=_seed, default=0, help="seed of the weights (0)")
 
+    explore = commands.add_parser(
+        "explore", help="an HTML page that steps through the backward pass, node by node"
+    )
+    explore.add_argument("--out", default="explore.html", help="the page to write (.html)")
+    explore.add_argument(
+        "--worked-example", action="store_true", help="the text's worked example, not the network"
+    )
+    explore.add_argument("--rankdir", choices=["LR", "TB", "RL", "BT"], default="TB")
+    explore.add_argument("--seed", type=_seed, default=0, help="seed of the weights (0)")
+
     evaluate = commands.add_parser("evaluate", help="test accuracy of saved weights")
     evaluate.add_argument("weights", help="a .npz file written by train")
     evaluate.add_argument("--split-seed", type=_seed, default=0, help="seed of the split (0)")
@@ -364,6 +389,8 @@ def _run_command(args: argparse.Namespace) -> int:
         return run_evaluate(args)
     if args.command == "graph":
         return run_graph(args)
+    if args.command == "explore":
+        return run_explore(args)
     raise AssertionError(f"no code runs the command {args.command!r}")
 
 

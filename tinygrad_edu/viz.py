@@ -528,3 +528,17 @@ def save(
 
 
 # --------------------------------------------------------------------------- the book's network
+
+
+# --------------------------------------------------------------------------- step through
+
+
+def explore(loss: Tensor, **options: Any) -> Any:
+    """A page that steps through the backward pass of ``loss`` with the engine's numbers:
+    `tinygrad_edu.explore.explore` (its options: rankdir, max_nodes, title). Jupyter shows
+    it inline; ``.save("page.html")`` writes one self-contained file."""
+    # The page builds on this module, so it is loaded only when called (no import cycle);
+    # at import time viz depends on the core alone.
+    from tinygrad_edu import explore as page
+
+    return page.explore(loss, **options)

@@ -1,0 +1,442 @@
+"""The step-through page: every number it shows is the engine's (checked against ``.grad``,
+``retain_grad`` and hand calculations), the page is self-contained, and in a real browser
+(headless Chromium via Selenium) the buttons, keys and slider move through the steps."""
+
+import math
+import re
+import shutil
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from tinygrad_edu import Function, Tensor, nn, textbook, viz
+from tinygrad_edu.autograd import GraphReleasedError
+from tinygrad_edu.explore import Explorer, explore
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("dot") is None,
+    reason="the page draws with Graphviz: 'dot' is not installed (apt-get install graphviz)",
+)
+
+NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:e[-+]?\d+)?")
+ROLE = re.compile(r'data-role="(\w+)"[^>]*>(.*?)</(?:table|span)>', re.DOTALL)
+
+
+def shown(panel: str) -> list[tuple[str, np.ndarray]]:
+    """The numbers of a panel, in order, as (role, values): what the page prints."""
+    return [
+        (role, np.array([float(n) for n in NUMBER.findall(re.sub(r"<[^>]+>", " ", body))]))
+        for role, body in ROLE.findall(panel)
+    ]
+
+
+def agrees(text_values: np.ndarray, expected: np.ndarray) -> bool:
+    """Printed with 4 significant digits: equal to the value within that rounding."""
+    expected = np.asarray(expected, dtype=float).ravel()
+    return text_values.shape == expected.shape and bool(
+        np.allclose(text_values, expected, rtol=6e-4, atol=1e-12)
+    )
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def diamond():
+    """x feeds two branches that meet again, and h is used three times."""
+    x = Tensor([[0.5, -1.0]], requires_grad=True, name="x")
+    h = x.sigmoid()
+    h.name = "h"
+    h.retain_grad()
+    y = h * h + h.tanh()
+    y.name = "y"
+    y.retain_grad()
+    loss = (y * x).sum()
+    loss.name = "loss"
+    return loss, x, h, y
+
+
+# --------------------------------------------------------------------------- the numbers
+
+
+def test_every_backward_step_shows_the_engines_gradients_book_network():
+    loss = textbook.book_network(retain_grad=True)
+    page = explore(loss)
+    loss.backward()  # the explorer left the graph and every .grad alone
+    named = textbook.named_tensors(loss)
+    data = page._backward_data()
+    assert len(data) == len(page.backward_steps) + 1  # the start, then one step per node
+    for step, panel in zip(page.backward_steps, data[1:], strict=True):
+        expected = np.ones(1) if step.output is loss else step.output.grad
+        np.testing.assert_array_equal(step.arriving, np.reshape(expected, step.arriving.shape))
+        values = shown(panel["panel"])
+        assert values[0][0] == "arriving" and agrees(values[0][1], expected)
+        for send in step.sends:
+            if send.gradient is None:
+                continue
+            assert send.count == send.uses == 1  # the book's network has no reuse
+            np.testing.assert_array_equal(send.total, send.tensor.grad)
+    for name in ("W_ih", "W_ho"):
+        np.testing.assert_array_equal(page.leaf_grads[id(named[name])], named[name].grad)
+    last = shown(data[-1]["panel"])
+    assert agrees(last[-1][1], named["W_ih"].grad)  # the .grad table's last row at the end
+
+
+def test_local_factors_are_the_closed_forms_of_the_book_network():
+    loss = textbook.book_network()
+    named = textbook.named_tensors(loss)
+    page = explore(loss)
+    by_output = {step.output.name: step for step in page.backward_steps}
+    z = named["final_inputs"].data
+    (send,) = by_output["final_outputs"].sends
+    np.testing.assert_allclose(send.factor, sigmoid(z) * (1 - sigmoid(z)), rtol=1e-12)
+    np.testing.assert_allclose(send.gradient, by_output["final_outputs"].arriving * send.factor)
+    to_weights = by_output["final_inputs"].sends[0]
+    assert to_weights.label == "·Bᵀ"
+    np.testing.assert_array_equal(to_weights.factor, named["hidden_outputs"].data.T)
+    o, t = named["final_outputs"].data, named["targets"].data
+    np.testing.assert_allclose(by_output["squared_error"].sends[0].gradient, o - t)  # ½ · 2(o−t)
+    assert "cancels the square's 2" in page.html()
+
+
+def test_worked_example_shows_the_slope_and_the_gradient_of_w11():
+    loss, weights = textbook.worked_example_network()
+    page = explore(loss)
+    slope = sigmoid(2.3) * (1 - sigmoid(2.3))  # by hand: σ(2.3) = 0.9089, slope 0.0828
+    assert math.isclose(slope, 0.0828, abs_tol=5e-5)
+    (sigmoid_step,) = [s for s in page.backward_steps if s.node.name == "SigmoidBackward"]
+    assert sigmoid_step.sends[0].factor.item() == pytest.approx(slope, rel=1e-12)
+    assert "0.08282" in page._backward_data()[page.backward_steps.index(sigmoid_step) + 1]["panel"]
+    expected = np.array([[-0.8 * slope * 0.4, -0.8 * slope * 0.5]])  # −e·σ(1−σ)·o_j
+    np.testing.assert_allclose(page.leaf_grads[id(weights)], expected, rtol=1e-9)
+
+
+def test_reuse_shows_the_running_sum_until_it_equals_the_engines_gradient():
+    loss, x, h, _ = diamond()
+    page = explore(loss)
+    loss.backward()
+    sends_to = {"x": [], "h": []}
+    for step in page.backward_steps:
+        for send in step.sends:
+            if send.tensor.name in sends_to and send.gradient is not None:
+                sends_to[send.tensor.name].append(send)
+    assert [s.count for s in sends_to["h"]] == [1, 2, 3] and sends_to["h"][0].uses == 3
+    assert [s.count for s in sends_to["x"]] == [1, 2]
+    np.testing.assert_allclose(sends_to["h"][-1].total, h.grad, rtol=1e-15)
+    np.testing.assert_allclose(sends_to["x"][-1].total, x.grad, rtol=1e-15)
+    (h_step,) = [s for s in page.backward_steps if s.output is h]
+    np.testing.assert_array_equal(h_step.arriving, sends_to["h"][-1].total)  # engine's own sum
+    # independently: loss = Σ (σ(x)² + tanh σ(x)) · x
+    s = sigmoid(x.data)
+    dh = x.data * (2 * s + 1 - np.tanh(s) ** 2)
+    np.testing.assert_allclose(h.grad, dh)
+    np.testing.assert_allclose(x.grad, s**2 + np.tanh(s) + dh * s * (1 - s))
+    assert "running sum" in page.html() and "2 of 3 contributions" in page.html()
+
+
+def test_steps_come_in_reverse_topological_order_each_node_once():
+    loss, *_ = diamond()
+    steps = explore(loss).backward_steps
+    position = {id(step.node): i for i, step in enumerate(steps)}
+    assert len(position) == len(steps) == 6
+    for step in steps:  # every consumer of a tensor runs before the node that made it
+        for send in step.sends:
+            if send.tensor.grad_fn is not None:
+                assert position[id(send.tensor.grad_fn)] > position[id(step.node)]
+
+
+class Tap(Function):
+    """The identity, noting when the engine runs its backward."""
+
+    order: ClassVar[list[str]] = []
+
+    @staticmethod
+    def forward(ctx, x, label=""):
+        ctx.label = label
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        Tap.order.append(ctx.label)
+        return grad
+
+
+def test_steps_come_in_the_order_that_backward_runs_them():
+    def tapped():
+        x = Tensor([0.2, 0.7], requires_grad=True)
+        a = Tap.apply(x.sigmoid(), label="a")
+        b = Tap.apply(x.tanh(), label="b")
+        c = Tap.apply(a * b, label="c")
+        return Tap.apply(c + Tap.apply(a.exp(), label="d"), label="e").sum()
+
+    Tap.order = []
+    tapped().backward()
+    by_backward = list(Tap.order)
+    Tap.order = []
+    steps = explore(tapped()).backward_steps
+    by_explorer = [s.node.label for s in steps if s.node.function.__name__ == "Tap"]
+    assert Tap.order == by_explorer == by_backward and sorted(by_backward) == list("abcde")
+
+
+def test_small_sequential_ends_with_the_parameters_grads():
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Linear(2, 3, rng=rng), nn.Sigmoid(), nn.Linear(3, 1, rng=rng))
+    x = Tensor(rng.normal(size=(4, 2)))
+    loss = nn.mse(model(x), Tensor(rng.normal(size=(4, 1))))
+    page = explore(loss)
+    loss.backward()
+    for p in model.parameters():
+        np.testing.assert_array_equal(page.leaf_grads[id(p)], p.grad)
+    assert len(page.leaves) == 4
+    html = page.html()  # the two layers' parameters are told apart by their qualified names
+    assert all(name in html for name in ("0.weight", "0.bias", "2.weight", "2.bias"))
+    for step in page.backward_steps:
+        for send in step.sends:
+            if step.node.function.__name__ == "Sigmoid":
+                np.testing.assert_allclose(send.gradient, step.arriving * send.factor)
+
+
+def test_forward_steps_come_in_an_order_that_computes_each_input_first():
+    loss, *_ = diamond()
+    page = explore(loss)
+    made = set()
+    for step in page.forward_steps:
+        for t in step.node.inputs:
+            assert t.grad_fn is None or id(t) in made
+        made.add(id(step.output))
+    assert page.forward_steps[-1].output is loss
+    panels = page._forward_data()
+    assert len(panels) == len(page.forward_steps) + 1
+    assert agrees(shown(panels[-1]["panel"])[-1][1], loss.data)
+
+
+def test_large_graphs_are_collapsed_into_one_step():
+    x = Tensor([0.3], requires_grad=True, name="x")
+    y = x
+    for _ in range(300):
+        y = y.tanh()
+    loss = y.sum()
+    page = explore(loss, max_nodes=12)
+    data = page._backward_data()
+    assert len(page.backward_steps) == 301
+    assert len(data) < 12 and data[-1]["node"] == "summary"
+    assert "296 × Tanh" in data[-1]["panel"]
+    html = page.html()
+    assert "<title>summary</title>" in html and len(html) < 100_000
+
+
+def test_step_ids_are_the_nodes_of_the_drawing():
+    page = explore(textbook.book_network())
+    html = page.html()
+    titles = set(re.findall(r"<title>([^<]*)</title>", html))
+    for mode in (page._backward_data(), page._forward_data()):
+        for step in mode:
+            for node in [step["node"], *step["lit"], *step["filled"]]:
+                assert not node or node in titles
+            for edge in step["edges"]:
+                assert edge.replace("->", "&#45;&gt;") in titles
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def test_book_page_is_self_contained_and_small(tmp_path):
+    path = explore(textbook.book_network()).save(tmp_path / "page.html")
+    text = path.read_text(encoding="utf-8")
+    assert path.stat().st_size < 300_000
+    assert not re.search(r"<(?:link|img|iframe)\b|\bsrc=|@import|url\(", text)
+    urls = set(re.findall(r"https?://[^\s\"'<>]+", text))
+    assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+
+
+def test_jupyter_shows_each_explorer_in_its_own_frame():
+    first = explore(textbook.book_network())._repr_html_()
+    second = explore(textbook.worked_example_network()[0])._repr_html_()
+    assert first.startswith("<iframe srcdoc=") and "<script" not in first  # escaped inside
+    roots = [re.search(r"id=&quot;(tge-\w+)&quot;", page).group(1) for page in (first, second)]
+    assert roots[0] != roots[1]
+
+
+def test_viz_explore_is_the_same_explorer():
+    assert isinstance(viz.explore(textbook.book_network(), rankdir="LR"), Explorer)
+
+
+def test_the_graph_is_not_changed_by_exploring():
+    loss = textbook.book_network()
+    explore(loss)
+    loss.backward()  # still possible: the explorer retained the graph
+    fresh = textbook.book_network()
+    fresh.backward()
+    for name in ("W_ih", "W_ho"):
+        np.testing.assert_array_equal(
+            textbook.named_tensors(loss)[name].grad, textbook.named_tensors(fresh)[name].grad
+        )
+
+
+def test_errors_say_what_explore_needs():
+    loss = textbook.book_network()
+    loss.backward()
+    with pytest.raises(GraphReleasedError, match="retain_graph=True"):
+        explore(loss)
+    with pytest.raises(ValueError, match="one-element"):
+        explore(Tensor([1.0, 2.0], requires_grad=True) * 2)
+    with pytest.raises(ValueError, match="a leaf"):
+        explore(Tensor(1.0, requires_grad=True))
+    with pytest.raises(TypeError, match="expected a Tensor"):
+        explore(np.ones(1))
+    with pytest.raises(ValueError, match="max_nodes must be an integer of at least 2"):
+        explore(textbook.book_network(), max_nodes=1)
+    with pytest.raises(ValueError, match="rankdir must be one of"):
+        explore(textbook.book_network(), rankdir="up")
+
+
+def test_cli_writes_the_pages_of_the_book_network_and_the_worked_example(tmp_path, capsys):
+    from tinygrad_edu.cli import main
+
+    assert main(["explore", "--out", str(tmp_path / "book.html")]) == 0
+    book = (tmp_path / "book.html").read_text(encoding="utf-8")
+    assert "W_ih" in book and "W_ho" in book and "book.html" in capsys.readouterr().out
+    assert main(["explore", "--worked-example", "--out", str(tmp_path / "worked.html")]) == 0
+    slope = sigmoid(2.3) * (1 - sigmoid(2.3))
+    assert f"{slope:.4g}" == "0.08282" and "0.08282" in (tmp_path / "worked.html").read_text()
+    assert main(["explore", "--out", str(tmp_path / "missing" / "page.html")]) == 1
+    assert "No such file" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- in a browser
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')"
+    )
+    for program in (CHROMIUM, CHROMEDRIVER):
+        if not program.exists():
+            pytest.skip(f"{program} is missing (apt-get install chromium chromium-driver)")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(argument)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SE_OFFLINE", "true")  # Selenium Manager: never download anything
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False},
+    )
+    yield driver
+    driver.quit()
+
+
+STATE = """
+const root = document.querySelector(".tge"), panel = root.querySelector(".panel .body");
+return {
+  counter: root.querySelector(".counter").textContent,
+  node: Array.from(root.querySelectorAll(".svg:not([hidden]) g.node.cur > title"),
+                   (title) => title.textContent),
+  heading: panel.innerText.split("\\n")[0],
+  numbers: Array.from(panel.querySelectorAll("[data-role]"),
+                      (e) => [e.getAttribute("data-role"), e.innerText]),
+};
+"""
+
+
+def state(driver):
+    """What the page shows now, read in one go (play may change it between two reads): the
+    counter, the highlighted node, the panel's first line and numbers."""
+    shown = driver.execute_script(STATE)
+    shown["numbers"] = [
+        (role, np.array([float(n) for n in NUMBER.findall(text)]))
+        for role, text in shown["numbers"]
+    ]
+    return shown
+
+
+def test_browser_clicks_through_every_step_of_the_book_network(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    loss = textbook.book_network(retain_grad=True)
+    path = explore(loss).save(tmp_path / "book.html")
+    loss.backward()
+    named = textbook.named_tensors(loss)
+    browser.get(path.as_uri())
+    first = state(browser)
+    assert first["counter"] == "0 / 6" and agrees(first["numbers"][0][1], np.ones(1))
+    highlighted = [first["node"]]
+    next_button = browser.find_element(By.CSS_SELECTOR, "button.next")
+    for number in range(1, 7):
+        next_button.click()
+        now = state(browser)
+        assert now["counter"] == f"{number} / 6"
+        highlighted.append(now["node"])
+        made = re.search(r"the operation that made (\w+)", now["heading"]).group(1)
+        arriving = np.ones(1) if made == "loss" else named[made].grad
+        roles = [role for role, _ in now["numbers"]]
+        assert roles[0] == "arriving" and agrees(now["numbers"][0][1], arriving)
+        for role, values in now["numbers"]:
+            if role == "total":  # a parameter's .grad, complete: the book has no reuse
+                assert any(agrees(values, named[n].grad) for n in ("W_ho", "W_ih"))
+    assert all(len(node) == 1 for node in highlighted)
+    assert len({node[0] for node in highlighted[1:]}) == 6  # a new operation at every step
+    final = state(browser)["numbers"]
+    assert agrees(final[-2][1], named["W_ho"].grad) and agrees(final[-1][1], named["W_ih"].grad)
+
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.ARROW_LEFT)
+    assert state(browser)["counter"] == "5 / 6"
+    body.send_keys(Keys.HOME)
+    assert state(browser)["counter"] == "0 / 6"
+    slider = browser.find_element(By.CSS_SELECTOR, ".slider")
+    slider.send_keys(Keys.END)  # the slider's own keys move it
+    assert state(browser)["counter"] == "6 / 6"
+    slider.send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT)
+    assert state(browser)["counter"] == "4 / 6"
+    assert state(browser)["node"] == highlighted[4]
+
+
+def test_browser_play_and_forward_mode_of_the_worked_example(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    loss, _ = textbook.worked_example_network()
+    path = explore(loss).save(tmp_path / "worked.html")
+    browser.get(path.as_uri())
+    browser.find_element(By.CSS_SELECTOR, "button.play").click()
+    WebDriverWait(browser, 10, poll_frequency=0.1).until(lambda d: state(d)["counter"] != "0 / 4")
+    browser.find_element(By.CSS_SELECTOR, "button.play").click()  # pause
+    paused = state(browser)["counter"]
+    assert paused in ("1 / 4", "2 / 4")  # a step every 1.2 s
+    assert browser.find_element(By.CSS_SELECTOR, "button.play").text == "▶ Play"
+    browser.find_element(By.CSS_SELECTOR, "button[data-mode=forward]").click()
+    assert state(browser)["counter"] == "0 / 4"
+    assert browser.find_element(By.CSS_SELECTOR, ".svg.backward").get_attribute("hidden")
+    for _ in range(2):
+        browser.find_element(By.CSS_SELECTOR, "button.next").click()
+    after_sigmoid = state(browser)
+    assert "Sigmoid" in after_sigmoid["heading"]
+    (z, o) = (after_sigmoid["numbers"][0][1], after_sigmoid["numbers"][-1][1])
+    assert agrees(z, [2.3]) and agrees(o, [sigmoid(2.3)])  # 2.0·0.4 + 3.0·0.5, σ(2.3)
+
+
+def test_explore_builds_on_the_core_and_viz_only():
+    import ast
+
+    import tinygrad_edu.explore as module
+
+    modules = set()
+    for node in ast.walk(ast.parse(Path(module.__file__).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module == "tinygrad_edu":
+            modules |= {f"tinygrad_edu.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+    ours = {m for m in modules if m.startswith("tinygrad_edu")}
+    core = {"tinygrad_edu.autograd", "tinygrad_edu.functions", "tinygrad_edu.tensor"}
+    assert ours <= core | {"tinygrad_edu.viz"} and "tinygrad_edu.viz" in ours

@@ -1,0 +1,888 @@
+"""Step through the backward pass: one self-contained HTML page that replays the engine's run.
+
+``explore(loss)`` records what the engine does when it differentiates ``loss``: for every
+operation, in the engine's own order, the gradient that arrives from above, the local
+chain-rule factor (the registry's label written out with numbers, σ(1−σ) = 0.08282) and
+the product it sends to each input, with the running sum where a tensor is used more than
+once. It returns an `Explorer`: Jupyter shows it inline, ``.save("page.html")`` writes the
+page. The page draws the graph with `viz.draw` (inline SVG from Graphviz) and steps through
+the pass with buttons, arrow keys, a slider and "play"; a forward mode shows the values
+being computed in order.
+
+The numbers come from the engine itself, not from a second backprop in JavaScript: the
+recording runs `grad` on the graph and notes, for every node, what its ``backward`` was
+given and what it returned (`record_backward`). The page's script only shows one
+pre-rendered step after another.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import graphviz
+import numpy as np
+
+from tinygrad_edu import viz
+from tinygrad_edu.autograd import Function, GraphReleasedError, Node, grad
+from tinygrad_edu.functions import REGISTRY, OpInfo
+from tinygrad_edu.tensor import Tensor
+
+__all__ = [
+    "BackwardStep",
+    "Explorer",
+    "ForwardStep",
+    "Send",
+    "explore",
+    "forward_order",
+    "record_backward",
+]
+
+SMALL = 16
+"""Arrays with at most this many elements are shown in full; larger ones by their range."""
+
+
+# --------------------------------------------------------------------------- the record
+
+
+@dataclass
+class Send:
+    """What one operation sends to one of its inputs in one step of the backward pass."""
+
+    tensor: Tensor
+    operand: str  # the input's role in the operation: "x", or "A"/"B", "a"/"b", "o"/"t"
+    label: str  # the registry's chain-rule factor, e.g. "·σ(1−σ)"
+    factor: np.ndarray | None  # the factor's values, where they are one array (else None)
+    gradient: np.ndarray | None  # what backward returned for this input (None: not needed)
+    total: np.ndarray | None = None  # the tensor's gradient summed so far, this one included
+    count: int = 0  # how many contributions the total holds
+    uses: int = 0  # how many contributions the tensor gets in the whole pass
+
+
+@dataclass
+class BackwardStep:
+    """One call of an operation's backward, as the engine made it."""
+
+    node: Node
+    output: Tensor  # the tensor the operation produced; its gradient is ``arriving``
+    arriving: np.ndarray  # ∂loss/∂output, given to backward
+    sends: list[Send] = field(default_factory=list)
+
+
+@dataclass
+class ForwardStep:
+    """One operation of the forward pass: its inputs' values and the value it computed."""
+
+    node: Node
+    output: Tensor
+
+
+def record_backward(loss: Tensor) -> tuple[list[BackwardStep], dict[int, np.ndarray]]:
+    """Run the engine on ``loss`` and note every backward call in the order it makes them.
+
+    Returns the steps and the engine's gradient of every leaf that requires grad (by id).
+    Uses `grad` with ``retain_graph=True``: no ``.grad`` changes and the graph stays usable.
+    While it runs, each node's ``function`` is a subclass whose ``backward`` calls the
+    operation's own and keeps the arguments and the result.
+    """
+    nodes, leaves = _nodes_and_leaves(loss)
+    calls: list[tuple[Node, np.ndarray, tuple[Any, ...]]] = []
+    recorders: dict[type[Function], type[Function]] = {}
+
+    def recorder(function: type[Function]) -> type[Function]:
+        def backward(ctx: Node, gradient: Any) -> Any:
+            result = function.backward(ctx, gradient)
+            calls.append(
+                (ctx, np.asarray(gradient), result if isinstance(result, tuple) else (result,))
+            )
+            return result
+
+        attributes = {"backward": staticmethod(backward), "__qualname__": function.__qualname__}
+        return type(function.__name__, (function,), attributes)
+
+    originals = {id(node): node.function for node in nodes}
+    try:
+        for node in nodes:
+            if node.function not in recorders:
+                recorders[node.function] = recorder(node.function)
+            node.function = recorders[node.function]
+        found = grad(loss, leaves, retain_graph=True, allow_unused=True)
+    except GraphReleasedError as error:
+        raise GraphReleasedError(
+            "explore: backward() has already freed this graph's saved arrays, so its backward "
+            "pass cannot be replayed. Call explore(loss) before loss.backward(), or call "
+            f"loss.backward(retain_graph=True). ({error})"
+        ) from None
+    finally:
+        for node in nodes:
+            node.function = originals[id(node)]
+
+    steps = []
+    for node, arriving, results in calls:
+        output = node.output
+        assert output is not None  # a node the engine ran has a live output
+        info = _info(node)
+        operands = _operands(info, len(node.inputs))
+        sends = []
+        for index, (t, needed) in enumerate(zip(node.inputs, node.needs_input_grad, strict=True)):
+            gradient = None if not needed or results[index] is None else np.asarray(results[index])
+            label = info.labels[index] if info else "?"
+            factor = _factor(info, node, index) if gradient is not None else None
+            sends.append(Send(t, operands[index], label, factor, gradient))
+        steps.append(BackwardStep(node, output, arriving, sends))
+    _running_sums(steps)
+    leaf_grads = {id(t): g.data for t, g in zip(leaves, found, strict=True) if g is not None}
+    return steps, leaf_grads
+
+
+def _nodes_and_leaves(loss: Tensor) -> tuple[list[Node], list[Tensor]]:
+    nodes: list[Node] = []
+    leaves: list[Tensor] = []
+    seen: set[int] = set()
+    stack = [loss]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t.grad_fn is None:
+            if t.requires_grad:
+                leaves.append(t)
+            continue
+        nodes.append(t.grad_fn)
+        stack.extend(reversed(t.grad_fn.inputs))
+    return nodes, leaves
+
+
+def _running_sums(steps: list[BackwardStep]) -> None:
+    """Add each tensor's contributions up in the engine's order (a sum as the engine forms
+    it: the first contribution, then + each next)."""
+    totals: dict[int, np.ndarray] = {}
+    counts: Counter[int] = Counter()
+    for step in steps:
+        for send in step.sends:
+            if send.gradient is None:
+                continue
+            key = id(send.tensor)
+            totals[key] = send.gradient if key not in totals else totals[key] + send.gradient
+            counts[key] += 1
+            send.total, send.count = totals[key], counts[key]
+    for step in steps:
+        for send in step.sends:
+            send.uses = counts[id(send.tensor)]
+
+
+def forward_order(loss: Tensor) -> list[ForwardStep]:
+    """The operations in an order the forward pass computes them: every input before its use
+    (depth first from the loss, inputs in order; each node after all of its inputs')."""
+    order: list[ForwardStep] = []
+    done: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(loss, False)]
+    while stack:
+        t, inputs_done = stack.pop()
+        if t.grad_fn is None or (id(t) in done and not inputs_done):
+            continue
+        if inputs_done:
+            if id(t) not in done:
+                done.add(id(t))
+                order.append(ForwardStep(t.grad_fn, t))
+            continue
+        stack.append((t, True))
+        stack.extend((i, False) for i in reversed(t.grad_fn.inputs) if id(i) not in done)
+    return order
+
+
+# --------------------------------------------------------------------------- local factors
+
+
+def _info(node: Node) -> OpInfo | None:
+    """The registry's entry of the node's operation (None for one defined elsewhere)."""
+    for info in REGISTRY.values():
+        if info.function is node.function:
+            return info
+    return None
+
+
+def _operands(info: OpInfo | None, count: int) -> tuple[str, ...]:
+    names = {"matmul": ("A", "B"), "linear": ("X", "W"), "squared_error": ("o", "t")}
+    if count == 1:
+        return ("x",)
+    if info is not None and info.name in names:
+        return names[info.name]
+    return ("a", "b") if count == 2 else tuple(f"x{i + 1}" for i in range(count))
+
+
+def _ones(x: np.ndarray) -> np.ndarray:
+    return np.ones_like(x)
+
+
+# The value of each registry label, from the operation's inputs (a, b or x) and output (y):
+# the factor the gradient is multiplied by, element by element, or the matrix it is
+# multiplied with. Labels with no single array (copy back, scatter, s(δ − s)) are shown as
+# text only.
+_FACTORS: dict[str, tuple[Callable[[list[np.ndarray], np.ndarray], np.ndarray], ...]] = {
+    "add": (lambda i, y: _ones(i[0]), lambda i, y: _ones(i[1])),
+    "sub": (lambda i, y: _ones(i[0]), lambda i, y: -_ones(i[1])),
+    "mul": (lambda i, y: i[1], lambda i, y: i[0]),
+    "div": (lambda i, y: 1 / i[1], lambda i, y: -i[0] / i[1] ** 2),
+    "neg": (lambda i, y: -_ones(i[0]),),
+    "pow": (lambda i, y: i[1] * i[0] ** (i[1] - 1), lambda i, y: y * np.log(i[0])),
+    "matmul": (lambda i, y: np.swapaxes(i[1], -1, -2) if i[1].ndim > 1 else i[1],
+               lambda i, y: np.swapaxes(i[0], -1, -2) if i[0].ndim > 1 else i[0]),
+    "linear": (lambda i, y: i[1], lambda i, y: i[0]),
+    "exp": (lambda i, y: y,),
+    "log": (lambda i, y: 1 / i[0],),
+    "sigmoid": (lambda i, y: y * (1 - y),),
+    "tanh": (lambda i, y: 1 - y**2,),
+    "relu": (lambda i, y: (i[0] > 0).astype(i[0].dtype),),
+    "mean": (lambda i, y: np.asarray(y.size / i[0].size, dtype=i[0].dtype),),
+    "squared_error": (lambda i, y: 2 * (i[0] - i[1]), lambda i, y: 2 * (i[1] - i[0])),
+}  # fmt: skip
+
+# The factor as written out, and what its letters stand for ({0}, {1}: the inputs' names,
+# {y}: the output's). Others: the registry's label without its leading "·".
+_FACTOR_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "mul": (("b", "b = {1}"), ("a", "a = {0}")),
+    "div": (("1/b", "b = {1}"), ("−a/b²", "a = {0}, b = {1}")),
+    "matmul": (("Bᵀ", "B = {1}"), ("Aᵀ", "A = {0}")),
+    "linear": (("W", "W = {1}"), ("X", "X = {0}")),
+    "exp": (("eˣ", "eˣ = {y}, the output"),),
+    "sigmoid": (("σ(1−σ)", "σ = {y}, the output"),),
+    "tanh": (("1−tanh²", "tanh = {y}, the output"),),
+    "squared_error": (("2(o−t)", "o = {0}, t = {1}"), ("2(t−o)", "o = {0}, t = {1}")),
+}
+
+
+# How the product sent to each input is formed, where it is not "arriving × factor".
+_PRODUCTS: dict[str, tuple[str, ...]] = {
+    "matmul": ("arriving · Bᵀ (a matrix product)", "Aᵀ · arriving (a matrix product)"),
+    "linear": ("arriving · W (a matrix product)", "arrivingᵀ · X (a matrix product)"),
+}
+
+
+def _product_words(info: OpInfo | None, index: int, send: Send, arriving: np.ndarray) -> str:
+    if info is not None and info.name in _PRODUCTS:
+        return _PRODUCTS[info.name][index]
+    if info is None or info.name not in _FACTORS:
+        return f"the operation's backward of arriving ({send.label.removeprefix('·')})"
+    words = "arriving × factor, element by element"
+    if send.gradient is not None and send.gradient.shape != np.broadcast_shapes(
+        arriving.shape, send.tensor.shape
+    ):
+        return words + f", summed back to shape {tuple(send.tensor.shape)}"
+    return words
+
+
+def _factor(info: OpInfo | None, node: Node, index: int) -> np.ndarray | None:
+    if info is None or info.name not in _FACTORS:
+        return None
+    output = node.output
+    assert output is not None
+    value = _FACTORS[info.name][index]([t.data for t in node.inputs], output.data)
+    return np.asarray(value)
+
+
+def _factor_words(
+    info: OpInfo | None, index: int, label: str, step: BackwardStep, name: Callable[[Tensor], str]
+) -> str:
+    """``σ(1−σ) = `` and, on the next line, what σ is."""
+    if info is None or info.name not in _FACTOR_WORDS:
+        return html.escape(label.removeprefix("·"))
+    expression, where = _FACTOR_WORDS[info.name][index]
+    names = [name(t) for t in step.node.inputs]
+    where = where.format(*names, y=name(step.output))
+    return f"{html.escape(expression)}<br><small>{html.escape(where)}</small>"
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def _number(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _name(t: Tensor) -> str:
+    if t.name:
+        return t.name
+    if t.grad_fn is None and not t.requires_grad and t.data.size == 1:
+        return _number(float(t.data.item()))
+    return "scalar" if t.ndim == 0 else f"tensor{tuple(t.shape)}"
+
+
+def _distinct_names(tensors: list[Tensor]) -> dict[int, str]:
+    """Names with the shape added where two named tensors share one: the two layers'
+    "weight" become "weight (3, 2)" and "weight (1, 3)", as their boxes in the drawing say.
+    (Nameless tensors are told apart by the highlighting.)"""
+    names = {id(t): _name(t) for t in tensors}
+    counts = Counter(names[id(t)] for t in tensors if t.name)
+    for t in tensors:
+        if t.name and counts[t.name] > 1:
+            names[id(t)] += f" {tuple(t.shape)}"
+    return names
+
+
+def _array_html(array: np.ndarray, role: str) -> str:
+    """The values as a small table (a column vector as a column), the range when large."""
+    values = np.asarray(array, dtype=float)
+    if values.size > SMALL:
+        return (
+            f'<span class="range" data-role="{role}">shape {tuple(values.shape)}: '
+            f"{_number(float(values.min()))} … {_number(float(values.max()))}</span>"
+        )
+    if values.ndim == 0 or (values.size == 1 and values.ndim <= 1):
+        return f'<span class="num" data-role="{role}">{_number(float(values.ravel()[0]))}</span>'
+    rows = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values[None, :]
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_number(float(v))}</td>" for v in row) + "</tr>" for row in rows
+    )
+    shape = ",".join(map(str, values.shape))
+    return f'<table class="m" data-role="{role}" data-shape="{shape}">{body}</table>'
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _row(label: str, value: str, cls: str = "") -> str:
+    return f'<tr class="{cls}"><th>{label}</th><td>{value}</td></tr>'
+
+
+def _step(
+    name: str,
+    node: str,
+    edges: list[str] | None = None,
+    lit: list[str] | None = None,
+    filled: list[str] | None = None,
+    panel: str = "",
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "node": node,
+        "edges": edges or [],
+        "lit": lit or [],
+        "filled": filled or [],
+        "panel": panel,
+    }
+
+
+class Explorer:
+    """The step-through page of one graph. Jupyter shows it inline; `save` writes it."""
+
+    def __init__(
+        self,
+        loss: Tensor,
+        *,
+        rankdir: str = "TB",
+        max_nodes: int | None = None,
+        title: str | None = None,
+    ) -> None:
+        if not isinstance(loss, Tensor):
+            raise TypeError(f"explore: expected a Tensor, got {type(loss).__name__}")
+        if loss.grad_fn is None or loss.data.size != 1:
+            raise ValueError(
+                "explore: the loss must be a one-element Tensor computed from tensors that "
+                f"require grad; got shape {loss.shape}"
+                + ("" if loss.grad_fn is not None else " with no recorded graph (a leaf)")
+            )
+        self.loss = loss
+        self._drawings = {  # drawn first: draw checks rankdir and max_nodes
+            backward: viz.draw(
+                loss,
+                show_grad=False,
+                rankdir=rankdir,
+                max_nodes=max_nodes,
+                backward=backward,
+                legend=False,
+            )
+            for backward in (True, False)
+        }
+        self.title = title or (f"backward pass of {loss.name}" if loss.name else "backward pass")
+        self.rankdir = rankdir
+        self.max_nodes = max_nodes
+        self.backward_steps, self.leaf_grads = record_backward(loss)
+        self.forward_steps = forward_order(loss)
+        self.leaves = [t for t in _nodes_and_leaves(loss)[1] if id(t) in self.leaf_grads]
+        self._graph = viz._Graph(loss)
+        kept = len(self._graph.items)
+        if max_nodes is not None and kept > max_nodes:
+            kept = max_nodes - 1
+        self._drawn = {id(item) for item in self._graph.items[:kept]}
+        self._names = _distinct_names(
+            [item for item in self._graph.items if isinstance(item, Tensor)]
+        )
+
+    def _name(self, t: Tensor) -> str:
+        return self._names[id(t)]
+
+    # ---------------------------------------------------------------- ids in the drawing
+
+    def _id(self, item: Tensor | Node) -> str:
+        return self._graph.ids[id(item)] if id(item) in self._drawn else "summary"
+
+    def _svg(self, backward: bool) -> str:
+        drawing = self._drawings[backward]
+        try:
+            svg = drawing.pipe(format="svg").decode("utf-8")
+        except graphviz.ExecutableNotFound:
+            raise viz.GraphvizNotFoundError(f"explore: {viz._INSTALL_HINT}") from None
+        return svg[svg.index("<svg") :]
+
+    # ---------------------------------------------------------------- the steps as data
+    # Each step is a dict: name, node (the DOT id to highlight), edges, lit (tensors that
+    # receive a value), filled (leaves whose .grad is complete from this step on) and panel
+    # (the HTML of the numbers). The script marks the nodes of earlier steps as visited.
+
+    def _backward_data(self) -> list[dict[str, Any]]:
+        leaf_totals: dict[int, Send] = {}
+        loss = _e(self._name(self.loss))
+        start = _step(
+            "start",
+            self._id(self.loss),
+            panel='<p class="lead">The backward pass starts at the loss: '
+            f"∂{loss}/∂{loss} = {_array_html(np.ones_like(self.loss.data), 'arriving')}.</p>"
+            "<p>Each step runs one operation's backward: the gradient that arrives from "
+            "above, times the operation's local factor, is sent to each input.</p>"
+            "<p>Press <b>Next ▶</b> or the → key to run the first operation.</p>"
+            + self._leaf_table(leaf_totals, set()),
+        )
+        steps = self._grouped(
+            self.backward_steps,
+            lambda step: self._one_backward(step, leaf_totals),
+            lambda steps: self._hidden_backward(steps, leaf_totals),
+        )
+        if steps:
+            steps[-1]["panel"] += (
+                '<p class="lead"><b>The backward pass is complete</b>: every parameter\'s '
+                ".grad holds ∂" + loss + "/∂parameter. A gradient descent step would now "
+                "subtract α·.grad from each parameter.</p>"
+            )
+        return [start, *steps]
+
+    def _grouped(
+        self,
+        steps: list[Any],
+        one: Callable[[Any], dict[str, Any]],
+        hidden: Callable[[list[Any]], dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """One page step per drawn operation; a run of operations in the part of the graph
+        that is not drawn (max_nodes) is one step."""
+        data: list[dict[str, Any]] = []
+        pending: list[Any] = []
+        for step in steps:
+            if self._id(step.node) == "summary":
+                pending.append(step)
+                continue
+            if pending:
+                data.append(hidden(pending))
+                pending = []
+            data.append(one(step))
+        if pending:
+            data.append(hidden(pending))
+        return data
+
+    def _one_backward(self, step: BackwardStep, leaf_totals: dict[int, Send]) -> dict[str, Any]:
+        node, info = step.node, _info(step.node)
+        op = self._id(node)
+        out_name, loss = _e(self._name(step.output)), _e(self._name(self.loss))
+        rows = [
+            f'<p class="lead"><b>{_e(node.name)}</b>: the operation that made '
+            f"<b>{out_name}</b> passes its gradient on to its inputs.</p>",
+            '<table class="step">',
+            _row(
+                f"arriving from above<br><small>∂{loss}/∂{out_name}</small>",
+                _array_html(step.arriving, "arriving"),
+            ),
+        ]
+        edges, receivers, filled, changed = [f"{self._id(step.output)}->{op}"], [], [], set()
+        for index, send in enumerate(step.sends):
+            target = _e(self._name(send.tensor))
+            if send.gradient is None:
+                rows.append(
+                    _row(
+                        f"to {send.operand} = {target}",
+                        '<span class="none">needs no gradient: nothing is sent</span>',
+                        "send",
+                    )
+                )
+                continue
+            receivers.append(self._id(send.tensor))
+            edges.append(f"{op}->{self._id(send.tensor)}")
+            words = _factor_words(info, index, send.label, step, self._name)
+            factor = (
+                f'<span class="eq">{words}</span> = {_array_html(send.factor, "factor")}'
+                if send.factor is not None
+                else f'{words} <span class="none">(an operation on the whole array)</span>'
+            )
+            rows.append(
+                f'<tr class="send"><th colspan="2">to {send.operand} = <b>{target}</b></th></tr>'
+            )
+            rows.append(_row(f"local factor<br><small>{_e(send.label)}</small>", factor))
+            rows.append(
+                _row(
+                    f"sent<br><small>∂{loss}/∂{target} from here</small>",
+                    _array_html(send.gradient, "sent")
+                    + f"<br><small>= {_e(_product_words(info, index, send, step.arriving))}"
+                    "</small>",
+                )
+            )
+            assert send.total is not None
+            plural = "s" if send.uses > 1 else ""
+            if send.tensor.grad_fn is None:
+                leaf_totals[id(send.tensor)] = send
+                changed.add(id(send.tensor))
+                if send.count == send.uses:
+                    filled.append(self._id(send.tensor))
+                what = ".grad so far" if send.uses > 1 else ".grad"
+            elif send.uses > 1:
+                what = "running sum"
+            else:
+                continue
+            rows.append(
+                _row(
+                    f"{what}<br><small>{send.count} of {send.uses} contribution{plural}</small>",
+                    _array_html(send.total, "total"),
+                    "total",
+                )
+            )
+        rows.append("</table>")
+        if info is not None and info.name == "squared_error" and np.all(step.arriving == 0.5):
+            rows.append(
+                '<p class="lead">½ · 2(o−t) = o − t: the ½ of the book\'s E = ½Σ(t − o)² '
+                "cancels the square's 2, so what is sent is o − t = −e, the output error "
+                "with its sign turned.</p>"
+            )
+        panel = "".join(rows) + self._leaf_table(leaf_totals, changed)
+        return _step(node.name, op, edges, receivers, filled, panel)
+
+    def _hidden_backward(
+        self, steps: list[BackwardStep], leaf_totals: dict[int, Send]
+    ) -> dict[str, Any]:
+        changed = set()
+        for step in steps:
+            for send in step.sends:
+                if send.total is not None and send.tensor.grad_fn is None:
+                    leaf_totals[id(send.tensor)] = send
+                    changed.add(id(send.tensor))
+        return _step(
+            f"{len(steps)} hidden",
+            "summary",
+            panel=self._hidden_text([step.node for step in steps])
+            + self._leaf_table(leaf_totals, changed),
+        )
+
+    def _hidden_text(self, nodes: list[Node]) -> str:
+        names = Counter(node.function.__name__ for node in nodes)
+        parts = ", ".join(f"{count} × {name}" for name, count in names.most_common())
+        return (
+            f'<p class="lead">{len(nodes)} operation{"s" * (len(nodes) > 1)} in the part of '
+            f"the graph that is not drawn (max_nodes={self.max_nodes}): {_e(parts)}.</p>"
+        )
+
+    def _leaf_table(self, latest: dict[int, Send], changed: set[int]) -> str:
+        rows = []
+        for t in self.leaves[:12]:
+            send = latest.get(id(t))
+            if send is None or send.total is None:
+                value = '<span class="none">not yet</span>'
+            else:
+                value = _array_html(send.total, "leaf")
+                if send.count < send.uses:
+                    value += f" <small>{send.count} of {send.uses} contributions so far</small>"
+            rows.append(_row(_e(self._name(t)), value, "changed" if id(t) in changed else ""))
+        more = len(self.leaves) - 12
+        if more > 0:
+            rows.append(_row("…", f"and {more} more parameters"))
+        return '<h3>the parameters\' .grad</h3><table class="leaves">' + "".join(rows) + "</table>"
+
+    def _forward_data(self) -> list[dict[str, Any]]:
+        leaves = [t for t in self._graph.items if isinstance(t, Tensor) and t.grad_fn is None]
+        start_rows = "".join(
+            _row(_e(self._name(t)), _array_html(t.data, "value")) for t in leaves[:12]
+        )
+        start = _step(
+            "inputs",
+            "",
+            lit=[self._id(t) for t in leaves],
+            panel='<p class="lead">The forward pass starts from the leaves: the data, the '
+            'targets and the parameters.</p><table class="step">' + start_rows + "</table>",
+        )
+        steps = self._grouped(
+            self.forward_steps,
+            self._one_forward,
+            lambda steps: _step(
+                f"{len(steps)} hidden",
+                "summary",
+                panel=self._hidden_text([step.node for step in steps]),
+            ),
+        )
+        return [start, *steps]
+
+    def _one_forward(self, step: ForwardStep) -> dict[str, Any]:
+        node, info = step.node, _info(step.node)
+        op = self._id(node)
+        operands = _operands(info, len(node.inputs))
+        call = f"{info.name if info else node.function.__name__}({', '.join(operands)})"
+        rows = [
+            f'<p class="lead"><b>{_e(node.function.__name__)}</b> computes '
+            f"<b>{_e(self._name(step.output))}</b> = {_e(call)}</p>",
+            '<table class="step">',
+            *(
+                _row(f"{o} = {_e(self._name(t))}", _array_html(t.data, "input"))
+                for o, t in zip(operands, node.inputs, strict=True)
+            ),
+            _row(_e(self._name(step.output)), _array_html(step.output.data, "value")),
+            "</table>",
+        ]
+        edges = [f"{self._id(t)}->{op}" for t in node.inputs] + [f"{op}->{self._id(step.output)}"]
+        return _step(node.function.__name__, op, edges, [self._id(step.output)], [], "".join(rows))
+
+    # ---------------------------------------------------------------- output
+
+    def html(self) -> str:
+        """The whole page: one HTML document with everything inline."""
+        root = f"tge-{uuid.uuid4().hex[:8]}"
+        data = {
+            "backward": self._backward_data(),
+            "forward": self._forward_data(),
+        }
+        payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+        legend = "".join(
+            f'<span class="key"><i style="background:{viz.COLOURS[kind]}"></i>{kind}</span>'
+            for kind in ("parameter", "constant", "intermediate", "saved", "output", "operation")
+        )
+        return _PAGE.format(
+            title=_e(self.title),
+            root=root,
+            css=_CSS.replace("ROOT", f"#{root}"),
+            backward_svg=self._svg(backward=True),
+            forward_svg=self._svg(backward=False),
+            legend=legend,
+            data=payload,
+            script=_SCRIPT,
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the page to ``path`` (one self-contained .html file). Returns the path."""
+        path = Path(path)
+        path.write_text(self.html(), encoding="utf-8")
+        return path
+
+    def _repr_html_(self) -> str:
+        # An iframe keeps the page's ids, styles and keys apart from the notebook's and from
+        # other explorers on the same page.
+        return (
+            f'<iframe srcdoc="{_e(self.html())}" style="width:100%;height:760px;border:1px '
+            'solid #ced4da" title="step through the backward pass"></iframe>'
+        )
+
+
+def explore(
+    loss: Tensor,
+    *,
+    rankdir: str = "TB",
+    max_nodes: int | None = None,
+    title: str | None = None,
+) -> Explorer:
+    """A page that steps through the backward pass of ``loss``, node by node, with the
+    engine's numbers (and through the forward pass, value by value).
+
+    ``loss`` is a one-element Tensor whose graph has not been released by ``backward()``
+    (explore first, or ``backward(retain_graph=True)``); nothing about it changes.
+    ``rankdir`` and ``max_nodes`` are those of `viz.draw`: a large graph's oldest part is
+    drawn as one summary node, and its operations are one step. Rendering needs Graphviz's
+    ``dot``.
+    """
+    return Explorer(loss, rankdir=rankdir, max_nodes=max_nodes, title=title)
+
+
+# --------------------------------------------------------------------------- template
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>{css}</style></head>
+<body>
+<div class="tge" id="{root}">
+<header>
+  <span class="title">{title}</span>
+  <span class="modes">
+    <button type="button" data-mode="backward" class="mode on">backward pass</button>
+    <button type="button" data-mode="forward" class="mode">forward pass</button>
+  </span>
+  <span class="controls">
+    <button type="button" class="back" title="previous step (←)">◀ Back</button>
+    <button type="button" class="play" title="play / pause (space)">▶ Play</button>
+    <button type="button" class="next" title="next step (→)">Next ▶</button>
+    <input type="range" class="slider" min="0" max="0" value="0" aria-label="step">
+    <span class="counter"></span>
+  </span>
+</header>
+<main>
+  <div class="graph">
+    <div class="svg backward">{backward_svg}</div>
+    <div class="svg forward" hidden>{forward_svg}</div>
+  </div>
+  <aside class="panel"><h2 class="stepname"></h2><div class="body"></div></aside>
+</main>
+<footer>{legend}<span class="key"><i class="cur"></i>this step</span>
+<span class="key"><i class="lit"></i>receives a value</span>
+<span class="key"><i class="filled"></i>.grad complete</span>
+<span class="help">keys: ← → step, Home/End, space: play</span></footer>
+<script type="application/json" class="data">{data}</script>
+<script>{script}</script>
+</div>
+</body></html>
+"""
+
+_CSS = """
+body { margin: 0; }
+ROOT { font: 14px/1.4 Helvetica, Arial, sans-serif; color: #212529; display: flex;
+  flex-direction: column; height: 100vh; min-height: 480px; }
+ROOT header { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: center;
+  padding: 6px 10px; background: #f1f3f5; border-bottom: 1px solid #ced4da; }
+ROOT .title { font-weight: bold; }
+ROOT button { font: inherit; padding: 3px 10px; border: 1px solid #adb5bd;
+  border-radius: 4px; background: #fff; cursor: pointer; }
+ROOT button.on { background: #364fc7; color: #fff; border-color: #364fc7; }
+ROOT .slider { width: 180px; vertical-align: middle; }
+ROOT .counter { font-variant-numeric: tabular-nums; }
+ROOT main { flex: 1; display: flex; min-height: 0; }
+ROOT .graph { flex: 0 0 44%; overflow: auto; border-right: 1px solid #ced4da;
+  padding: 6px; box-sizing: border-box; }
+ROOT .panel { flex: 1; overflow: auto; padding: 6px 14px; }
+ROOT .panel h2 { margin: 4px 0; font-size: 17px; }
+ROOT .panel h3 { margin: 14px 0 4px; font-size: 14px; }
+ROOT .lead { margin: 4px 0 8px; }
+ROOT table.step, ROOT table.leaves { border-collapse: collapse; }
+ROOT table.step > tbody > tr > th, ROOT table.leaves > tbody > tr > th { text-align: left;
+  font-weight: normal; padding: 3px 10px 3px 0; vertical-align: middle; white-space: nowrap; }
+ROOT table.step > tbody > tr > td, ROOT table.leaves > tbody > tr > td { padding: 3px 0; }
+ROOT tr.send > th { padding-top: 10px !important; border-top: 1px solid #dee2e6;
+  color: #c92a2a; }
+ROOT tr.total > th, ROOT tr.changed > th { font-weight: bold !important; }
+ROOT tr.changed > td table.m, ROOT tr.changed > td .num { background: #d3f9d8; }
+ROOT small { color: #868e96; }
+ROOT .none { color: #868e96; font-style: italic; }
+ROOT table.m { display: inline-table; border-collapse: collapse; border-left: 2px solid #495057;
+  border-right: 2px solid #495057; font: 13px/1.3 Menlo, Consolas, monospace;
+  vertical-align: middle; }
+ROOT table.m td { padding: 1px 6px; text-align: right; }
+ROOT .eq { display: inline-block; vertical-align: middle; text-align: right; }
+ROOT .num { font: 13px Menlo, Consolas, monospace; padding: 1px 4px; }
+ROOT footer { padding: 4px 10px; border-top: 1px solid #ced4da; font-size: 12px;
+  background: #f8f9fa; }
+ROOT .key { margin-right: 12px; white-space: nowrap; }
+ROOT .key i { display: inline-block; width: 12px; height: 12px; border: 1px solid #495057;
+  margin-right: 4px; vertical-align: -2px; }
+ROOT .key i.cur { border: 3px solid #e03131; width: 8px; height: 8px; }
+ROOT .key i.lit { border: 3px solid #1c7ed6; width: 8px; height: 8px; }
+ROOT .key i.filled { border: 3px solid #2f9e44; width: 8px; height: 8px; }
+ROOT .help { color: #868e96; }
+ROOT svg { height: auto; }
+ROOT g.node.visited { opacity: 0.55; }
+ROOT g.node.cur > ellipse, ROOT g.node.cur > polygon, ROOT g.node.cur > path {
+  stroke: #e03131; stroke-width: 4px; }
+ROOT g.node.lit > polygon, ROOT g.node.lit > ellipse { stroke: #1c7ed6; stroke-width: 4px; }
+ROOT g.node.filled > polygon { stroke: #2f9e44; stroke-width: 4px; }
+ROOT g.edge.cur > path { stroke: #e03131; stroke-width: 3px; }
+ROOT g.edge.cur > polygon { stroke: #e03131; fill: #e03131; }
+"""
+
+_SCRIPT = r"""
+(function () {
+  var scripts = document.getElementsByTagName("script");
+  var root = scripts[scripts.length - 1].parentNode;
+  var data = JSON.parse(root.querySelector("script.data").textContent);
+  var mode = "backward", step = 0, timer = null;
+  var q = function (s) { return root.querySelector(s); };
+  var slider = q(".slider");
+  function items(view, kind) {
+    var found = {};
+    view.querySelectorAll("g." + kind).forEach(function (g) {
+      found[g.querySelector("title").textContent] = g;
+    });
+    return found;
+  }
+  var views = {};
+  ["backward", "forward"].forEach(function (m) {
+    var view = q(".svg." + m);
+    views[m] = { view: view, nodes: items(view, "node"), edges: items(view, "edge") };
+  });
+  function show() {
+    var steps = data[mode], s = steps[step], v = views[mode];
+    var visited = {}, filled = {};
+    for (var k = 0; k <= step; k++) {
+      if (k < step) { visited[steps[k].node] = true; }
+      steps[k].filled.forEach(function (id) { filled[id] = true; });
+    }
+    Object.keys(v.nodes).forEach(function (id) {
+      var c = v.nodes[id].classList;
+      c.toggle("cur", id === s.node);
+      c.toggle("lit", s.lit.indexOf(id) >= 0);
+      c.toggle("visited", id in visited && id !== s.node);
+      c.toggle("filled", id in filled);
+    });
+    Object.keys(v.edges).forEach(function (id) {
+      v.edges[id].classList.toggle("cur", s.edges.indexOf(id) >= 0);
+    });
+    q(".stepname").textContent = "step " + step + " of " + (steps.length - 1) + ": " + s.name;
+    q(".panel .body").innerHTML = s.panel;
+    q(".counter").textContent = step + " / " + (steps.length - 1);
+    slider.max = steps.length - 1;
+    slider.value = step;
+    var here = v.nodes[s.node], pane = q(".graph");
+    if (here) {  // centre it in the graph's pane (scrollIntoView would scroll a notebook too)
+      var r = here.getBoundingClientRect(), p = pane.getBoundingClientRect();
+      pane.scrollTop += r.top + r.height / 2 - (p.top + p.height / 2);
+      pane.scrollLeft += r.left + r.width / 2 - (p.left + p.width / 2);
+    }
+  }
+  function go(n) {
+    step = Math.max(0, Math.min(data[mode].length - 1, n));
+    show();
+  }
+  function stop() {
+    if (timer) { clearInterval(timer); timer = null; }
+    q(".play").textContent = "▶ Play";
+  }
+  function play() {
+    if (timer) { stop(); return; }
+    if (step === data[mode].length - 1) { go(0); }
+    q(".play").textContent = "❚❚ Pause";
+    timer = setInterval(function () {
+      if (step >= data[mode].length - 1) { stop(); } else { go(step + 1); }
+    }, 1200);
+  }
+  q(".next").addEventListener("click", function () { stop(); go(step + 1); });
+  q(".back").addEventListener("click", function () { stop(); go(step - 1); });
+  q(".play").addEventListener("click", play);
+  slider.addEventListener("input", function () { stop(); go(parseInt(slider.value, 10)); });
+  root.querySelectorAll("button.mode").forEach(function (b) {
+    b.addEventListener("click", function () {
+      stop();
+      mode = b.getAttribute("data-mode");
+      root.querySelectorAll("button.mode").forEach(function (o) {
+        o.classList.toggle("on", o === b);
+      });
+      views.backward.view.hidden = mode !== "backward";
+      views.forward.view.hidden = mode !== "forward";
+      go(0);
+    });
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.target && e.target.tagName === "INPUT" && e.target.type !== "range") { return; }
+    var keys = { ArrowRight: step + 1, ArrowDown: step + 1, ArrowLeft: step - 1,
+                 ArrowUp: step - 1, Home: 0, End: data[mode].length - 1 };
+    if (e.key in keys) { stop(); go(keys[e.key]); e.preventDefault(); }
+    else if (e.key === " ") { play(); e.preventDefault(); }
+  });
+  go(0);
+})();
+"""
