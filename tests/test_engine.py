@@ -303,6 +303,119 @@ def test_third_derivative_of_exp_is_exp():
     np.testing.assert_allclose(d3.data, np.exp([0.3, 1.1]), rtol=1e-12)
 
 
+# --------------------------------------------------------------------------- in place and versions
+
+
+def test_in_place_update_of_a_parameter_in_grad_mode_is_refused_and_changes_nothing():
+    w = Tensor([1.0, 2.0], requires_grad=True, name="w")
+    (w * w).sum().backward()
+    before = w
+    with pytest.raises(RuntimeError, match=r"-=: Tensor 'w' is a leaf.*no_grad.*\.data.*optim"):
+        w -= 0.1 * w.grad
+    assert w is before and w.is_leaf and w.version == 0
+    np.testing.assert_array_equal(w.data, [1.0, 2.0])
+
+
+def test_in_place_update_under_no_grad_changes_the_leaf_itself():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    array = w.data
+    with no_grad():
+        w -= Tensor([0.5, 0.5])
+        w *= 2
+        w /= 4
+        w += 1
+    assert w.is_leaf and w.requires_grad and w.data is array
+    np.testing.assert_array_equal(w.data, [1.25, 1.75])  # ((1 − .5)·2/4 + 1, (2 − .5)·2/4 + 1)
+    assert w.version == 4
+
+
+def test_in_place_on_a_computed_tensor_in_grad_mode_is_refused():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    y = w * 2
+    with pytest.raises(RuntimeError, match=r"\+=: Tensor was computed by MulBackward"):
+        y += 1
+    np.testing.assert_array_equal(y.data, [2.0, 4.0])
+
+
+def test_in_place_that_would_pull_a_constant_into_the_graph_is_refused():
+    x, w = Tensor([1.0]), Tensor([2.0], requires_grad=True, name="w")
+    with pytest.raises(RuntimeError, match=r"\*=: the right-hand side 'w' requires grad"):
+        x *= w
+    x *= 3  # a constant times a constant stays a constant
+    assert x.data[0] == 3.0 and x.version == 1
+
+
+def test_in_place_that_would_change_the_shape_or_dtype_is_refused_and_changes_nothing():
+    x, labels = Tensor([1.0, 2.0]), Tensor([1, 2], dtype=np.int64)
+    with pytest.raises(ValueError, match=r"\+=: the result has shape \(2, 2\)"):
+        x += Tensor([[1.0], [2.0]])
+    with pytest.raises(TypeError, match=r"\+=: the result has dtype float64.*int64"):
+        labels += 0.5
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])
+    np.testing.assert_array_equal(labels.data, [1, 2])
+    assert x.version == 0 and labels.version == 0
+
+
+def test_a_saved_input_changed_after_the_forward_is_refused_by_backward():
+    # d(w·w)/dw = 2w = 2 at w = 1; with w.data += 10 after the forward, the saved arrays
+    # would give 2·11 = 22 in silence
+    w = Tensor([1.0], requires_grad=True, name="w")
+    loss = (w * w).sum()
+    w.data += 10
+    with pytest.raises(
+        RuntimeError, match=r"MulBackward: its input 0 \(Tensor 'w'.*version 0.*version 1"
+    ):
+        loss.backward()
+    assert w.grad is None
+
+
+def test_a_saved_output_changed_under_no_grad_is_refused_by_backward():
+    x = Tensor([0.5], requires_grad=True)
+    y = x.exp()
+    loss = (y + 3).sum()  # Add saves nothing: only ExpBackward holds y
+    with no_grad():
+        y += 1
+    with pytest.raises(RuntimeError, match=r"ExpBackward: its output.*version 0.*version 1"):
+        loss.backward()
+
+
+def test_an_optimizer_step_between_forward_and_backward_is_refused():
+    from tinygrad_edu.optim import SGD
+
+    w = Tensor([[1.0, 2.0]], requires_grad=True, name="w")
+    w.grad = np.ones((1, 2))
+    loss = (Tensor([[1.0, 1.0]]) @ w.T).sum()  # MatMul saves the view w.T, not w
+    SGD([w], lr=0.1).step()
+    with pytest.raises(RuntimeError, match=r"MatMulBackward: its input 1.*version 0.*version 1"):
+        loss.backward()
+
+
+def test_views_and_detached_tensors_share_the_version_of_their_memory():
+    w = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    views = [w.T, w.reshape(6), w[0], w.detach()]
+    with no_grad():
+        w *= 2
+    assert [v.version for v in views] == [1, 1, 1, 1]
+    with no_grad():
+        views[1] += 1  # a change through a view is a change to w
+    assert w.version == 2
+    fancy = w[[0, 1]]  # advanced indexing copies: its own version
+    with no_grad():
+        w += 1
+    assert fancy.version == 0
+
+
+def test_backward_after_a_change_that_was_undone_by_assigning_data_is_still_refused():
+    # the counter counts changes, not values: the conservative answer
+    w = Tensor([1.0], requires_grad=True)
+    loss = (w * w).sum()
+    original = w.data
+    w.data = original + 1
+    w.data = original
+    with pytest.raises(RuntimeError, match="version 0 but is now at version 2"):
+        loss.backward()
+
+
 # --------------------------------------------------------------------------- grad mode
 
 

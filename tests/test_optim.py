@@ -338,6 +338,17 @@ def test_parameters_without_grad_are_skipped(make):
     assert b.grad is None
 
 
+@pytest.mark.parametrize("make", [lambda p: SGD(p, lr=0.1, momentum=0.9), lambda p: Adam(p)])
+def test_each_step_bumps_the_version_of_each_updated_parameter_once(make):
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    b = Tensor([3.0], requires_grad=True)
+    optimizer = make([a, b])
+    a.grad = np.array([0.5, -0.5])
+    optimizer.step()
+    optimizer.step()
+    assert (a.version, b.version) == (2, 0)  # b has no gradient: not updated, not bumped
+
+
 @pytest.mark.parametrize("make", [lambda p: SGD(p, lr=0.1), lambda p: Adam(p)])
 def test_zero_grad_clears_every_parameters_grad(make):
     a = Tensor([1.0, 2.0], requires_grad=True)

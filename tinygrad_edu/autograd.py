@@ -135,6 +135,7 @@ class Node:
     forward_stack: traceback.StackSummary | None = None
     _saved_arrays: tuple[Any, ...] = ()
     _saved_sources: tuple[int, ...] = ()
+    _version_checks: tuple[tuple[int, list[int], int], ...] = ()  # (source, counter, version)
     _output: weakref.ref[Tensor] | None = None
     _recording = False
     _retain_output_grad = False  # set by Tensor.retain_grad()
@@ -187,11 +188,30 @@ class Node:
                 "saved arrays were freed by the first backward(). Pass retain_graph=True to "
                 "the first backward() (or grad()) to keep them."
             )
+        for source, counter, version in self._version_checks:
+            if counter[0] != version:
+                raise self._modified_error(source, counter[0], version)
         if not self._recording:
             return self._saved_arrays
         return tuple(
             self._saved_tensor(array, source)
             for array, source in zip(self._saved_arrays, self._saved_sources, strict=True)
+        )
+
+    def _modified_error(self, source: int, now: int, saved: int) -> RuntimeError:
+        if source == _OUTPUT:
+            output = self.output
+            shape = "" if output is None else f" (shape {output.shape})"
+            what = f"its output{shape}"
+        else:
+            t = self.inputs[source]
+            what = f"its input {source} (Tensor{t._label()}, shape {t.shape})"
+        return RuntimeError(
+            f"{self.name}: {what} was saved for the backward pass at version {saved} but is "
+            f"now at version {now}: it was changed after the forward (by an in-place "
+            "operator, an optimizer step or an assignment to .data), so the gradient would "
+            "be computed from the new values. Run the forward again after the change, or make "
+            "the change after backward()"
         )
 
     def _saved_tensor(self, array: Any, source: int) -> Tensor:
@@ -239,21 +259,24 @@ class Function:
                 tensors = _as_tensors(inputs, tensor_type)
                 break
         ctx = Node(cls)
-        arrays = [t.data for t in tensors]
+        arrays = [t._data for t in tensors]
         raw = cls.forward(ctx, *arrays, **options)
         data = raw if type(raw) is np.ndarray else np.asarray(raw)
         needs_input_grad = tuple([t._requires_grad for t in tensors])
         if not (True in needs_input_grad and _state.grad_enabled):
-            return tensor_type._from_op(data, None)
+            out = tensor_type._from_op(data, None)
+            if data.base is not None:
+                _share_version_with_viewed_input(out, tensors)
+            return out
         ctx.inputs = tuple(tensors)
         ctx.needs_input_grad = needs_input_grad
-        if ctx._saved_arrays:
-            ctx._saved_sources, ctx._saved_arrays = _locate_saved(
-                ctx._saved_arrays, arrays, raw, data
-            )
         if _state.anomaly_enabled:
             ctx.forward_stack = traceback.StackSummary.from_list(traceback.extract_stack()[:-2])
         out = tensor_type._from_op(data, ctx)
+        if data.base is not None:
+            _share_version_with_viewed_input(out, tensors)
+        if ctx._saved_arrays:
+            _locate_saved(ctx, tensors, arrays, raw, out)
         ctx._output = weakref.ref(out)
         return out
 
@@ -268,7 +291,7 @@ def _as_tensors(inputs: Sequence[Any], tensor_type: type[Tensor]) -> list[Tensor
     reference_dtype = None
     for x in inputs:
         if isinstance(x, tensor_type):
-            reference_dtype = x.data.dtype
+            reference_dtype = x._data.dtype
             break
     for i, x in enumerate(tensors):
         if isinstance(x, tensor_type):
@@ -284,24 +307,40 @@ def _as_tensors(inputs: Sequence[Any], tensor_type: type[Tensor]) -> list[Tensor
     return tensors
 
 
+def _share_version_with_viewed_input(out: Tensor, inputs: Sequence[Tensor]) -> None:
+    """A view (reshape, transpose, basic indexing) shares memory with its input, so a change
+    to one is a change to the other: they share one version counter, as in PyTorch."""
+    base = out._data.base  # numpy points every view at the array that owns the memory
+    for t in inputs:
+        if t._data is base or t._data.base is base:
+            out._versions = t._versions
+            return
+
+
 def _locate_saved(
-    saved: tuple[Any, ...], inputs: list[Any], raw_output: Any, output: np.ndarray
-) -> tuple[tuple[int, ...], tuple[Any, ...]]:
-    """Match each saved array by identity to an input or the output of the operation."""
+    ctx: Node, inputs: Sequence[Tensor], arrays: list[Any], raw_output: Any, output: Tensor
+) -> None:
+    """Match each saved array by identity to an input or the output of the operation, and
+    note the version of each one found (the rest are constants)."""
     sources = []
-    arrays = []
+    checks = []
+    saved = ctx._saved_arrays
     for array in saved:
-        source = _CONSTANT
-        for index, input_array in enumerate(inputs):
+        for index, input_array in enumerate(arrays):
             if array is input_array:
-                source = index
+                counter = inputs[index]._versions
                 break
         else:
-            if array is raw_output or array is output:
-                source, array = _OUTPUT, output
-        sources.append(source)
-        arrays.append(array)
-    return tuple(sources), tuple(arrays)
+            if array is not raw_output and array is not output._data:
+                sources.append(_CONSTANT)
+                continue
+            if array is not output._data:  # forward returned a scalar or a list
+                saved = tuple(output._data if a is array else a for a in saved)
+            index, counter = _OUTPUT, output._versions
+        sources.append(index)
+        checks.append((index, counter, counter[0]))
+    ctx._saved_sources, ctx._saved_arrays = tuple(sources), saved
+    ctx._version_checks = tuple(checks)
 
 
 # --------------------------------------------------------------------------- engine
@@ -466,7 +505,7 @@ def run_backward(
             if input_grad is not None:
                 if not create_graph and type(input_grad) is not np.ndarray:
                     input_grad = np.asarray(input_grad)
-                if input_grad.shape != t.data.shape or anomaly:
+                if input_grad.shape != t._data.shape or anomaly:
                     _check_grad(node, index, t, input_grad)
             child = t.grad_fn
             if child is None or child not in consumers:  # a leaf, or off the targets' paths

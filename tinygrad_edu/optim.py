@@ -1,5 +1,9 @@
 """Optimizers: they read each parameter's ``.grad`` and update its ``.data`` in place.
 
+``p.data -= update`` assigns ``.data`` (Python's augmented assignment on an attribute), so
+each step bumps the parameter's version: a backward through a graph recorded before the
+step is refused instead of silently using the new values.
+
 The update rules are PyTorch's (``torch.optim.SGD`` and ``torch.optim.Adam``), so the same
 inputs give the same numbers.
 """
