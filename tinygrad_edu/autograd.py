@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-# Where a saved array came from: an input (its index), the output, or neither (a constant).
+# Where a saved array came from: an input (its index), the output, or neither (derived
+# from them, so a constant only to a first derivative), or `save_constants`.
 _OUTPUT = -1
 _CONSTANT = -2
+_DECLARED_CONSTANT = -3
 
 
 # --------------------------------------------------------------------------- modes
@@ -135,6 +137,7 @@ class Node:
     forward_stack: traceback.StackSummary | None = None
     _saved_arrays: tuple[Any, ...] = ()
     _saved_sources: tuple[int, ...] = ()
+    _constants: tuple[Any, ...] = ()
     _version_checks: tuple[tuple[int, list[int], int], ...] = ()  # (source, counter, version)
     _output: weakref.ref[Tensor] | None = None
     _recording = False
@@ -171,31 +174,66 @@ class Node:
         return None if self._output is None else self._output()
 
     def save_for_backward(self, *arrays: Any) -> None:
-        """Keep what ``backward`` needs. Called in ``forward`` with plain arrays."""
+        """Keep the inputs and the output that ``backward`` needs (``ctx.saved``). Called
+        once, in ``forward``, with the very arrays forward received or returned.
+
+        An array derived from them (``3 * x * x``) may be saved too, but only for a first
+        derivative: a backward recorded with ``create_graph=True`` could not differentiate
+        through it, so reading it then raises. Compute it in backward from the saved
+        inputs instead, or, if it is a constant by design, use `save_constants`.
+        """
+        if "_saved_arrays" in self.__dict__:
+            raise RuntimeError(
+                f"{self.function.__name__}.forward called ctx.save_for_backward twice; the "
+                "second call would drop what the first saved. Save everything in one call"
+            )
         self._saved_arrays = arrays
+
+    def save_constants(self, *arrays: Any) -> None:
+        """Keep arrays that are constants by design (``ctx.constants``): a mask such as
+        [x > 0], tie shares, an index. Under ``create_graph=True`` they stay constants,
+        which is right only because the derivative of the op does not flow through them.
+        Called at most once, in ``forward``."""
+        if "_constants" in self.__dict__:
+            raise RuntimeError(
+                f"{self.function.__name__}.forward called ctx.save_constants twice; the second "
+                "call would drop what the first saved. Save every constant in one call"
+            )
+        self._constants = arrays
+
+    @property
+    def constants(self) -> tuple[Any, ...]:
+        """What forward saved with `save_constants` (plain arrays, also when recording)."""
+        if self.released:
+            self._raise_released()
+        return self._constants
 
     @property
     def saved(self) -> tuple[Any, ...]:
         """What forward saved: arrays, or Tensors while a backward pass is being recorded.
 
         When recording (``create_graph=True``), a saved input or output is the graph's own
-        Tensor, so the recorded backward pass is differentiated through it; anything else
-        forward saved is a constant.
+        Tensor, so the recorded backward pass is differentiated through it; an array derived
+        from them would be a constant, which is wrong, so reading it then raises. Each saved
+        input and output must still be at the version it had in the forward.
         """
         if self.released:
-            raise GraphReleasedError(
-                f"{self.name}: trying to backward through the graph a second time, but its "
-                "saved arrays were freed by the first backward(). Pass retain_graph=True to "
-                "the first backward() (or grad()) to keep them."
-            )
+            self._raise_released()
         for source, counter, version in self._version_checks:
             if counter[0] != version:
                 raise self._modified_error(source, counter[0], version)
         if not self._recording:
             return self._saved_arrays
         return tuple(
-            self._saved_tensor(array, source)
-            for array, source in zip(self._saved_arrays, self._saved_sources, strict=True)
+            self._saved_tensor(position, source)
+            for position, source in enumerate(self._saved_sources[: len(self._saved_arrays)])
+        )
+
+    def _raise_released(self) -> None:
+        raise GraphReleasedError(
+            f"{self.name}: trying to backward through the graph a second time, but its "
+            "saved arrays were freed by the first backward(). Pass retain_graph=True to "
+            "the first backward() (or grad()) to keep them."
         )
 
     def _modified_error(self, source: int, now: int, saved: int) -> RuntimeError:
@@ -214,7 +252,7 @@ class Node:
             "the change after backward()"
         )
 
-    def _saved_tensor(self, array: Any, source: int) -> Tensor:
+    def _saved_tensor(self, position: int, source: int) -> Tensor:
         if source >= 0:
             return self.inputs[source]
         if source == _OUTPUT:
@@ -222,11 +260,19 @@ class Node:
             if output is None:  # pragma: no cover - a reachable node's output is alive
                 raise RuntimeError(f"{self.name}: the output tensor no longer exists")
             return output
-        return _tensor.Tensor._constant(np.asarray(array))
+        raise RuntimeError(
+            f"{self.name}: {self.function.__name__}.forward saved an array that is neither "
+            f"an input nor the output (item {position} of ctx.save_for_backward), and "
+            "create_graph=True would differentiate the backward through it as if it were a "
+            "constant: the second derivative would be wrong. Save the inputs (or the output) "
+            "and compute that array in backward from them; if it is a constant by design "
+            "(a mask, an index), save it with ctx.save_constants(...)"
+        )
 
     def _release(self) -> None:
         self.released = True
         self._saved_arrays = ()
+        self._constants = ()
 
 
 class Function:
@@ -275,7 +321,7 @@ class Function:
         out = tensor_type._from_op(data, ctx)
         if data.base is not None:
             _share_version_with_viewed_input(out, tensors)
-        if ctx._saved_arrays:
+        if ctx._saved_arrays or ctx._constants:
             _locate_saved(ctx, tensors, arrays, raw, out)
         ctx._output = weakref.ref(out)
         return out
@@ -339,6 +385,7 @@ def _locate_saved(
             index, counter = _OUTPUT, output._versions
         sources.append(index)
         checks.append((index, counter, counter[0]))
+    sources.extend([_DECLARED_CONSTANT] * len(ctx._constants))
     ctx._saved_sources, ctx._saved_arrays = tuple(sources), saved
     ctx._version_checks = tuple(checks)
 
@@ -377,7 +424,7 @@ def _graph_of(roots: Sequence[Tensor], targets: Sequence[Tensor] | None = None) 
                     consumers[t.grad_fn] += 1
     for node in consumers:
         if node.released and node._saved_sources:
-            _ = node.saved  # raises GraphReleasedError before any gradient is computed
+            node._raise_released()  # before any gradient is computed
     return consumers
 
 

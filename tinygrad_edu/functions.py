@@ -258,12 +258,14 @@ class Pow(Function):
         # for create_graph) are untouched.
         a_is_zero = (a == 0).astype(y.dtype)
         both_zero = a_is_zero * (b == 0)
-        ctx.save_for_backward(a, b, y, both_zero, a_is_zero)
+        ctx.save_for_backward(a, b, y)
+        ctx.save_constants(both_zero, a_is_zero)
         return y
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
-        a, b, y, both_zero, a_is_zero = ctx.saved
+        a, b, y = ctx.saved
+        both_zero, a_is_zero = ctx.constants
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_a = unbroadcast(g * b * a ** (b - 1 + both_zero), a.shape)
@@ -424,12 +426,12 @@ class Relu(Function):
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward((x > 0).astype(x.dtype))
+        ctx.save_constants((x > 0).astype(x.dtype))
         return np.maximum(x, 0)
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> Any:
-        (mask,) = ctx.saved
+        (mask,) = ctx.constants
         return g * mask
 
 
@@ -480,7 +482,7 @@ class Max(Function):
             raise ValueError(f"max: the tensor of shape {x.shape} is empty")
         y = x.max(axis=axes, keepdims=True)
         winners = (x == y).astype(x.dtype)
-        ctx.save_for_backward(winners / winners.sum(axis=axes, keepdims=True))
+        ctx.save_constants(winners / winners.sum(axis=axes, keepdims=True))
         ctx.in_shape, ctx.kept_shape = x.shape, y.shape
         return (
             y if keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
@@ -488,7 +490,7 @@ class Max(Function):
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> Any:
-        (share,) = ctx.saved
+        (share,) = ctx.constants
         return _broadcast_to(g.reshape(ctx.kept_shape), ctx.in_shape) * share
 
 
