@@ -538,6 +538,37 @@ def test_grad_mode_is_per_thread():
     assert seen == [True]
 
 
+def test_one_no_grad_instance_shared_by_two_threads_restores_each_threads_mode():
+    # thread A enters with grad on, thread B with grad off; A leaves first. With one stack
+    # for the instance A would get B's "off" back.
+    shared = no_grad()
+    a_inside, b_inside, a_left = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def thread_a():
+        with shared:
+            a_inside.set()
+            b_inside.wait()
+        seen["a"] = is_grad_enabled()
+        a_left.set()
+
+    def thread_b():
+        a_inside.wait()
+        with no_grad():
+            with shared:
+                b_inside.set()
+                a_left.wait()
+            seen["b inside no_grad"] = is_grad_enabled()
+        seen["b"] = is_grad_enabled()
+
+    threads = [threading.Thread(target=thread_a), threading.Thread(target=thread_b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {"a": True, "b inside no_grad": False, "b": True}
+
+
 # --------------------------------------------------------------------------- anomaly
 
 

@@ -37,6 +37,11 @@ class _ThreadState(threading.local):
     grad_enabled = True
     anomaly_enabled = False
 
+    def __init__(self) -> None:  # runs once per thread
+        # (switch, the mode it replaced): per thread, so that one no_grad() instance
+        # shared by two threads restores each thread's own mode
+        self.replaced: list[tuple[_ModeSwitch, bool]] = []
+
 
 _state = _ThreadState()
 
@@ -58,14 +63,18 @@ class _ModeSwitch:
         return switch if func is None else switch(func)
 
     def __init__(self, func: Callable[..., Any] | None = None) -> None:
-        self._previous: list[bool] = []  # a stack: the same instance may be entered twice
+        pass  # __new__ took func; the mode replaced is kept per thread (_ThreadState)
 
     def __enter__(self) -> None:
-        self._previous.append(getattr(_state, self._flag))
+        _state.replaced.append((self, getattr(_state, self._flag)))
         setattr(_state, self._flag, self._value)
 
     def __exit__(self, *exc_info: object) -> None:
-        setattr(_state, self._flag, self._previous.pop())
+        replaced = _state.replaced
+        for position in range(len(replaced) - 1, -1, -1):  # the last one, unless misnested
+            if replaced[position][0] is self:
+                setattr(_state, self._flag, replaced.pop(position)[1])
+                return
 
     def __call__(self, func: _F) -> _F:
         switch = type(self)

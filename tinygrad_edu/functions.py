@@ -94,9 +94,7 @@ def _normalize_axes(op: str, axis: int | Sequence[int] | None, ndim: int) -> tup
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
-    if not isinstance(axes, (tuple, list)) or not all(
-        isinstance(a, (int, np.integer)) for a in axes
-    ):
+    if not isinstance(axes, (tuple, list)) or not all(_is_integer(a) for a in axes):
         raise TypeError(f"{op}: axis must be None, an integer or a tuple of integers, not {axis!r}")
     result = []
     for a in axes:
@@ -114,9 +112,14 @@ def _normalize_axes(op: str, axis: int | Sequence[int] | None, ndim: int) -> tup
 def _softmax_axis(op: str, axis: int, x: np.ndarray) -> tuple[int, ...]:
     if x.ndim == 0:
         raise ValueError(f"{op}: needs a tensor with at least one dimension, got a scalar")
-    if not isinstance(axis, (int, np.integer)):
-        raise ValueError(f"{op}: axis must be one integer, got {axis!r}")
+    if not _is_integer(axis):
+        raise TypeError(f"{op}: axis must be one integer, got {axis!r}")
     return _normalize_axes(op, axis, x.ndim)
+
+
+def _is_integer(value: Any) -> bool:
+    """An int or numpy integer, but not a bool (True is no axis), as numpy requires."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -135,6 +138,18 @@ def normalize_index(index: Any) -> Any:
                 f"{data.dtype}; make it with dtype=np.int64"
             )
         return data
+    return index
+
+
+def _own_index(index: Any) -> Any:
+    """A copy of the arrays and lists in an index: the recorded index must not change when
+    the caller later changes theirs (that would change the gradient)."""
+    if isinstance(index, tuple):
+        return tuple(_own_index(i) for i in index)
+    if isinstance(index, np.ndarray):
+        return index.copy()
+    if isinstance(index, list):
+        return np.array(index) if index else np.array([], dtype=np.intp)  # numpy's [] is ints
     return index
 
 
@@ -563,11 +578,16 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, index: Any = None) -> np.ndarray:
+        index = _own_index(index)
         ctx.in_shape, ctx.index = x.shape, index
         try:
             return x[index]
         except IndexError as error:
             raise IndexError(
+                f"indexing a tensor of shape {x.shape} with {index!r}: {error}"
+            ) from None
+        except ValueError as error:  # x[::0]
+            raise ValueError(
                 f"indexing a tensor of shape {x.shape} with {index!r}: {error}"
             ) from None
 
@@ -584,7 +604,7 @@ class ScatterAdd(Function):
     def forward(
         ctx: Node, x: np.ndarray, shape: tuple[int, ...] = (), index: Any = None
     ) -> np.ndarray:
-        ctx.index = index
+        ctx.index = index = _own_index(index)
         return _scatter_add_array(x, shape, index)
 
     @staticmethod

@@ -7,7 +7,8 @@ back to the leaves.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -48,10 +49,28 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     return array
 
 
-def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(int(n) for n in shape[0])
-    return tuple(int(n) for n in shape)
+def _shape_arg(op: str, shape: tuple[Any, ...], what: str = "shape") -> tuple[int, ...]:
+    """``f(2, 3)`` or ``f((2, 3))``: integers only, as numpy takes them (no 2.5, no '2',
+    and no True either: a bool is an int to Python but never a length)."""
+    dims = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    result = []
+    for n in dims:
+        try:
+            if isinstance(n, (bool, np.bool_)):
+                raise TypeError
+            result.append(operator.index(n))
+        except TypeError:
+            raise TypeError(
+                f"{op}: the {what} must be integers, got {n!r} in {tuple(dims)!r}"
+            ) from None
+    return tuple(result)
+
+
+def _new_shape(op: str, shape: tuple[Any, ...]) -> tuple[int, ...]:
+    sizes = _shape_arg(op, shape)
+    if any(n < 0 for n in sizes):
+        raise ValueError(f"{op}: the shape {sizes} has a negative size; sizes must be ≥ 0")
+    return sizes
 
 
 class Tensor:
@@ -121,7 +140,7 @@ class Tensor:
         dtype: Any = np.float64,
         name: str | None = None,
     ) -> Tensor:
-        return cls(np.zeros(_shape_arg(shape)), requires_grad, dtype=dtype, name=name)
+        return cls(np.zeros(_new_shape("zeros", shape)), requires_grad, dtype=dtype, name=name)
 
     @classmethod
     def ones(
@@ -131,7 +150,7 @@ class Tensor:
         dtype: Any = np.float64,
         name: str | None = None,
     ) -> Tensor:
-        return cls(np.ones(_shape_arg(shape)), requires_grad, dtype=dtype, name=name)
+        return cls(np.ones(_new_shape("ones", shape)), requires_grad, dtype=dtype, name=name)
 
     @classmethod
     def randn(
@@ -143,7 +162,7 @@ class Tensor:
         name: str | None = None,
     ) -> Tensor:
         """Standard normal samples; ``rng`` is a numpy Generator or a seed."""
-        values = np.random.default_rng(rng).standard_normal(_shape_arg(shape))
+        values = np.random.default_rng(rng).standard_normal(_new_shape("randn", shape))
         return cls(values, requires_grad, dtype=dtype, name=name)
 
     @classmethod
@@ -158,7 +177,7 @@ class Tensor:
         name: str | None = None,
     ) -> Tensor:
         """Samples from U[low, high); ``rng`` is a numpy Generator or a seed."""
-        values = np.random.default_rng(rng).uniform(low, high, _shape_arg(shape))
+        values = np.random.default_rng(rng).uniform(low, high, _new_shape("uniform", shape))
         return cls(values, requires_grad, dtype=dtype, name=name)
 
     # ------------------------------------------------------------------ attributes
@@ -266,7 +285,27 @@ class Tensor:
         return f" {self.name!r}" if self.name else ""
 
     def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError(f"len() of a 0-d tensor{self._label()} (a single number)")
         return len(self._data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """The rows along the first axis, each ``self[i]`` (recorded, as numpy and PyTorch
+        iterate); a 0-d tensor is not iterable."""
+        if self._data.ndim == 0:
+            raise TypeError(f"iteration over a 0-d tensor{self._label()} (a single number)")
+        return (self[i] for i in range(len(self._data)))
+
+    def __contains__(self, value: Any) -> bool:
+        """``value in t``: whether some element equals ``value`` (numpy's meaning)."""
+        if isinstance(value, Tensor):
+            value = value._data
+        if not isinstance(value, (int, float, np.number, np.bool_, np.ndarray)):
+            raise TypeError(
+                f"`in` on a Tensor looks for a number (or a Tensor/array of them), not "
+                f"{type(value).__name__}"
+            )
+        return bool((self._data == value).any())
 
     def __bool__(self) -> bool:
         return bool(self._data)
@@ -450,14 +489,14 @@ class Tensor:
         return F.Max.apply(self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape: Any) -> Tensor:
-        return F.Reshape.apply(self, shape=_shape_arg(shape))
+        return F.Reshape.apply(self, shape=_shape_arg("reshape", shape))
 
     def transpose(self, *axes: Any) -> Tensor:
         """numpy's transpose: a permutation of all axes, reversed when none is given."""
-        return F.Transpose.apply(self, axes=_shape_arg(axes) if axes else None)
+        return F.Transpose.apply(self, axes=_shape_arg("transpose", axes, "axes") if axes else None)
 
     def broadcast_to(self, *shape: Any) -> Tensor:
-        return F.BroadcastTo.apply(self, shape=_shape_arg(shape))
+        return F.BroadcastTo.apply(self, shape=_shape_arg("broadcast_to", shape))
 
     def softmax(self, axis: int = -1) -> Tensor:
         return F.Softmax.apply(self, axis=axis)
