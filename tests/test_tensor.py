@@ -777,6 +777,38 @@ def test_log_softmax_of_extreme_rows_matches_hand_calculation():
     np.testing.assert_allclose(x.grad, [[-2.0, 2.0], [-2.0, 2.0]], rtol=1e-15)
 
 
+def test_max_of_data_holding_nan_is_nan_without_a_warning_and_sends_the_gradient_there():
+    # numpy's max propagates NaN; as in PyTorch the NaN is the maximum that gets the gradient
+    x = Tensor([[1.0, np.nan, 2.0], [3.0, 4.0, 0.0]], requires_grad=True)
+    y = x.max(axis=1)
+    assert np.isnan(y.data[0]) and y.data[1] == 4.0
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_of_values_spread_beyond_the_float_range_gives_no_warning(name):
+    # −1e308 − 1e308 overflows to −inf, whose exponential 0 is the right weight
+    x = Tensor([-1e308, 1e308], requires_grad=True)
+    y = getattr(x, name)()
+    expected = [0.0, 1.0] if name == "softmax" else [-np.inf, 0.0]
+    np.testing.assert_array_equal(y.data, expected)
+    (y * Tensor([1.0, 0.0]) if name == "softmax" else y[1]).sum().backward()
+    assert np.all(np.isfinite(x.grad))
+
+
+def test_pow_at_a_zero_base_and_negative_exponent_has_minus_infinite_derivatives():
+    # y = 0ᵇ = ∞ for b < 0: ∂y/∂b = 0ᵇ·ln 0 = ∞·(−∞) = −∞ and ∂y/∂a = b·0ᵇ⁻¹ = −∞ (PyTorch
+    # agrees); for b > 0, y = 0ᵇ = 0 is constant in b (∂y/∂b = 0) and ∂y/∂a = b·0ᵇ⁻¹ = 0
+    a = Tensor([0.0, 0.0, 0.0], requires_grad=True)
+    b = Tensor([-1.0, -2.5, 1.5], requires_grad=True)
+    with np.errstate(divide="ignore"):  # the forward's 0⁻¹ = ∞ is numpy's to warn about
+        y = a**b
+    y.backward(np.ones(3))
+    np.testing.assert_array_equal(b.grad, [-np.inf, -np.inf, 0.0])
+    np.testing.assert_array_equal(a.grad, [-np.inf, -np.inf, 0.0])
+
+
 # --------------------------------------------------------------------------- forward values
 
 UNARY = {

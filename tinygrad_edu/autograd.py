@@ -608,8 +608,8 @@ def grad(
     not depend on is an error unless ``allow_unused=True`` (then its gradient is None).
     """
     tensor_type = _tensor.Tensor
-    output_list = [outputs] if isinstance(outputs, tensor_type) else list(outputs)
-    input_list = [inputs] if isinstance(inputs, tensor_type) else list(inputs)
+    output_list = _tensor_list(outputs, "outputs")
+    input_list = _tensor_list(inputs, "inputs")
     if grad_outputs is None or isinstance(
         grad_outputs, (tensor_type, np.ndarray, np.generic, int, float)
     ):
@@ -620,11 +620,15 @@ def grad(
         raise ValueError(
             f"grad: {len(grad_output_list)} grad_outputs for {len(output_list)} outputs"
         )
+    for kind, tensors in (("input", input_list), ("output", output_list)):
+        for i, t in enumerate(tensors):
+            if not isinstance(t, tensor_type):
+                raise TypeError(f"grad: {kind} {i} must be a Tensor, got {type(t).__name__}")
     for i, t in enumerate(input_list):
-        if not isinstance(t, tensor_type) or not t.requires_grad:
+        if not t.requires_grad:
             raise ValueError(f"grad: input {i} is not a Tensor that requires grad")
     for i, t in enumerate(output_list):
-        if not isinstance(t, tensor_type) or not t.requires_grad:
+        if not t.requires_grad:
             raise ValueError(
                 f"grad: output {i} does not require grad, so it has no graph to "
                 "differentiate (was it computed under no_grad(), or from no input that "
@@ -658,6 +662,17 @@ def grad(
         else:
             result.append(tensor_type._constant(np.array(g, dtype=t.dtype)))
     return tuple(result)
+
+
+def _tensor_list(tensors: Any, what: str) -> list[Any]:
+    if isinstance(tensors, _tensor.Tensor):
+        return [tensors]
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(
+            f"grad: {what} must be a Tensor or a list or tuple of Tensors, got "
+            f"{type(tensors).__name__} {tensors!r}"
+        )
+    return list(tensors)
 
 
 def _named(t: Tensor) -> str:

@@ -12,6 +12,7 @@ domain of its inputs; the property tests enumerate it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,6 +22,8 @@ import numpy as np
 from tinygrad_edu.autograd import Function, Node
 
 # --------------------------------------------------------------------------- helpers
+
+_NO_ERRSTATE = contextlib.nullcontext()
 
 
 def _is_array(x: Any) -> bool:
@@ -114,7 +117,21 @@ def _softmax_axis(op: str, axis: int, x: np.ndarray) -> tuple[int, ...]:
         raise ValueError(f"{op}: needs a tensor with at least one dimension, got a scalar")
     if not _is_integer(axis):
         raise TypeError(f"{op}: axis must be one integer, got {axis!r}")
-    return _normalize_axes(op, axis, x.ndim)
+    axes = _normalize_axes(op, axis, x.ndim)
+    if x.shape[axes[0]] == 0:
+        raise ValueError(
+            f"{op}: axis {axis} of the tensor of shape {x.shape} is empty; there is nothing "
+            "to normalize over (it needs at least one element)"
+        )
+    return axes
+
+
+def _shifted(x: np.ndarray, axis: int) -> np.ndarray:
+    """x − max x along ``axis``: every exponent ≤ 0, so e^x cannot overflow. The
+    subtraction itself overflows to −inf only for a spread beyond the float range
+    (−1e308 next to 1e308), where e^−inf = 0 is the right answer: no warning for it."""
+    with np.errstate(over="ignore"):
+        return x - x.max(axis=axis, keepdims=True)
 
 
 def _is_integer(value: Any) -> bool:
@@ -258,8 +275,9 @@ class Pow(Function):
     """y = aᵇ.  ∂L/∂a = g · b · aᵇ⁻¹, ∂L/∂b = g · aᵇ · ln a (needs a > 0).
 
     At a = 0 the limits are used, as in PyTorch: ∂y/∂a = 0 where also b = 0 (y = 1 is
-    constant) and ∂y/∂b = 0 (y = 0ᵇ = 0 for b > 0), instead of the 0·∞ = NaN of the raw
-    formulas.
+    constant) and ∂y/∂b = 0 where b ≥ 0 (y = 0ᵇ is constant there), instead of the
+    0·(−∞) = NaN of the raw formulas. For b < 0 the formulas stand: y = 0ᵇ = ∞ and
+    ∂y/∂b = 0ᵇ · ln 0 = ∞ · (−∞) = −∞, ∂y/∂a = b · 0ᵇ⁻¹ = −∞.
     """
 
     @staticmethod
@@ -268,24 +286,28 @@ class Pow(Function):
             y = a**b
         except ValueError as error:
             raise _broadcast_error("pow", a, b, error) from None
-        # Constant masks, 1 only where a = 0 (and b = 0): there b − 1 + mask and a + mask
-        # avoid 0·∞; everywhere else they are 0 and the formulas (and their derivatives,
-        # for create_graph) are untouched.
-        a_is_zero = (a == 0).astype(y.dtype)
-        both_zero = a_is_zero * (b == 0)
+        # Constant masks, 1 only where a = 0 (and b = 0, or b ≥ 0): there b − 1 + mask and
+        # a + mask avoid 0·∞; everywhere else they are 0 and the formulas (and their
+        # derivatives, for create_graph) are untouched.
+        a_is_zero = a == 0
+        both_zero = (a_is_zero & (b == 0)).astype(y.dtype)
+        zero_base_constant = (a_is_zero & (b >= 0)).astype(y.dtype)
         ctx.save_for_backward(a, b, y)
-        ctx.save_constants(both_zero, a_is_zero)
+        ctx.save_constants(both_zero, zero_base_constant)
+        ctx.zero_base = bool(a_is_zero.any())
         return y
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         a, b, y = ctx.saved
-        both_zero, a_is_zero = ctx.constants
-        grad_a = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_a = unbroadcast(g * b * a ** (b - 1 + both_zero), a.shape)
-        if ctx.needs_input_grad[1]:
-            grad_b = unbroadcast(g * y * _log(a + a_is_zero), b.shape)
+        both_zero, zero_base_constant = ctx.constants
+        # 0 to a negative power is ∞ and ln 0 is −∞ by design here: no warning for them
+        with np.errstate(divide="ignore", invalid="ignore") if ctx.zero_base else _NO_ERRSTATE:
+            grad_a = grad_b = None
+            if ctx.needs_input_grad[0]:
+                grad_a = unbroadcast(g * b * a ** (b - 1 + both_zero), a.shape)
+            if ctx.needs_input_grad[1]:
+                grad_b = unbroadcast(g * y * _log(a + zero_base_constant), b.shape)
         return grad_a, grad_b
 
 
@@ -496,7 +518,10 @@ class Max(Function):
         if x.size == 0:
             raise ValueError(f"max: the tensor of shape {x.shape} is empty")
         y = x.max(axis=axes, keepdims=True)
-        winners = (x == y).astype(x.dtype)
+        is_max = x == y
+        if np.isnan(y).any():  # numpy's max is NaN where a NaN is: it gets the gradient
+            is_max |= np.isnan(x) & np.isnan(y)
+        winners = is_max.astype(x.dtype)
         ctx.save_constants(winners / winners.sum(axis=axes, keepdims=True))
         ctx.in_shape, ctx.kept_shape = x.shape, y.shape
         return (
@@ -621,7 +646,7 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, axis: int = -1) -> np.ndarray:
         (axis,) = _softmax_axis("softmax", axis, x)
-        e = np.exp(x - x.max(axis=axis, keepdims=True))  # every exponent ≤ 0: no overflow
+        e = np.exp(_shifted(x, axis))
         y = e / e.sum(axis=axis, keepdims=True)
         ctx.axis = axis
         ctx.save_for_backward(y)
@@ -639,7 +664,7 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, axis: int = -1) -> np.ndarray:
         (axis,) = _softmax_axis("log_softmax", axis, x)
-        shifted = x - x.max(axis=axis, keepdims=True)
+        shifted = _shifted(x, axis)
         y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.axis = axis
         ctx.save_for_backward(y)

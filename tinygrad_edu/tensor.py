@@ -30,6 +30,14 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         data = data.data
     if dtype is None and type(data) is np.ndarray and data.dtype in _KEPT_FLOAT_DTYPES:
         return data.copy()  # the common case, without the checks below
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(
+                f"Tensor: dtype={dtype!r} is not a numpy dtype; give np.float64, np.float32, "
+                "an integer or a bool dtype (or their names, such as 'float32')"
+            ) from None
     try:
         array = np.array(data, dtype=dtype)
     except ValueError as error:
@@ -523,6 +531,11 @@ def initial_gradient(root: Tensor, gradient: Any, caller: str, *, as_tensor: boo
         values = gradient if as_tensor else gradient.data
     else:
         values = np.asarray(gradient)
+    if not (np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_):
+        raise TypeError(
+            f"{caller}: the gradient must hold numbers (an array or Tensor of shape "
+            f"{root.shape}), got {gradient!r}"
+        )
     if values.shape != root.shape:
         raise ValueError(
             f"{caller}: the gradient has shape {values.shape} but Tensor{root._label()} has "
