@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from tinygrad_edu import Function, Tensor, detect_anomaly, enable_grad, grad, no_grad
+from tinygrad_edu import Function, Tensor, detect_anomaly, enable_grad, functions, grad, no_grad
 from tinygrad_edu.autograd import GraphReleasedError, is_grad_enabled
 from tinygrad_edu.gradcheck import numerical_gradient
 from tinygrad_edu.testing import strategies as tst
@@ -286,6 +286,45 @@ def test_a_second_save_call_is_refused_instead_of_dropping_the_first(method):
     x = Tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match=rf"SavesTwice.forward called ctx.{method} twice"):
         SavesTwice.apply(x)
+
+
+class DoubleInPlace(Function):
+    """y = 2x, with a backward that (wrongly) doubles its incoming gradient in place."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        g *= 2
+        return g
+
+
+def test_a_custom_backward_cannot_write_into_the_gradient_a_sibling_shares():
+    # Add hands one array to both of its inputs: doubling it in place would turn
+    # ∂(2x + x)/∂x = 3 into 4 in silence
+    x = Tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"DoubleInPlace.backward wrote into its incoming"):
+        (DoubleInPlace.apply(x) + x).sum().backward()
+    assert x.grad is None
+
+
+def test_the_built_in_operations_are_handed_the_gradient_as_it_is():
+    # exempt from the read-only view: exactly the operations functions.py defines (and
+    # registers), not one registered later by a user
+    built_in = {
+        f
+        for f in vars(functions).values()
+        if isinstance(f, type) and issubclass(f, Function) and f.__module__ == functions.__name__
+    }
+    assert built_in == {
+        info.function
+        for info in functions.REGISTRY.values()
+        if info.function.__module__ == functions.__name__
+    }
+    assert not any(f._may_write_into_gradient for f in built_in)
+    assert DoubleInPlace._may_write_into_gradient
 
 
 def test_options_are_stored_on_ctx():

@@ -295,7 +295,15 @@ class Function:
     backward pass and on Tensors, recorded, when ``create_graph=True``.
 
     ``MyOp.apply(*tensors, **options)`` runs the forward and records the node.
+
+    The gradient ``backward`` receives is read-only: the engine may hand the same array to
+    several backwards (``Add`` passes its incoming gradient to both inputs), so writing
+    into it (``grad *= 2``) would change a sibling's gradient. Return new arrays.
     """
+
+    # The built-in operations never write into their incoming gradient, so the engine hands
+    # it to them as it is; any other backward gets a read-only view (functions.py clears it).
+    _may_write_into_gradient = True
 
     @staticmethod
     def forward(ctx: Node, *arrays: Any, **options: Any) -> Any:
@@ -484,6 +492,23 @@ def _check_grad(node: Node, index: int, tensor: Tensor, grad: Any) -> None:
             )
 
 
+def _backward_on_read_only(node: Node, grad: np.ndarray) -> Any:
+    """Run a backward the library did not write, on a read-only view of its gradient: the
+    same array may also be a sibling's gradient (Add hands it to both inputs)."""
+    view = grad.view()
+    view.flags.writeable = False
+    try:
+        return node.function.backward(node, view)
+    except ValueError as error:
+        if "read-only" not in str(error):
+            raise
+        raise ValueError(
+            f"{node.function.__name__}.backward wrote into its incoming gradient, which is "
+            "read-only: the engine may hand the same array to other backwards too. Compute "
+            "a new array instead (g = g * 2, not g *= 2)"
+        ) from error
+
+
 def run_backward(
     roots: Sequence[Tensor],
     root_grads: Sequence[Any],
@@ -544,6 +569,8 @@ def run_backward(
                     input_grads = node.function.backward(node, grad)
                 finally:
                     node._recording = False
+            elif node.function._may_write_into_gradient:
+                input_grads = _backward_on_read_only(node, grad)
             else:
                 input_grads = node.function.backward(node, grad)
             if type(input_grads) is not tuple:

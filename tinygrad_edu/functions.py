@@ -880,3 +880,6 @@ register("log_softmax", LogSoftmax, "softmax", ("real",), ("·(δ − softmax)",
 register("squared_error", SquaredError, "target", ("real", "real"), ("·2(o−t)", "·2(t−o)"),
          lambda g, o, t: (_sum_to(2 * g * (o - t), o.shape), _sum_to(2 * g * (t - o), t.shape)))
 # fmt: on
+
+for _info in REGISTRY.values():  # every built-in operation: see Function._may_write_into_gradient
+    _info.function._may_write_into_gradient = False
