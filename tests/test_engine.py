@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from tinygrad_edu import Function, Tensor, detect_anomaly, enable_grad, grad, no_grad
+from tinygrad_edu import Function, Tensor, detect_anomaly, enable_grad, functions, grad, no_grad
 from tinygrad_edu.autograd import GraphReleasedError, is_grad_enabled
 from tinygrad_edu.gradcheck import numerical_gradient
 from tinygrad_edu.testing import strategies as tst
@@ -219,6 +219,114 @@ def test_user_defined_function_has_second_derivatives_through_saved_inputs():
     np.testing.assert_allclose(second.data, 6 * np.array([0.5, -1.5]), rtol=1e-12)
 
 
+class CubeSavingItsSlope(Function):
+    """y = x³, saving the slope 3x² that forward derived (not an input, not the output)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(3 * x * x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx, g):
+        (slope,) = ctx.saved
+        return g * slope
+
+
+def test_a_derived_saved_array_serves_a_first_derivative():
+    x = Tensor([0.5, -1.5], requires_grad=True)
+    CubeSavingItsSlope.apply(x).sum().backward()
+    np.testing.assert_allclose(x.grad, [0.75, 6.75], rtol=1e-12)  # 3x²
+
+
+def test_a_derived_saved_array_is_refused_when_the_backward_is_recorded():
+    # as a constant it would give d²(x³)/dx² = 0 (or 24 instead of 48 for a loss with
+    # another factor of x): refused, naming the operation and what to do instead
+    x = Tensor([0.5, -1.5], requires_grad=True)
+    with pytest.raises(
+        RuntimeError,
+        match=r"CubeSavingItsSlopeBackward: .*neither an input nor the output \(item 0.*"
+        r"save_constants",
+    ):
+        grad(CubeSavingItsSlope.apply(x).sum(), x, create_graph=True)
+    assert x.grad is None
+
+
+def test_a_constant_by_design_is_saved_with_save_constants_and_stays_constant():
+    class Clip(Function):
+        """y = x where |x| < 1, else 0: ∂y/∂x = [|x| < 1], a constant mask."""
+
+        @staticmethod
+        def forward(ctx, x):
+            mask = (np.abs(x) < 1).astype(x.dtype)
+            ctx.save_constants(mask)
+            return x * mask
+
+        @staticmethod
+        def backward(ctx, g):
+            (mask,) = ctx.constants
+            return g * mask
+
+    x = Tensor([0.5, 2.0], requires_grad=True)
+    (first,) = grad((Clip.apply(x) ** 2).sum(), x, create_graph=True)  # 2x·mask
+    (second,) = grad(first.sum(), x)  # 2·mask
+    np.testing.assert_array_equal(first.data, [1.0, 0.0])
+    np.testing.assert_array_equal(second.data, [2.0, 0.0])
+
+
+@pytest.mark.parametrize("method", ["save_for_backward", "save_constants"])
+def test_a_second_save_call_is_refused_instead_of_dropping_the_first(method):
+    class SavesTwice(Function):
+        @staticmethod
+        def forward(ctx, x):
+            getattr(ctx, method)(x)
+            getattr(ctx, method)(x)
+            return x * 2
+
+    x = Tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=rf"SavesTwice.forward called ctx.{method} twice"):
+        SavesTwice.apply(x)
+
+
+class DoubleInPlace(Function):
+    """y = 2x, with a backward that (wrongly) doubles its incoming gradient in place."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        g *= 2
+        return g
+
+
+def test_a_custom_backward_cannot_write_into_the_gradient_a_sibling_shares():
+    # Add hands one array to both of its inputs: doubling it in place would turn
+    # ∂(2x + x)/∂x = 3 into 4 in silence
+    x = Tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"DoubleInPlace.backward wrote into its incoming"):
+        (DoubleInPlace.apply(x) + x).sum().backward()
+    assert x.grad is None
+
+
+def test_the_built_in_operations_are_handed_the_gradient_as_it_is():
+    # exempt from the read-only view: exactly the operations functions.py defines (and
+    # registers), not one registered later by a user
+    built_in = {
+        f
+        for f in vars(functions).values()
+        if isinstance(f, type) and issubclass(f, Function) and f.__module__ == functions.__name__
+    }
+    assert built_in == {
+        info.function
+        for info in functions.REGISTRY.values()
+        if info.function.__module__ == functions.__name__
+    }
+    assert not any(f._may_write_into_gradient for f in built_in)
+    assert DoubleInPlace._may_write_into_gradient
+
+
 def test_options_are_stored_on_ctx():
     class Scale(Function):
         @staticmethod
@@ -303,6 +411,119 @@ def test_third_derivative_of_exp_is_exp():
     np.testing.assert_allclose(d3.data, np.exp([0.3, 1.1]), rtol=1e-12)
 
 
+# --------------------------------------------------------------------------- in place and versions
+
+
+def test_in_place_update_of_a_parameter_in_grad_mode_is_refused_and_changes_nothing():
+    w = Tensor([1.0, 2.0], requires_grad=True, name="w")
+    (w * w).sum().backward()
+    before = w
+    with pytest.raises(RuntimeError, match=r"-=: Tensor 'w' is a leaf.*no_grad.*\.data.*optim"):
+        w -= 0.1 * w.grad
+    assert w is before and w.is_leaf and w.version == 0
+    np.testing.assert_array_equal(w.data, [1.0, 2.0])
+
+
+def test_in_place_update_under_no_grad_changes_the_leaf_itself():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    array = w.data
+    with no_grad():
+        w -= Tensor([0.5, 0.5])
+        w *= 2
+        w /= 4
+        w += 1
+    assert w.is_leaf and w.requires_grad and w.data is array
+    np.testing.assert_array_equal(w.data, [1.25, 1.75])  # ((1 − .5)·2/4 + 1, (2 − .5)·2/4 + 1)
+    assert w.version == 4
+
+
+def test_in_place_on_a_computed_tensor_in_grad_mode_is_refused():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    y = w * 2
+    with pytest.raises(RuntimeError, match=r"\+=: Tensor was computed by MulBackward"):
+        y += 1
+    np.testing.assert_array_equal(y.data, [2.0, 4.0])
+
+
+def test_in_place_that_would_pull_a_constant_into_the_graph_is_refused():
+    x, w = Tensor([1.0]), Tensor([2.0], requires_grad=True, name="w")
+    with pytest.raises(RuntimeError, match=r"\*=: the right-hand side 'w' requires grad"):
+        x *= w
+    x *= 3  # a constant times a constant stays a constant
+    assert x.data[0] == 3.0 and x.version == 1
+
+
+def test_in_place_that_would_change_the_shape_or_dtype_is_refused_and_changes_nothing():
+    x, labels = Tensor([1.0, 2.0]), Tensor([1, 2], dtype=np.int64)
+    with pytest.raises(ValueError, match=r"\+=: the result has shape \(2, 2\)"):
+        x += Tensor([[1.0], [2.0]])
+    with pytest.raises(TypeError, match=r"\+=: the result has dtype float64.*int64"):
+        labels += 0.5
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])
+    np.testing.assert_array_equal(labels.data, [1, 2])
+    assert x.version == 0 and labels.version == 0
+
+
+def test_a_saved_input_changed_after_the_forward_is_refused_by_backward():
+    # d(w·w)/dw = 2w = 2 at w = 1; with w.data += 10 after the forward, the saved arrays
+    # would give 2·11 = 22 in silence
+    w = Tensor([1.0], requires_grad=True, name="w")
+    loss = (w * w).sum()
+    w.data += 10
+    with pytest.raises(
+        RuntimeError, match=r"MulBackward: its input 0 \(Tensor 'w'.*version 0.*version 1"
+    ):
+        loss.backward()
+    assert w.grad is None
+
+
+def test_a_saved_output_changed_under_no_grad_is_refused_by_backward():
+    x = Tensor([0.5], requires_grad=True)
+    y = x.exp()
+    loss = (y + 3).sum()  # Add saves nothing: only ExpBackward holds y
+    with no_grad():
+        y += 1
+    with pytest.raises(RuntimeError, match=r"ExpBackward: its output.*version 0.*version 1"):
+        loss.backward()
+
+
+def test_an_optimizer_step_between_forward_and_backward_is_refused():
+    from tinygrad_edu.optim import SGD
+
+    w = Tensor([[1.0, 2.0]], requires_grad=True, name="w")
+    w.grad = np.ones((1, 2))
+    loss = (Tensor([[1.0, 1.0]]) @ w.T).sum()  # MatMul saves the view w.T, not w
+    SGD([w], lr=0.1).step()
+    with pytest.raises(RuntimeError, match=r"MatMulBackward: its input 1.*version 0.*version 1"):
+        loss.backward()
+
+
+def test_views_and_detached_tensors_share_the_version_of_their_memory():
+    w = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    views = [w.T, w.reshape(6), w[0], w.detach()]
+    with no_grad():
+        w *= 2
+    assert [v.version for v in views] == [1, 1, 1, 1]
+    with no_grad():
+        views[1] += 1  # a change through a view is a change to w
+    assert w.version == 2
+    fancy = w[[0, 1]]  # advanced indexing copies: its own version
+    with no_grad():
+        w += 1
+    assert fancy.version == 0
+
+
+def test_backward_after_a_change_that_was_undone_by_assigning_data_is_still_refused():
+    # the counter counts changes, not values: the conservative answer
+    w = Tensor([1.0], requires_grad=True)
+    loss = (w * w).sum()
+    original = w.data
+    w.data = original + 1
+    w.data = original
+    with pytest.raises(RuntimeError, match="version 0 but is now at version 2"):
+        loss.backward()
+
+
 # --------------------------------------------------------------------------- grad mode
 
 
@@ -354,6 +575,37 @@ def test_grad_mode_is_per_thread():
         assert not is_grad_enabled()
     worker.join()
     assert seen == [True]
+
+
+def test_one_no_grad_instance_shared_by_two_threads_restores_each_threads_mode():
+    # thread A enters with grad on, thread B with grad off; A leaves first. With one stack
+    # for the instance A would get B's "off" back.
+    shared = no_grad()
+    a_inside, b_inside, a_left = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def thread_a():
+        with shared:
+            a_inside.set()
+            b_inside.wait()
+        seen["a"] = is_grad_enabled()
+        a_left.set()
+
+    def thread_b():
+        a_inside.wait()
+        with no_grad():
+            with shared:
+                b_inside.set()
+                a_left.wait()
+            seen["b inside no_grad"] = is_grad_enabled()
+        seen["b"] = is_grad_enabled()
+
+    threads = [threading.Thread(target=thread_a), threading.Thread(target=thread_b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {"a": True, "b inside no_grad": False, "b": True}
 
 
 # --------------------------------------------------------------------------- anomaly

@@ -99,8 +99,23 @@ class CountingTanh(Function):
 
 
 class CubeWithConstantSlope(Function):
-    """y = x³; forward saves the slope 3x² it derived, so the recorded backward multiplies
-    by a constant: the first derivative is right, the second comes out 0 instead of 6x."""
+    """y = x³; forward declares the slope 3x² it derived a constant (the engine cannot tell
+    it is not), so the recorded backward multiplies by a constant: the first derivative is
+    right, the second comes out 0 instead of 6x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_constants(3 * x * x)
+        return x * x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (slope,) = ctx.constants
+        return g * slope
+
+
+class CubeSavingItsSlope(Function):
+    """y = x³; forward saves the slope 3x² it derived with save_for_backward."""
 
     @staticmethod
     def forward(ctx, x):
@@ -387,6 +402,17 @@ def test_gradgradcheck_catches_a_backward_that_treats_a_derived_slope_as_constan
     assert error.analytic == 0.0
     assert abs(error.numeric) > error.tolerance
     assert "no graph" in str(error)
+
+
+def test_gradgradcheck_of_a_backward_that_reads_a_derived_saved_array_is_refused_by_the_engine():
+    x = _leaf([0.5, -1.0, 2.0], name="x")
+
+    def fn(t):
+        return CubeSavingItsSlope.apply(t).sum()
+
+    assert gradcheck(fn, x) is True  # a first derivative may use it
+    with pytest.raises(RuntimeError, match=r"CubeSavingItsSlopeBackward:.*save_constants"):
+        gradgradcheck(fn, x)
 
 
 # --------------------------------------------------------------------------- inputs left alone

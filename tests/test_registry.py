@@ -92,8 +92,10 @@ def test_op_recorded_backward_gives_second_derivatives(name, data):
     for f, r in zip(fast, recorded, strict=True):
         np.testing.assert_allclose(r.data, f.data, rtol=1e-12, atol=1e-12)
 
-    first = directional_first_derivative(*tensors)
+    # finite differences first: they nudge .data, which moves the versions of the tensors
+    # that `first`'s graph saved
     numeric = numerical_gradient(directional_first_derivative, *tensors)
+    first = directional_first_derivative(*tensors)
     if first.requires_grad:
         seconds = grad(first, tensors, allow_unused=True)
     else:  # the first derivative is constant (a linear op): every second derivative is 0

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_edu import Function, Tensor, grad
+from tinygrad_edu import Function, Tensor, grad, no_grad
 from tinygrad_edu.testing import strategies as tst
 
 FLOAT_DTYPES = [np.float32, np.float64]
@@ -416,8 +416,46 @@ def test_len_is_the_length_of_the_first_axis(values):
 
 
 def test_len_of_a_zero_dimensional_tensor_raises_type_error():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
         len(Tensor(1.0))
+
+
+@given(values=tst.arrays(tst.shapes(min_dims=1, max_dims=3)))
+def test_iteration_gives_the_rows_as_numpy_does(values):
+    rows = list(Tensor(values))
+    assert len(rows) == len(values)
+    for row, expected in zip(rows, values, strict=True):
+        np.testing.assert_array_equal(row.data, expected)
+
+
+def test_iteration_records_each_row_so_gradients_flow_back():
+    x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    first, second = x
+    (first * 2 + second * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[2.0, 2.0], [3.0, 3.0]])
+
+
+def test_a_zero_dimensional_tensor_is_not_iterable():
+    # before, iteration fell back to __getitem__: list(Tensor(1.0)) was [], sum(...) 0
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        list(Tensor(1.0))
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        sum(Tensor(5.0))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1.0, True), (2, True), (3.0, False), (np.float32(2.0), True), (Tensor(1.0), True)],
+)
+def test_in_looks_for_an_equal_element_as_numpy_does(value, expected):
+    values = np.array([1.0, 2.0])
+    assert (value in Tensor(values)) is expected
+    assert (np.asarray(value) in values) is expected  # numpy's answer, for the record
+
+
+def test_in_refuses_a_value_that_is_not_a_number():
+    with pytest.raises(TypeError, match="looks for a number"):
+        "a" in Tensor([1.0])  # noqa: B015
 
 
 @given(values=tst.arrays(tst.shapes(min_dims=0, max_dims=4)))
@@ -739,6 +777,38 @@ def test_log_softmax_of_extreme_rows_matches_hand_calculation():
     np.testing.assert_allclose(x.grad, [[-2.0, 2.0], [-2.0, 2.0]], rtol=1e-15)
 
 
+def test_max_of_data_holding_nan_is_nan_without_a_warning_and_sends_the_gradient_there():
+    # numpy's max propagates NaN; as in PyTorch the NaN is the maximum that gets the gradient
+    x = Tensor([[1.0, np.nan, 2.0], [3.0, 4.0, 0.0]], requires_grad=True)
+    y = x.max(axis=1)
+    assert np.isnan(y.data[0]) and y.data[1] == 4.0
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_of_values_spread_beyond_the_float_range_gives_no_warning(name):
+    # −1e308 − 1e308 overflows to −inf, whose exponential 0 is the right weight
+    x = Tensor([-1e308, 1e308], requires_grad=True)
+    y = getattr(x, name)()
+    expected = [0.0, 1.0] if name == "softmax" else [-np.inf, 0.0]
+    np.testing.assert_array_equal(y.data, expected)
+    (y * Tensor([1.0, 0.0]) if name == "softmax" else y[1]).sum().backward()
+    assert np.all(np.isfinite(x.grad))
+
+
+def test_pow_at_a_zero_base_and_negative_exponent_has_minus_infinite_derivatives():
+    # y = 0ᵇ = ∞ for b < 0: ∂y/∂b = 0ᵇ·ln 0 = ∞·(−∞) = −∞ and ∂y/∂a = b·0ᵇ⁻¹ = −∞ (PyTorch
+    # agrees); for b > 0, y = 0ᵇ = 0 is constant in b (∂y/∂b = 0) and ∂y/∂a = b·0ᵇ⁻¹ = 0
+    a = Tensor([0.0, 0.0, 0.0], requires_grad=True)
+    b = Tensor([-1.0, -2.5, 1.5], requires_grad=True)
+    with np.errstate(divide="ignore"):  # the forward's 0⁻¹ = ∞ is numpy's to warn about
+        y = a**b
+    y.backward(np.ones(3))
+    np.testing.assert_array_equal(b.grad, [-np.inf, -np.inf, 0.0])
+    np.testing.assert_array_equal(a.grad, [-np.inf, -np.inf, 0.0])
+
+
 # --------------------------------------------------------------------------- forward values
 
 UNARY = {
@@ -886,6 +956,61 @@ def test_integer_power_error_is_numpys_not_a_broadcast_complaint():
 def test_a_non_integer_axis_is_refused_by_name():
     with pytest.raises(TypeError, match=r"sum: axis must be"):
         Tensor([1.0, 2.0]).sum(axis=1.7)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: Tensor.zeros(2.5), r"zeros: the shape must be integers, got 2.5"),
+        (lambda: Tensor.ones(True, 2), r"ones: the shape must be integers, got True"),
+        (lambda: Tensor.randn("3"), r"randn: the shape must be integers, got '3'"),
+        (lambda: Tensor.uniform((2, 1.0)), r"uniform: the shape must be integers"),
+        (lambda: Tensor.zeros(4).reshape(2.9, 2), r"reshape: the shape must be integers, got 2.9"),
+        (lambda: Tensor.zeros(4).reshape("2", 2), r"reshape: the shape must be integers, got '2'"),
+        (lambda: Tensor.zeros(2, 3).transpose(1.0, 0), r"transpose: the axes must be integers"),
+        (lambda: Tensor.zeros(3).broadcast_to(2, 3.0), r"broadcast_to: the shape must be"),
+        (lambda: Tensor.zeros(2, 3).sum(axis=True), r"sum: axis must be"),
+        (lambda: Tensor.zeros(2, 3).max(axis=(0, False)), r"max: axis must be"),
+        (lambda: Tensor.zeros(2, 3).softmax(axis=True), r"softmax: axis must be one integer"),
+    ],
+)
+def test_shapes_and_axes_must_be_integers_not_floats_strings_or_bools(call, match):
+    with pytest.raises(TypeError, match=match):
+        call()
+
+
+def test_numpy_integers_are_accepted_as_sizes_and_axes():
+    x = Tensor.zeros(np.int64(2), np.int32(3))
+    assert x.shape == (2, 3)
+    assert x.reshape(np.int64(3), 2).shape == (3, 2)
+    assert x.sum(axis=np.int64(1)).shape == (2,)
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones", "randn", "uniform"])
+def test_a_negative_size_is_refused_by_the_constructor(name):
+    with pytest.raises(ValueError, match=rf"{name}: the shape \(2, -1\) has a negative size"):
+        getattr(Tensor, name)(2, -1)
+
+
+@pytest.mark.parametrize("make_index", [lambda: np.array([0, 0]), lambda: [0, 0]])
+def test_the_index_is_copied_when_recorded(make_index):
+    # x[idx] with idx = [0, 0] picks x₀ twice: ∂/∂x = [2, 0], whatever idx becomes later
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    idx = make_index()
+    y = x[idx]
+    idx[0] = idx[1] = 1
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 0.0])
+
+
+def test_an_index_tensor_is_copied_when_recorded():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    idx = Tensor([0, 0], dtype=np.int64)
+    y = x[idx]
+    with no_grad():
+        idx += 1
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 0.0])
 
 
 def test_ragged_lists_are_refused_with_a_hint():

@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-# Where a saved array came from: an input (its index), the output, or neither (a constant).
+# Where a saved array came from: an input (its index), the output, or neither (derived
+# from them, so a constant only to a first derivative), or `save_constants`.
 _OUTPUT = -1
 _CONSTANT = -2
+_DECLARED_CONSTANT = -3
 
 
 # --------------------------------------------------------------------------- modes
@@ -34,6 +36,11 @@ _CONSTANT = -2
 class _ThreadState(threading.local):
     grad_enabled = True
     anomaly_enabled = False
+
+    def __init__(self) -> None:  # runs once per thread
+        # (switch, the mode it replaced): per thread, so that one no_grad() instance
+        # shared by two threads restores each thread's own mode
+        self.replaced: list[tuple[_ModeSwitch, bool]] = []
 
 
 _state = _ThreadState()
@@ -56,14 +63,18 @@ class _ModeSwitch:
         return switch if func is None else switch(func)
 
     def __init__(self, func: Callable[..., Any] | None = None) -> None:
-        self._previous: list[bool] = []  # a stack: the same instance may be entered twice
+        pass  # __new__ took func; the mode replaced is kept per thread (_ThreadState)
 
     def __enter__(self) -> None:
-        self._previous.append(getattr(_state, self._flag))
+        _state.replaced.append((self, getattr(_state, self._flag)))
         setattr(_state, self._flag, self._value)
 
     def __exit__(self, *exc_info: object) -> None:
-        setattr(_state, self._flag, self._previous.pop())
+        replaced = _state.replaced
+        for position in range(len(replaced) - 1, -1, -1):  # the last one, unless misnested
+            if replaced[position][0] is self:
+                setattr(_state, self._flag, replaced.pop(position)[1])
+                return
 
     def __call__(self, func: _F) -> _F:
         switch = type(self)
@@ -135,6 +146,8 @@ class Node:
     forward_stack: traceback.StackSummary | None = None
     _saved_arrays: tuple[Any, ...] = ()
     _saved_sources: tuple[int, ...] = ()
+    _constants: tuple[Any, ...] = ()
+    _version_checks: tuple[tuple[int, list[int], int], ...] = ()  # (source, counter, version)
     _output: weakref.ref[Tensor] | None = None
     _recording = False
     _retain_output_grad = False  # set by Tensor.retain_grad()
@@ -170,31 +183,85 @@ class Node:
         return None if self._output is None else self._output()
 
     def save_for_backward(self, *arrays: Any) -> None:
-        """Keep what ``backward`` needs. Called in ``forward`` with plain arrays."""
+        """Keep the inputs and the output that ``backward`` needs (``ctx.saved``). Called
+        once, in ``forward``, with the very arrays forward received or returned.
+
+        An array derived from them (``3 * x * x``) may be saved too, but only for a first
+        derivative: a backward recorded with ``create_graph=True`` could not differentiate
+        through it, so reading it then raises. Compute it in backward from the saved
+        inputs instead, or, if it is a constant by design, use `save_constants`.
+        """
+        if "_saved_arrays" in self.__dict__:
+            raise RuntimeError(
+                f"{self.function.__name__}.forward called ctx.save_for_backward twice; the "
+                "second call would drop what the first saved. Save everything in one call"
+            )
         self._saved_arrays = arrays
+
+    def save_constants(self, *arrays: Any) -> None:
+        """Keep arrays that are constants by design (``ctx.constants``): a mask such as
+        [x > 0], tie shares, an index. Under ``create_graph=True`` they stay constants,
+        which is right only because the derivative of the op does not flow through them.
+        Called at most once, in ``forward``."""
+        if "_constants" in self.__dict__:
+            raise RuntimeError(
+                f"{self.function.__name__}.forward called ctx.save_constants twice; the second "
+                "call would drop what the first saved. Save every constant in one call"
+            )
+        self._constants = arrays
+
+    @property
+    def constants(self) -> tuple[Any, ...]:
+        """What forward saved with `save_constants` (plain arrays, also when recording)."""
+        if self.released:
+            self._raise_released()
+        return self._constants
 
     @property
     def saved(self) -> tuple[Any, ...]:
         """What forward saved: arrays, or Tensors while a backward pass is being recorded.
 
         When recording (``create_graph=True``), a saved input or output is the graph's own
-        Tensor, so the recorded backward pass is differentiated through it; anything else
-        forward saved is a constant.
+        Tensor, so the recorded backward pass is differentiated through it; an array derived
+        from them would be a constant, which is wrong, so reading it then raises. Each saved
+        input and output must still be at the version it had in the forward.
         """
         if self.released:
-            raise GraphReleasedError(
-                f"{self.name}: trying to backward through the graph a second time, but its "
-                "saved arrays were freed by the first backward(). Pass retain_graph=True to "
-                "the first backward() (or grad()) to keep them."
-            )
+            self._raise_released()
+        for source, counter, version in self._version_checks:
+            if counter[0] != version:
+                raise self._modified_error(source, counter[0], version)
         if not self._recording:
             return self._saved_arrays
         return tuple(
-            self._saved_tensor(array, source)
-            for array, source in zip(self._saved_arrays, self._saved_sources, strict=True)
+            self._saved_tensor(position, source)
+            for position, source in enumerate(self._saved_sources[: len(self._saved_arrays)])
         )
 
-    def _saved_tensor(self, array: Any, source: int) -> Tensor:
+    def _raise_released(self) -> None:
+        raise GraphReleasedError(
+            f"{self.name}: trying to backward through the graph a second time, but its "
+            "saved arrays were freed by the first backward(). Pass retain_graph=True to "
+            "the first backward() (or grad()) to keep them."
+        )
+
+    def _modified_error(self, source: int, now: int, saved: int) -> RuntimeError:
+        if source == _OUTPUT:
+            output = self.output
+            shape = "" if output is None else f" (shape {output.shape})"
+            what = f"its output{shape}"
+        else:
+            t = self.inputs[source]
+            what = f"its input {source} (Tensor{t._label()}, shape {t.shape})"
+        return RuntimeError(
+            f"{self.name}: {what} was saved for the backward pass at version {saved} but is "
+            f"now at version {now}: it was changed after the forward (by an in-place "
+            "operator, an optimizer step or an assignment to .data), so the gradient would "
+            "be computed from the new values. Run the forward again after the change, or make "
+            "the change after backward()"
+        )
+
+    def _saved_tensor(self, position: int, source: int) -> Tensor:
         if source >= 0:
             return self.inputs[source]
         if source == _OUTPUT:
@@ -202,11 +269,19 @@ class Node:
             if output is None:  # pragma: no cover - a reachable node's output is alive
                 raise RuntimeError(f"{self.name}: the output tensor no longer exists")
             return output
-        return _tensor.Tensor._constant(np.asarray(array))
+        raise RuntimeError(
+            f"{self.name}: {self.function.__name__}.forward saved an array that is neither "
+            f"an input nor the output (item {position} of ctx.save_for_backward), and "
+            "create_graph=True would differentiate the backward through it as if it were a "
+            "constant: the second derivative would be wrong. Save the inputs (or the output) "
+            "and compute that array in backward from them; if it is a constant by design "
+            "(a mask, an index), save it with ctx.save_constants(...)"
+        )
 
     def _release(self) -> None:
         self.released = True
         self._saved_arrays = ()
+        self._constants = ()
 
 
 class Function:
@@ -220,7 +295,15 @@ class Function:
     backward pass and on Tensors, recorded, when ``create_graph=True``.
 
     ``MyOp.apply(*tensors, **options)`` runs the forward and records the node.
+
+    The gradient ``backward`` receives is read-only: the engine may hand the same array to
+    several backwards (``Add`` passes its incoming gradient to both inputs), so writing
+    into it (``grad *= 2``) would change a sibling's gradient. Return new arrays.
     """
+
+    # The built-in operations never write into their incoming gradient, so the engine hands
+    # it to them as it is; any other backward gets a read-only view (functions.py clears it).
+    _may_write_into_gradient = True
 
     @staticmethod
     def forward(ctx: Node, *arrays: Any, **options: Any) -> Any:
@@ -239,21 +322,24 @@ class Function:
                 tensors = _as_tensors(inputs, tensor_type)
                 break
         ctx = Node(cls)
-        arrays = [t.data for t in tensors]
+        arrays = [t._data for t in tensors]
         raw = cls.forward(ctx, *arrays, **options)
         data = raw if type(raw) is np.ndarray else np.asarray(raw)
         needs_input_grad = tuple([t._requires_grad for t in tensors])
         if not (True in needs_input_grad and _state.grad_enabled):
-            return tensor_type._from_op(data, None)
+            out = tensor_type._from_op(data, None)
+            if data.base is not None:
+                _share_version_with_viewed_input(out, tensors)
+            return out
         ctx.inputs = tuple(tensors)
         ctx.needs_input_grad = needs_input_grad
-        if ctx._saved_arrays:
-            ctx._saved_sources, ctx._saved_arrays = _locate_saved(
-                ctx._saved_arrays, arrays, raw, data
-            )
         if _state.anomaly_enabled:
             ctx.forward_stack = traceback.StackSummary.from_list(traceback.extract_stack()[:-2])
         out = tensor_type._from_op(data, ctx)
+        if data.base is not None:
+            _share_version_with_viewed_input(out, tensors)
+        if ctx._saved_arrays or ctx._constants:
+            _locate_saved(ctx, tensors, arrays, raw, out)
         ctx._output = weakref.ref(out)
         return out
 
@@ -268,7 +354,7 @@ def _as_tensors(inputs: Sequence[Any], tensor_type: type[Tensor]) -> list[Tensor
     reference_dtype = None
     for x in inputs:
         if isinstance(x, tensor_type):
-            reference_dtype = x.data.dtype
+            reference_dtype = x._data.dtype
             break
     for i, x in enumerate(tensors):
         if isinstance(x, tensor_type):
@@ -284,24 +370,41 @@ def _as_tensors(inputs: Sequence[Any], tensor_type: type[Tensor]) -> list[Tensor
     return tensors
 
 
+def _share_version_with_viewed_input(out: Tensor, inputs: Sequence[Tensor]) -> None:
+    """A view (reshape, transpose, basic indexing) shares memory with its input, so a change
+    to one is a change to the other: they share one version counter, as in PyTorch."""
+    base = out._data.base  # numpy points every view at the array that owns the memory
+    for t in inputs:
+        if t._data is base or t._data.base is base:
+            out._versions = t._versions
+            return
+
+
 def _locate_saved(
-    saved: tuple[Any, ...], inputs: list[Any], raw_output: Any, output: np.ndarray
-) -> tuple[tuple[int, ...], tuple[Any, ...]]:
-    """Match each saved array by identity to an input or the output of the operation."""
+    ctx: Node, inputs: Sequence[Tensor], arrays: list[Any], raw_output: Any, output: Tensor
+) -> None:
+    """Match each saved array by identity to an input or the output of the operation, and
+    note the version of each one found (the rest are constants)."""
     sources = []
-    arrays = []
+    checks = []
+    saved = ctx._saved_arrays
     for array in saved:
-        source = _CONSTANT
-        for index, input_array in enumerate(inputs):
+        for index, input_array in enumerate(arrays):
             if array is input_array:
-                source = index
+                counter = inputs[index]._versions
                 break
         else:
-            if array is raw_output or array is output:
-                source, array = _OUTPUT, output
-        sources.append(source)
-        arrays.append(array)
-    return tuple(sources), tuple(arrays)
+            if array is not raw_output and array is not output._data:
+                sources.append(_CONSTANT)
+                continue
+            if array is not output._data:  # forward returned a scalar or a list
+                saved = tuple(output._data if a is array else a for a in saved)
+            index, counter = _OUTPUT, output._versions
+        sources.append(index)
+        checks.append((index, counter, counter[0]))
+    sources.extend([_DECLARED_CONSTANT] * len(ctx._constants))
+    ctx._saved_sources, ctx._saved_arrays = tuple(sources), saved
+    ctx._version_checks = tuple(checks)
 
 
 # --------------------------------------------------------------------------- engine
@@ -338,7 +441,7 @@ def _graph_of(roots: Sequence[Tensor], targets: Sequence[Tensor] | None = None) 
                     consumers[t.grad_fn] += 1
     for node in consumers:
         if node.released and node._saved_sources:
-            _ = node.saved  # raises GraphReleasedError before any gradient is computed
+            node._raise_released()  # before any gradient is computed
     return consumers
 
 
@@ -402,6 +505,23 @@ def _check_grad(node: Node, index: int, tensor: Tensor, grad: Any) -> None:
             )
 
 
+def _backward_on_read_only(node: Node, grad: np.ndarray) -> Any:
+    """Run a backward the library did not write, on a read-only view of its gradient: the
+    same array may also be a sibling's gradient (Add hands it to both inputs)."""
+    view = grad.view()
+    view.flags.writeable = False
+    try:
+        return node.function.backward(node, view)
+    except ValueError as error:
+        if "read-only" not in str(error):
+            raise
+        raise ValueError(
+            f"{node.function.__name__}.backward wrote into its incoming gradient, which is "
+            "read-only: the engine may hand the same array to other backwards too. Compute "
+            "a new array instead (g = g * 2, not g *= 2)"
+        ) from error
+
+
 def run_backward(
     roots: Sequence[Tensor],
     root_grads: Sequence[Any],
@@ -462,6 +582,8 @@ def run_backward(
                     input_grads = node.function.backward(node, grad)
                 finally:
                     node._recording = False
+            elif node.function._may_write_into_gradient:
+                input_grads = _backward_on_read_only(node, grad)
             else:
                 input_grads = node.function.backward(node, grad)
             if type(input_grads) is not tuple:
@@ -479,7 +601,7 @@ def run_backward(
             if input_grad is not None:
                 if not create_graph and type(input_grad) is not np.ndarray:
                     input_grad = np.asarray(input_grad)
-                if input_grad.shape != t.data.shape or anomaly:
+                if input_grad.shape != t._data.shape or anomaly:
                     _check_grad(node, index, t, input_grad)
             child = t.grad_fn
             if child is None or child not in consumers:  # a leaf, or off the targets' paths
@@ -526,8 +648,8 @@ def grad(
     not depend on is an error unless ``allow_unused=True`` (then its gradient is None).
     """
     tensor_type = _tensor.Tensor
-    output_list = [outputs] if isinstance(outputs, tensor_type) else list(outputs)
-    input_list = [inputs] if isinstance(inputs, tensor_type) else list(inputs)
+    output_list = _tensor_list(outputs, "outputs")
+    input_list = _tensor_list(inputs, "inputs")
     if grad_outputs is None or isinstance(
         grad_outputs, (tensor_type, np.ndarray, np.generic, int, float)
     ):
@@ -538,11 +660,15 @@ def grad(
         raise ValueError(
             f"grad: {len(grad_output_list)} grad_outputs for {len(output_list)} outputs"
         )
+    for kind, tensors in (("input", input_list), ("output", output_list)):
+        for i, t in enumerate(tensors):
+            if not isinstance(t, tensor_type):
+                raise TypeError(f"grad: {kind} {i} must be a Tensor, got {type(t).__name__}")
     for i, t in enumerate(input_list):
-        if not isinstance(t, tensor_type) or not t.requires_grad:
+        if not t.requires_grad:
             raise ValueError(f"grad: input {i} is not a Tensor that requires grad")
     for i, t in enumerate(output_list):
-        if not isinstance(t, tensor_type) or not t.requires_grad:
+        if not t.requires_grad:
             raise ValueError(
                 f"grad: output {i} does not require grad, so it has no graph to "
                 "differentiate (was it computed under no_grad(), or from no input that "
@@ -576,6 +702,17 @@ def grad(
         else:
             result.append(tensor_type._constant(np.array(g, dtype=t.dtype)))
     return tuple(result)
+
+
+def _tensor_list(tensors: Any, what: str) -> list[Any]:
+    if isinstance(tensors, _tensor.Tensor):
+        return [tensors]
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(
+            f"grad: {what} must be a Tensor or a list or tuple of Tensors, got "
+            f"{type(tensors).__name__} {tensors!r}"
+        )
+    return list(tensors)
 
 
 def _named(t: Tensor) -> str:

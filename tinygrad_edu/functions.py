@@ -12,6 +12,7 @@ domain of its inputs; the property tests enumerate it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,6 +22,8 @@ import numpy as np
 from tinygrad_edu.autograd import Function, Node
 
 # --------------------------------------------------------------------------- helpers
+
+_NO_ERRSTATE = contextlib.nullcontext()
 
 
 def _is_array(x: Any) -> bool:
@@ -94,9 +97,7 @@ def _normalize_axes(op: str, axis: int | Sequence[int] | None, ndim: int) -> tup
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
-    if not isinstance(axes, (tuple, list)) or not all(
-        isinstance(a, (int, np.integer)) for a in axes
-    ):
+    if not isinstance(axes, (tuple, list)) or not all(_is_integer(a) for a in axes):
         raise TypeError(f"{op}: axis must be None, an integer or a tuple of integers, not {axis!r}")
     result = []
     for a in axes:
@@ -114,9 +115,28 @@ def _normalize_axes(op: str, axis: int | Sequence[int] | None, ndim: int) -> tup
 def _softmax_axis(op: str, axis: int, x: np.ndarray) -> tuple[int, ...]:
     if x.ndim == 0:
         raise ValueError(f"{op}: needs a tensor with at least one dimension, got a scalar")
-    if not isinstance(axis, (int, np.integer)):
-        raise ValueError(f"{op}: axis must be one integer, got {axis!r}")
-    return _normalize_axes(op, axis, x.ndim)
+    if not _is_integer(axis):
+        raise TypeError(f"{op}: axis must be one integer, got {axis!r}")
+    axes = _normalize_axes(op, axis, x.ndim)
+    if x.shape[axes[0]] == 0:
+        raise ValueError(
+            f"{op}: axis {axis} of the tensor of shape {x.shape} is empty; there is nothing "
+            "to normalize over (it needs at least one element)"
+        )
+    return axes
+
+
+def _shifted(x: np.ndarray, axis: int) -> np.ndarray:
+    """x − max x along ``axis``: every exponent ≤ 0, so e^x cannot overflow. The
+    subtraction itself overflows to −inf only for a spread beyond the float range
+    (−1e308 next to 1e308), where e^−inf = 0 is the right answer: no warning for it."""
+    with np.errstate(over="ignore"):
+        return x - x.max(axis=axis, keepdims=True)
+
+
+def _is_integer(value: Any) -> bool:
+    """An int or numpy integer, but not a bool (True is no axis), as numpy requires."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -135,6 +155,18 @@ def normalize_index(index: Any) -> Any:
                 f"{data.dtype}; make it with dtype=np.int64"
             )
         return data
+    return index
+
+
+def _own_index(index: Any) -> Any:
+    """A copy of the arrays and lists in an index: the recorded index must not change when
+    the caller later changes theirs (that would change the gradient)."""
+    if isinstance(index, tuple):
+        return tuple(_own_index(i) for i in index)
+    if isinstance(index, np.ndarray):
+        return index.copy()
+    if isinstance(index, list):
+        return np.array(index) if index else np.array([], dtype=np.intp)  # numpy's [] is ints
     return index
 
 
@@ -243,8 +275,9 @@ class Pow(Function):
     """y = aᵇ.  ∂L/∂a = g · b · aᵇ⁻¹, ∂L/∂b = g · aᵇ · ln a (needs a > 0).
 
     At a = 0 the limits are used, as in PyTorch: ∂y/∂a = 0 where also b = 0 (y = 1 is
-    constant) and ∂y/∂b = 0 (y = 0ᵇ = 0 for b > 0), instead of the 0·∞ = NaN of the raw
-    formulas.
+    constant) and ∂y/∂b = 0 where b ≥ 0 (y = 0ᵇ is constant there), instead of the
+    0·(−∞) = NaN of the raw formulas. For b < 0 the formulas stand: y = 0ᵇ = ∞ and
+    ∂y/∂b = 0ᵇ · ln 0 = ∞ · (−∞) = −∞, ∂y/∂a = b · 0ᵇ⁻¹ = −∞.
     """
 
     @staticmethod
@@ -253,22 +286,28 @@ class Pow(Function):
             y = a**b
         except ValueError as error:
             raise _broadcast_error("pow", a, b, error) from None
-        # Constant masks, 1 only where a = 0 (and b = 0): there b − 1 + mask and a + mask
-        # avoid 0·∞; everywhere else they are 0 and the formulas (and their derivatives,
-        # for create_graph) are untouched.
-        a_is_zero = (a == 0).astype(y.dtype)
-        both_zero = a_is_zero * (b == 0)
-        ctx.save_for_backward(a, b, y, both_zero, a_is_zero)
+        # Constant masks, 1 only where a = 0 (and b = 0, or b ≥ 0): there b − 1 + mask and
+        # a + mask avoid 0·∞; everywhere else they are 0 and the formulas (and their
+        # derivatives, for create_graph) are untouched.
+        a_is_zero = a == 0
+        both_zero = (a_is_zero & (b == 0)).astype(y.dtype)
+        zero_base_constant = (a_is_zero & (b >= 0)).astype(y.dtype)
+        ctx.save_for_backward(a, b, y)
+        ctx.save_constants(both_zero, zero_base_constant)
+        ctx.zero_base = bool(a_is_zero.any())
         return y
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
-        a, b, y, both_zero, a_is_zero = ctx.saved
-        grad_a = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_a = unbroadcast(g * b * a ** (b - 1 + both_zero), a.shape)
-        if ctx.needs_input_grad[1]:
-            grad_b = unbroadcast(g * y * _log(a + a_is_zero), b.shape)
+        a, b, y = ctx.saved
+        both_zero, zero_base_constant = ctx.constants
+        # 0 to a negative power is ∞ and ln 0 is −∞ by design here: no warning for them
+        with np.errstate(divide="ignore", invalid="ignore") if ctx.zero_base else _NO_ERRSTATE:
+            grad_a = grad_b = None
+            if ctx.needs_input_grad[0]:
+                grad_a = unbroadcast(g * b * a ** (b - 1 + both_zero), a.shape)
+            if ctx.needs_input_grad[1]:
+                grad_b = unbroadcast(g * y * _log(a + zero_base_constant), b.shape)
         return grad_a, grad_b
 
 
@@ -424,12 +463,12 @@ class Relu(Function):
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward((x > 0).astype(x.dtype))
+        ctx.save_constants((x > 0).astype(x.dtype))
         return np.maximum(x, 0)
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> Any:
-        (mask,) = ctx.saved
+        (mask,) = ctx.constants
         return g * mask
 
 
@@ -479,8 +518,11 @@ class Max(Function):
         if x.size == 0:
             raise ValueError(f"max: the tensor of shape {x.shape} is empty")
         y = x.max(axis=axes, keepdims=True)
-        winners = (x == y).astype(x.dtype)
-        ctx.save_for_backward(winners / winners.sum(axis=axes, keepdims=True))
+        is_max = x == y
+        if np.isnan(y).any():  # numpy's max is NaN where a NaN is: it gets the gradient
+            is_max |= np.isnan(x) & np.isnan(y)
+        winners = is_max.astype(x.dtype)
+        ctx.save_constants(winners / winners.sum(axis=axes, keepdims=True))
         ctx.in_shape, ctx.kept_shape = x.shape, y.shape
         return (
             y if keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
@@ -488,7 +530,7 @@ class Max(Function):
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> Any:
-        (share,) = ctx.saved
+        (share,) = ctx.constants
         return _broadcast_to(g.reshape(ctx.kept_shape), ctx.in_shape) * share
 
 
@@ -561,11 +603,16 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, index: Any = None) -> np.ndarray:
+        index = _own_index(index)
         ctx.in_shape, ctx.index = x.shape, index
         try:
             return x[index]
         except IndexError as error:
             raise IndexError(
+                f"indexing a tensor of shape {x.shape} with {index!r}: {error}"
+            ) from None
+        except ValueError as error:  # x[::0]
+            raise ValueError(
                 f"indexing a tensor of shape {x.shape} with {index!r}: {error}"
             ) from None
 
@@ -582,7 +629,7 @@ class ScatterAdd(Function):
     def forward(
         ctx: Node, x: np.ndarray, shape: tuple[int, ...] = (), index: Any = None
     ) -> np.ndarray:
-        ctx.index = index
+        ctx.index = index = _own_index(index)
         return _scatter_add_array(x, shape, index)
 
     @staticmethod
@@ -599,7 +646,7 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, axis: int = -1) -> np.ndarray:
         (axis,) = _softmax_axis("softmax", axis, x)
-        e = np.exp(x - x.max(axis=axis, keepdims=True))  # every exponent ≤ 0: no overflow
+        e = np.exp(_shifted(x, axis))
         y = e / e.sum(axis=axis, keepdims=True)
         ctx.axis = axis
         ctx.save_for_backward(y)
@@ -617,7 +664,7 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, axis: int = -1) -> np.ndarray:
         (axis,) = _softmax_axis("log_softmax", axis, x)
-        shifted = x - x.max(axis=axis, keepdims=True)
+        shifted = _shifted(x, axis)
         y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         ctx.axis = axis
         ctx.save_for_backward(y)
@@ -833,3 +880,6 @@ register("log_softmax", LogSoftmax, "softmax", ("real",), ("·(δ − softmax)",
 register("squared_error", SquaredError, "target", ("real", "real"), ("·2(o−t)", "·2(t−o)"),
          lambda g, o, t: (_sum_to(2 * g * (o - t), o.shape), _sum_to(2 * g * (t - o), t.shape)))
 # fmt: on
+
+for _info in REGISTRY.values():  # every built-in operation: see Function._may_write_into_gradient
+    _info.function._may_write_into_gradient = False

@@ -133,6 +133,9 @@ class Linear(Module):
         rng: np.random.Generator | int | None = None,
         dtype: Any = np.float64,
     ) -> None:
+        for option, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"Linear: {option} must be an integer, got {value!r}")
         if in_features < 1 or out_features < 1:
             raise ValueError(
                 f"Linear: in_features and out_features must be positive, got "

@@ -1,5 +1,9 @@
 """Optimizers: they read each parameter's ``.grad`` and update its ``.data`` in place.
 
+``p.data -= update`` assigns ``.data`` (Python's augmented assignment on an attribute), so
+each step bumps the parameter's version: a backward through a graph recorded before the
+step is refused instead of silently using the new values.
+
 The update rules are PyTorch's (``torch.optim.SGD`` and ``torch.optim.Adam``), so the same
 inputs give the same numbers.
 """
@@ -7,6 +11,7 @@ inputs give the same numbers.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 
 import numpy as np
@@ -36,6 +41,7 @@ class Optimizer:
             if id(p) in seen:
                 raise ValueError(f"{name}: parameter {index} appears twice")
             seen.add(id(p))
+        _check_number(name, "the learning rate lr", lr)
         if not lr >= 0:
             raise ValueError(f"{name}: the learning rate must be ≥ 0, got {lr}")
         self.lr = lr
@@ -63,6 +69,12 @@ class Optimizer:
         return found
 
 
+def _check_number(optimizer: str, option: str, value: object) -> None:
+    """A real number (not a bool, not a string such as "0.1"), checked before comparing it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{optimizer}: {option} must be a number, got {value!r}")
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent: w ← w − lr·g, with PyTorch's options.
 
@@ -81,6 +93,12 @@ class SGD(Optimizer):
         dampening: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
+        for option, value in (
+            ("momentum", momentum),
+            ("weight_decay", weight_decay),
+            ("dampening", dampening),
+        ):
+            _check_number("SGD", option, value)
         if not momentum >= 0:
             raise ValueError(f"SGD: momentum must be ≥ 0, got {momentum}")
         if not weight_decay >= 0:
@@ -120,7 +138,18 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
-        if not all(0.0 <= beta < 1.0 for beta in betas) or len(betas) != 2:
+        if not isinstance(betas, (tuple, list)):
+            raise TypeError(f"Adam: betas must be a pair of numbers, got {betas!r}")
+        if len(betas) != 2:
+            raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas}")
+        for option, value in (
+            ("betas[0]", betas[0]),
+            ("betas[1]", betas[1]),
+            ("eps", eps),
+            ("weight_decay", weight_decay),
+        ):
+            _check_number("Adam", option, value)
+        if not all(0.0 <= beta < 1.0 for beta in betas):
             raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas}")
         if not eps >= 0:
             raise ValueError(f"Adam: eps must be ≥ 0, got {eps}")

@@ -7,7 +7,8 @@ back to the leaves.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,14 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         data = data.data
     if dtype is None and type(data) is np.ndarray and data.dtype in _KEPT_FLOAT_DTYPES:
         return data.copy()  # the common case, without the checks below
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(
+                f"Tensor: dtype={dtype!r} is not a numpy dtype; give np.float64, np.float32, "
+                "an integer or a bool dtype (or their names, such as 'float32')"
+            ) from None
     try:
         array = np.array(data, dtype=dtype)
     except ValueError as error:
@@ -48,10 +57,28 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     return array
 
 
-def _shape_arg(shape: tuple[Any, ...]) -> tuple[int, ...]:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(int(n) for n in shape[0])
-    return tuple(int(n) for n in shape)
+def _shape_arg(op: str, shape: tuple[Any, ...], what: str = "shape") -> tuple[int, ...]:
+    """``f(2, 3)`` or ``f((2, 3))``: integers only, as numpy takes them (no 2.5, no '2',
+    and no True either: a bool is an int to Python but never a length)."""
+    dims = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    result = []
+    for n in dims:
+        try:
+            if isinstance(n, (bool, np.bool_)):
+                raise TypeError
+            result.append(operator.index(n))
+        except TypeError:
+            raise TypeError(
+                f"{op}: the {what} must be integers, got {n!r} in {tuple(dims)!r}"
+            ) from None
+    return tuple(result)
+
+
+def _new_shape(op: str, shape: tuple[Any, ...]) -> tuple[int, ...]:
+    sizes = _shape_arg(op, shape)
+    if any(n < 0 for n in sizes):
+        raise ValueError(f"{op}: the shape {sizes} has a negative size; sizes must be ≥ 0")
+    return sizes
 
 
 class Tensor:
@@ -64,8 +91,9 @@ class Tensor:
 
     __slots__ = (
         "__weakref__",
+        "_data",
         "_requires_grad",
-        "data",
+        "_versions",
         "grad",
         "grad_fn",
         "name",
@@ -73,7 +101,8 @@ class Tensor:
     # numpy must not treat a Tensor as an array: `ndarray + Tensor` then calls Tensor.__radd__.
     __array_ufunc__ = None
 
-    data: np.ndarray
+    _data: np.ndarray
+    _versions: list[int]
     grad: np.ndarray | None
     grad_fn: autograd.Node | None
     name: str | None
@@ -85,7 +114,8 @@ class Tensor:
         dtype: Any = None,
         name: str | None = None,
     ) -> None:
-        self.data = _to_array(data, dtype)
+        self._data = _to_array(data, dtype)
+        self._versions = [0]
         self.grad = None
         self.grad_fn = None
         self.name = name
@@ -96,7 +126,8 @@ class Tensor:
     def _from_op(cls, data: np.ndarray, grad_fn: autograd.Node | None) -> Tensor:
         """The result of an operation (no copy, no checks: the hot path)."""
         out = cls.__new__(cls)
-        out.data = data
+        out._data = data
+        out._versions = [0]
         out.grad = None
         out.grad_fn = grad_fn
         out.name = None
@@ -117,7 +148,7 @@ class Tensor:
         dtype: Any = np.float64,
         name: str | None = None,
     ) -> Tensor:
-        return cls(np.zeros(_shape_arg(shape)), requires_grad, dtype=dtype, name=name)
+        return cls(np.zeros(_new_shape("zeros", shape)), requires_grad, dtype=dtype, name=name)
 
     @classmethod
     def ones(
@@ -127,7 +158,7 @@ class Tensor:
         dtype: Any = np.float64,
         name: str | None = None,
     ) -> Tensor:
-        return cls(np.ones(_shape_arg(shape)), requires_grad, dtype=dtype, name=name)
+        return cls(np.ones(_new_shape("ones", shape)), requires_grad, dtype=dtype, name=name)
 
     @classmethod
     def randn(
@@ -139,7 +170,7 @@ class Tensor:
         name: str | None = None,
     ) -> Tensor:
         """Standard normal samples; ``rng`` is a numpy Generator or a seed."""
-        values = np.random.default_rng(rng).standard_normal(_shape_arg(shape))
+        values = np.random.default_rng(rng).standard_normal(_new_shape("randn", shape))
         return cls(values, requires_grad, dtype=dtype, name=name)
 
     @classmethod
@@ -154,10 +185,35 @@ class Tensor:
         name: str | None = None,
     ) -> Tensor:
         """Samples from U[low, high); ``rng`` is a numpy Generator or a seed."""
-        values = np.random.default_rng(rng).uniform(low, high, _shape_arg(shape))
+        values = np.random.default_rng(rng).uniform(low, high, _new_shape("uniform", shape))
         return cls(values, requires_grad, dtype=dtype, name=name)
 
     # ------------------------------------------------------------------ attributes
+
+    @property
+    def data(self) -> np.ndarray:
+        """The values, a numpy array (not a copy)."""
+        return self._data
+
+    @data.setter
+    def data(self, value: np.ndarray) -> None:
+        # `w.data -= step` is `w.data = (w.data -= step)` in Python: this is where both an
+        # optimizer step and a hand-written update become visible as a new version.
+        if not isinstance(value, np.ndarray):
+            raise TypeError(
+                f"Tensor{self._label()}.data must be a numpy array, got {type(value).__name__}; "
+                "wrap it with np.asarray(...)"
+            )
+        self._data = value
+        self._versions[0] += 1
+
+    @property
+    def version(self) -> int:
+        """How many times the values were changed through the library (in-place operators,
+        optimizer steps, assignments to ``.data``); backward refuses a saved tensor whose
+        version moved since the forward. Tensors sharing memory (``detach()``, views made
+        by ``reshape``, ``transpose`` or basic indexing) share one version."""
+        return self._versions[0]
 
     @property
     def requires_grad(self) -> bool:
@@ -165,10 +221,10 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if value and not _is_float(self.data.dtype):
+        if value and not _is_float(self._data.dtype):
             raise TypeError(
                 f"Tensor{self._label()}: only floating tensors can require grad, this one has "
-                f"dtype {self.data.dtype}; make it with dtype=np.float64 or np.float32"
+                f"dtype {self._data.dtype}; make it with dtype=np.float64 or np.float32"
             )
         if self.grad_fn is not None and not value:
             raise ValueError(
@@ -179,19 +235,19 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     @property
     def dtype(self) -> np.dtype[Any]:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def is_leaf(self) -> bool:
@@ -202,23 +258,26 @@ class Tensor:
         return F.Transpose.apply(self, axes=None)
 
     def item(self) -> float:
-        return self.data.item()
+        return self._data.item()
 
     def numpy(self) -> np.ndarray:
         """The data array itself (not a copy)."""
-        return self.data
+        return self._data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """``np.asarray(t)`` shares ``t.data``; ``np.array(t)`` (copy=True) copies it."""
-        if copy is False and dtype is not None and np.dtype(dtype) != self.data.dtype:
-            raise ValueError(f"Tensor: a {dtype} view of {self.data.dtype} data needs a copy")
-        if dtype is not None and np.dtype(dtype) != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
+        if copy is False and dtype is not None and np.dtype(dtype) != self._data.dtype:
+            raise ValueError(f"Tensor: a {dtype} view of {self._data.dtype} data needs a copy")
+        if dtype is not None and np.dtype(dtype) != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data.copy() if copy else self._data
 
     def detach(self) -> Tensor:
-        """The same data, outside the graph: a leaf that does not require grad."""
-        return Tensor._constant(self.data)
+        """The same data, outside the graph: a leaf that does not require grad (sharing the
+        version, as it shares the memory)."""
+        out = Tensor._constant(self._data)
+        out._versions = self._versions
+        return out
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -234,19 +293,39 @@ class Tensor:
         return f" {self.name!r}" if self.name else ""
 
     def __len__(self) -> int:
-        return len(self.data)
+        if self._data.ndim == 0:
+            raise TypeError(f"len() of a 0-d tensor{self._label()} (a single number)")
+        return len(self._data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """The rows along the first axis, each ``self[i]`` (recorded, as numpy and PyTorch
+        iterate); a 0-d tensor is not iterable."""
+        if self._data.ndim == 0:
+            raise TypeError(f"iteration over a 0-d tensor{self._label()} (a single number)")
+        return (self[i] for i in range(len(self._data)))
+
+    def __contains__(self, value: Any) -> bool:
+        """``value in t``: whether some element equals ``value`` (numpy's meaning)."""
+        if isinstance(value, Tensor):
+            value = value._data
+        if not isinstance(value, (int, float, np.number, np.bool_, np.ndarray)):
+            raise TypeError(
+                f"`in` on a Tensor looks for a number (or a Tensor/array of them), not "
+                f"{type(value).__name__}"
+            )
+        return bool((self._data == value).any())
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> float:
-        return float(self.data)
+        return float(self._data)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="Tensor(")
         extras = []
-        if self.data.dtype != np.float64:
-            extras.append(f"dtype={self.data.dtype}")
+        if self._data.dtype != np.float64:
+            extras.append(f"dtype={self._data.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn={self.grad_fn!r}")
         elif self._requires_grad:
@@ -273,7 +352,7 @@ class Tensor:
             autograd.run_backward([self], [root_grad], retain_graph=retain_graph)
 
     def _add_to_grad(self, grad: np.ndarray) -> None:
-        grad = np.array(grad, dtype=self.data.dtype)  # own, writeable, of our dtype
+        grad = np.array(grad, dtype=self._data.dtype)  # own, writeable, of our dtype
         self.grad = grad if self.grad is None else self.grad + grad
 
     # ------------------------------------------------------------------ operators
@@ -317,6 +396,76 @@ class Tensor:
     def __neg__(self) -> Tensor:
         return F.Neg.apply(self)
 
+    # ------------------------------------------------------------------ in-place operators
+    # `w -= step` would otherwise rebind w to a new, computed tensor: w would stop being a
+    # leaf and training would silently stop updating it. PyTorch's rule instead: in place,
+    # refused while grad mode is on for anything in the graph (docs/errors.md argues why
+    # non-leaves are refused too), allowed under no_grad() and for constants.
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._in_place(F.Add, other, "+=")
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._in_place(F.Sub, other, "-=")
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._in_place(F.Mul, other, "*=")
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._in_place(F.Div, other, "/=")
+
+    def __ipow__(self, other: Any) -> Tensor:
+        return self._in_place(F.Pow, other, "**=")
+
+    def __imatmul__(self, other: Any) -> Tensor:
+        return self._in_place(F.MatMul, other, "@=")
+
+    def _in_place(self, function: type[autograd.Function], other: Any, symbol: str) -> Tensor:
+        """Write ``self <op> other`` into self's own array and bump its version."""
+        if autograd.is_grad_enabled():
+            self._refuse_in_place_in_the_graph(other, symbol)
+        with autograd.no_grad():
+            result = function.apply(self, other)._data
+        if result.shape != self._data.shape:
+            raise ValueError(
+                f"{symbol}: the result has shape {result.shape} but Tensor{self._label()} has "
+                f"shape {self.shape}; an in-place operator cannot change the shape (write "
+                f"x = x {symbol[:-1]} y for a new tensor)"
+            )
+        if not np.can_cast(result.dtype, self._data.dtype, "same_kind"):
+            raise TypeError(
+                f"{symbol}: the result has dtype {result.dtype}, which Tensor{self._label()} of "
+                f"dtype {self._data.dtype} cannot hold (write x = x {symbol[:-1]} y for a new "
+                "tensor)"
+            )
+        if not self._data.flags.writeable:
+            raise ValueError(f"{symbol}: the array of Tensor{self._label()} is read-only")
+        np.copyto(self._data, result, casting="same_kind")
+        self._versions[0] += 1
+        return self
+
+    def _refuse_in_place_in_the_graph(self, other: Any, symbol: str) -> None:
+        if self._requires_grad and self.grad_fn is None:
+            raise RuntimeError(
+                f"{symbol}: Tensor{self._label()} is a leaf that requires grad, and changing it "
+                "in place while grad mode is on would take it out of the graph it is a "
+                "parameter of. Update its values inside `with no_grad():`, through `.data` "
+                f"(w.data {symbol} ...), or with an optimizer (optim.SGD, optim.Adam)"
+            )
+        if self._requires_grad:
+            assert self.grad_fn is not None
+            raise RuntimeError(
+                f"{symbol}: Tensor{self._label()} was computed by {self.grad_fn.name} and is "
+                "part of the graph; changing it in place would change values that the "
+                f"backward pass may need. Write x = x {symbol[:-1]} y for a new tensor"
+            )
+        if isinstance(other, Tensor) and other._requires_grad:
+            raise RuntimeError(
+                f"{symbol}: the right-hand side{other._label()} requires grad, so the result "
+                f"belongs in the graph, but Tensor{self._label()} is a constant; write "
+                f"x = x {symbol[:-1]} y for a new tensor"
+            )
+
     def __getitem__(self, index: Any) -> Tensor:
         return F.GetItem.apply(self, index=F.normalize_index(index))
 
@@ -348,14 +497,14 @@ class Tensor:
         return F.Max.apply(self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape: Any) -> Tensor:
-        return F.Reshape.apply(self, shape=_shape_arg(shape))
+        return F.Reshape.apply(self, shape=_shape_arg("reshape", shape))
 
     def transpose(self, *axes: Any) -> Tensor:
         """numpy's transpose: a permutation of all axes, reversed when none is given."""
-        return F.Transpose.apply(self, axes=_shape_arg(axes) if axes else None)
+        return F.Transpose.apply(self, axes=_shape_arg("transpose", axes, "axes") if axes else None)
 
     def broadcast_to(self, *shape: Any) -> Tensor:
-        return F.BroadcastTo.apply(self, shape=_shape_arg(shape))
+        return F.BroadcastTo.apply(self, shape=_shape_arg("broadcast_to", shape))
 
     def softmax(self, axis: int = -1) -> Tensor:
         return F.Softmax.apply(self, axis=axis)
@@ -371,17 +520,22 @@ class Tensor:
 def initial_gradient(root: Tensor, gradient: Any, caller: str, *, as_tensor: bool) -> Any:
     """∂L/∂root to start a backward pass from: checked against the root's shape."""
     if gradient is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise RuntimeError(
                 f"{caller}: Tensor{root._label()} has shape {root.shape}, so the gradient to "
                 "start from is ambiguous; pass gradient= (an array of that shape), or reduce "
                 "the tensor to one element first (e.g. .sum())"
             )
-        values: Any = np.ones_like(root.data)
+        values: Any = np.ones_like(root._data)
     elif isinstance(gradient, Tensor):
         values = gradient if as_tensor else gradient.data
     else:
         values = np.asarray(gradient)
+    if not (np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_):
+        raise TypeError(
+            f"{caller}: the gradient must hold numbers (an array or Tensor of shape "
+            f"{root.shape}), got {gradient!r}"
+        )
     if values.shape != root.shape:
         raise ValueError(
             f"{caller}: the gradient has shape {values.shape} but Tensor{root._label()} has "
