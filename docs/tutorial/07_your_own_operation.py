@@ -18,7 +18,7 @@
 import numpy as np
 
 from tinygrad_edu import Function, Tensor, grad, viz
-from tinygrad_edu.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from tinygrad_edu.gradcheck import gradcheck, gradgradcheck
 
 # %% [markdown]
 # ## A Function, forward and backward side by side
@@ -138,8 +138,10 @@ except Exception as error:  # what the engine says when backward runs on Tensors
 #
 # **2. Saving something derived.** Only a saved *input* or *output* comes back as the
 # graph's own Tensor. Anything else forward saves (here the slope, computed in forward)
-# comes back as a constant, with no graph behind it. The first derivative is right, and
-# the second is silently 0, which `gradgradcheck` catches:
+# would come back as a constant, with no graph behind it: the first derivative is right,
+# but a second derivative taken through it would silently be 0. So the engine refuses to
+# record such a backward, and says what to do instead (a mask or an index, which *is* a
+# constant, is saved with `ctx.save_constants(...)`):
 
 
 # %%
@@ -159,8 +161,8 @@ class SigmoidSavingItsSlope(Function):
 print("gradcheck:", gradcheck(lambda t: SigmoidSavingItsSlope.apply(t), z))
 try:
     gradgradcheck(lambda t: SigmoidSavingItsSlope.apply(t), z)
-except GradcheckError as error:
-    print(error)
+except RuntimeError as error:  # raised by the engine when the backward is recorded
+    print(f"gradgradcheck: {type(error).__name__}: {error}")
 
 # %% [markdown]
 # ## What a backward needs
