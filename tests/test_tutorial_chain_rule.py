@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_edu import textbook
+from tinygrad_edu import proofs
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER = ROOT / "docs" / "tutorial" / "03_chain_rule_for_one_weight.py"
@@ -74,7 +74,7 @@ def test_exercise_2_without_the_half_the_gradient_doubles():
 @needs_dot
 def test_exercise_3_reads_the_explorer_of_the_book_network():
     steps = SOLUTIONS["book_network_steps"]()
-    named = textbook.named_tensors(textbook.book_network())
+    named = proofs.tensors_by_name(proofs.book_network_loss())
     w_ih, w_ho = named["W_ih"].data, named["W_ho"].data
     x, t = named["inputs"].data, named["targets"].data
     hidden = sigmoid(w_ih @ x)

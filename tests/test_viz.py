@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Function, Tensor, grad, nn, textbook, viz
+from tinygrad_edu import Function, Tensor, grad, nn, proofs, viz
 from tinygrad_edu.cli import build_parser
 from tinygrad_edu.functions import REGISTRY
 
@@ -78,7 +78,7 @@ def chain(length: int) -> tuple[Tensor, Tensor]:
 
 
 def test_forward_drawing_has_one_node_per_tensor_and_per_operation():
-    dot = Dot(viz.draw(textbook.book_network()))
+    dot = Dot(viz.draw(proofs.book_network_loss()))
     tensors = [n for n in dot.nodes if n.startswith("t")]
     operations = [n for n in dot.nodes if n.startswith("op")]
     # W_ih, W_ho, inputs, targets, 0.5, hidden_inputs/outputs, final_inputs/outputs,
@@ -91,7 +91,7 @@ def test_forward_drawing_has_one_node_per_tensor_and_per_operation():
 
 
 def test_forward_edges_point_the_way_the_data_flows_and_name_the_operands():
-    dot = Dot(viz.draw(textbook.book_network()))
+    dot = Dot(viz.draw(proofs.book_network_loss()))
     w_ih, inputs, hidden = dot.named("W_ih"), dot.named("inputs"), dot.named("hidden_inputs")
     matmul = dot.producer(hidden)
     assert matmul in dot.operations("MatMul")
@@ -104,7 +104,7 @@ def test_forward_edges_point_the_way_the_data_flows_and_name_the_operands():
 
 
 def test_tensor_names_shapes_and_dtypes_show():
-    dot = Dot(viz.draw(textbook.book_network()))
+    dot = Dot(viz.draw(proofs.book_network_loss()))
     for name, shape in [("W_ih", "(3, 3)"), ("W_ho", "(3, 3)"), ("inputs", "(3, 1)")]:
         assert f"{shape} float64" in dot.nodes[dot.named(name)]
     assert "scalar float64" in dot.nodes[dot.named("loss")]
@@ -114,7 +114,7 @@ def test_tensor_names_shapes_and_dtypes_show():
 
 
 def test_colours_tell_parameters_constants_saved_tensors_and_the_output_apart():
-    dot = Dot(viz.draw(textbook.book_network()))
+    dot = Dot(viz.draw(proofs.book_network_loss()))
 
     def fill(name: str) -> str:
         return dot.attribute(dot.named(name), "fillcolor")
@@ -134,19 +134,19 @@ def test_colours_tell_parameters_constants_saved_tensors_and_the_output_apart():
 
 
 def test_legend_explains_every_colour_and_the_arrows():
-    source = viz.draw(textbook.book_network()).source
+    source = viz.draw(proofs.book_network_loss()).source
     for kind, text in viz.LEGEND.items():
         present = f'bgcolor="{viz.COLOURS[kind]}"' in source and text in source
         assert present == (kind != "summary"), kind  # the summary only when there is one
     assert "the data flows along the arrows" in source
-    backward = viz.draw(textbook.book_network(), backward=True).source
+    backward = viz.draw(proofs.book_network_loss(), backward=True).source
     assert "the gradient flows along the arrows" in backward
     assert "chain-rule factor" in backward
-    assert "<table" not in viz.draw(textbook.book_network(), legend=False).source
+    assert "<table" not in viz.draw(proofs.book_network_loss(), legend=False).source
 
 
 def test_data_and_grad_values_show_on_request_for_small_tensors():
-    loss = textbook.book_network()
+    loss = proofs.book_network_loss()
     assert "data = " not in viz.draw(loss).source.replace("&#160;", " ")
     assert "grad = " not in viz.draw(loss).source.replace("&#160;", " ")
     dot = Dot(viz.draw(loss, show_data=True))
@@ -183,7 +183,7 @@ def test_a_leaf_draws_as_one_node():
 
 
 def test_backward_view_labels_each_edge_with_the_registry_chain_rule_factor():
-    loss = textbook.book_network()
+    loss = proofs.book_network_loss()
     dot = Dot(viz.draw(loss, backward=True))
     sigmoid, matmul = REGISTRY["sigmoid"].labels[0], REGISTRY["matmul"].labels
     assert (sigmoid, matmul) == ("·σ(1−σ)", ("·Bᵀ", "Aᵀ·"))  # what the book's reader sees
@@ -204,7 +204,7 @@ def test_backward_view_labels_each_edge_with_the_registry_chain_rule_factor():
 
 
 def test_backward_view_arrows_run_from_the_output_to_the_leaves():
-    dot = Dot(viz.draw(textbook.book_network(), backward=True))
+    dot = Dot(viz.draw(proofs.book_network_loss(), backward=True))
     loss, w_ih = dot.named("loss"), dot.named("W_ih")
     assert not [h for t, h, _ in dot.edges if h == loss]  # nothing flows into the output
     assert not [t for t, h, a in dot.edges if t == w_ih]  # a parameter is where it ends
@@ -215,7 +215,7 @@ def test_backward_view_arrows_run_from_the_output_to_the_leaves():
 
 
 def test_drawing_works_after_backward_and_shows_the_freed_operations():
-    loss = textbook.book_network(retain_grad=True)
+    loss = proofs.book_network_loss(retain_grad=True)
     before = Dot(viz.draw(loss, backward=True))
     loss.backward()
     after = Dot(viz.draw(loss, backward=True))
@@ -300,13 +300,13 @@ def test_max_nodes_bounds_the_drawing_and_keeps_it_connected_to_the_output(limit
 
 
 def test_max_nodes_leaves_a_graph_that_fits_alone():
-    loss = textbook.book_network()
+    loss = proofs.book_network_loss()
     assert viz.draw(loss, max_nodes=17).source == viz.draw(loss).source
     assert "summary" in Dot(viz.draw(loss, max_nodes=16)).nodes
 
 
 def test_bad_arguments_are_rejected_with_what_is_accepted():
-    loss = textbook.book_network()
+    loss = proofs.book_network_loss()
     with pytest.raises(ValueError, match="at least 2"):
         viz.draw(loss, max_nodes=1)
     with pytest.raises(ValueError, match="LR, RL, TB, BT"):
@@ -329,7 +329,7 @@ def no_dot(monkeypatch, tmp_path):
 
 
 def test_save_writes_dot_source_without_the_dot_program(no_dot, tmp_path):
-    loss = textbook.book_network()
+    loss = proofs.book_network_loss()
     for suffix in (".dot", ".gv"):
         path = viz.save(loss, tmp_path / f"graph{suffix}", backward=True)
         assert path.read_text(encoding="utf-8") == viz.draw(loss, backward=True).source
@@ -339,7 +339,7 @@ def test_save_writes_dot_source_without_the_dot_program(no_dot, tmp_path):
 
 def test_rendering_without_dot_says_how_to_install_it(no_dot, tmp_path):
     with pytest.raises(viz.GraphvizNotFoundError) as error:
-        viz.save(textbook.book_network(), tmp_path / "graph.svg")
+        viz.save(proofs.book_network_loss(), tmp_path / "graph.svg")
     message = str(error.value)
     assert "apt-get install graphviz" in message and "brew install graphviz" in message
     assert "graph.svg" in message
@@ -347,12 +347,12 @@ def test_rendering_without_dot_says_how_to_install_it(no_dot, tmp_path):
     assert error.value.__cause__ is None and error.value.__suppress_context__
     assert not (tmp_path / "graph.svg").exists()
     # Jupyter shows the same advice instead of a traceback
-    bundle = viz.draw(textbook.book_network())._repr_mimebundle_()
+    bundle = viz.draw(proofs.book_network_loss())._repr_mimebundle_()
     assert "apt-get install graphviz" in bundle["text/plain"]
 
 
 def test_save_rejects_an_unknown_suffix_and_options_for_a_finished_drawing(tmp_path):
-    loss = textbook.book_network()
+    loss = proofs.book_network_loss()
     with pytest.raises(ValueError, match=r"\.svg, \.png, \.pdf, \.dot, \.gv"):
         viz.save(loss, tmp_path / "graph.jpeg")
     with pytest.raises(TypeError, match="show_data"):
@@ -366,13 +366,13 @@ def test_save_rejects_an_unknown_suffix_and_options_for_a_finished_drawing(tmp_p
     ("suffix", "magic"), [(".svg", b"<?xml"), (".png", b"\x89PNG"), (".pdf", b"%PDF")]
 )
 def test_save_renders_by_suffix_with_dot(tmp_path, suffix, magic):
-    path = viz.save(textbook.book_network(), tmp_path / f"graph{suffix.upper()}", show_data=True)
+    path = viz.save(proofs.book_network_loss(), tmp_path / f"graph{suffix.upper()}", show_data=True)
     assert path.read_bytes().startswith(magic)
 
 
 @needs_dot
 def test_rendered_svg_shows_names_and_chain_rule_factors(tmp_path):
-    loss = textbook.book_network()
+    loss = proofs.book_network_loss()
     loss.backward()
     svg = viz.save(loss, tmp_path / "backward.svg", backward=True).read_text(encoding="utf-8")
     for text in ("W_ih", "W_ho", "inputs", "MatMulBackward", "·σ(1−σ)", "·Bᵀ", "Aᵀ·"):
@@ -382,7 +382,7 @@ def test_rendered_svg_shows_names_and_chain_rule_factors(tmp_path):
 
 @needs_dot
 def test_a_drawing_of_the_book_network_fits_800_pixels(tmp_path):
-    loss = textbook.book_network(retain_grad=True)
+    loss = proofs.book_network_loss(retain_grad=True)
     loss.backward()
     for drawing in (viz.draw(loss, show_data=True), viz.draw(loss, backward=True)):
         png = viz.save(drawing, tmp_path / "book.png").read_bytes()
@@ -394,7 +394,7 @@ def test_a_drawing_of_the_book_network_fits_800_pixels(tmp_path):
 
 
 def test_draw_and_the_cli_draw_top_to_bottom_by_default():
-    assert "rankdir=TB" in viz.draw(textbook.book_network()).source
+    assert "rankdir=TB" in viz.draw(proofs.book_network_loss()).source
     assert inspect.signature(viz.draw).parameters["rankdir"].default == "TB"
     assert build_parser().parse_args(["graph"]).rankdir == "TB"
 
@@ -407,14 +407,14 @@ def test_an_nn_model_is_drawn_with_the_names_named_parameters_gives():
         assert dot.named(name)
     assert "<b>weight</b>" not in dot.source and "<b>bias</b>" not in dot.source
     assert "G (Linear" in dot.source  # the G of the Gᵀ· label is explained
-    assert "G (Linear" not in viz.draw(textbook.book_network(), backward=True).source
+    assert "G (Linear" not in viz.draw(proofs.book_network_loss(), backward=True).source
 
 
 def test_the_backward_view_shows_grad_1_on_the_loss_and_the_engines_intermediate_grads():
-    loss = textbook.book_network()  # no retain_grad, not yet differentiated
+    loss = proofs.book_network_loss()  # no retain_grad, not yet differentiated
     dot = Dot(viz.draw(loss, backward=True))
     assert "grad = 1" in dot.nodes[dot.named("loss")].replace("&#160;", " ")
-    hidden = textbook.named_tensors(loss)["hidden_outputs"]
+    hidden = proofs.tensors_by_name(loss)["hidden_outputs"]
     (expected,) = grad(loss, hidden, retain_graph=True)  # the engine's ∂loss/∂hidden
     shown = dot.nodes[dot.named("hidden_outputs")].replace("&#160;", " ")
     values = np.array2string(expected.data.ravel(), precision=4, suppress_small=True)
@@ -451,7 +451,7 @@ def test_the_core_does_not_import_viz_and_viz_imports_only_the_core():
 
 
 def test_book_network_is_the_demos_network_with_the_books_names():
-    loss = textbook.book_network(seed=0)
+    loss = proofs.book_network_loss(seed=0)
     rng = np.random.default_rng(0)
     w_ih, w_ho = rng.normal(0, 3**-0.5, (3, 3)), rng.normal(0, 3**-0.5, (3, 3))
     x, t = np.array([[0.9], [0.1], [0.8]]), np.array([[0.01], [0.99], [0.01]])
@@ -461,7 +461,7 @@ def test_book_network_is_the_demos_network_with_the_books_names():
     source = viz.draw(loss).source
     for name in ("W_ih", "W_ho", "inputs", "targets", "hidden_outputs", "final_outputs"):
         assert f"<b>{name}</b>" in source
-    assert textbook.book_network(seed=1).item() != loss.item()
+    assert proofs.book_network_loss(seed=1).item() != loss.item()
 
 
 # --------------------------------------------------------------------------- docs

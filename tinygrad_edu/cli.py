@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_edu import __version__, nn, textbook
+from tinygrad_edu import __version__, nn, proofs, textbook
 from tinygrad_edu import io as weights_io
 
 
@@ -22,8 +22,8 @@ def _matrix(values: np.ndarray, indent: str) -> str:
 
 def run_demo(seed: int = 0, learning_rate: float = 0.3) -> int:
     """One SGD step of the book's 3-3-3 sigmoid network: autodiff beside the closed forms."""
-    loss = textbook.book_network(seed)  # loss = ½Σ(t − o)², the book's E
-    tensors = textbook.named_tensors(loss)
+    loss = proofs.book_network_loss(seed)  # loss = ½Σ(t − o)², the book's E
+    tensors = proofs.tensors_by_name(loss)
     w_ih, w_ho = tensors["W_ih"], tensors["W_ho"]
     inputs, targets, outputs = tensors["inputs"], tensors["targets"], tensors["final_outputs"]
     loss.backward()
@@ -74,7 +74,7 @@ def _first(values: np.ndarray) -> str:
 
 def run_check(seed: int = 0) -> int:
     """Every formula of the texts beside autodiff and finite differences."""
-    results = textbook.comparisons(seed)
+    results = proofs.comparisons(seed)
     print(
         "The texts' formulas against the engine (book network 3-3-3, seed "
         f"{seed}; the worked example). First element shown; the difference is the largest."
@@ -110,7 +110,7 @@ def run_check(seed: int = 0) -> int:
 def run_worked_example() -> int:
     """The book's worked example, by hand and by autodiff, and its chain rule step by step."""
     example = textbook.worked_example()
-    loss, weights = textbook.worked_example_network(half=True)
+    loss, weights = proofs.worked_example_network(half=True)
     rows = [
         ("Σ_j w_j1·o_j = 2.0·0.4 + 3.0·0.5", "2.3", example.weighted_sum),
         ("o_k = σ(2.3)", "0.909", example.output),
@@ -145,12 +145,12 @@ def run_worked_example() -> int:
     )
     print()
     print("autodiff, factor by factor (E = ½Σ(t − o)²: the ½ cancels the square's 2):")
-    explanation = textbook.explain(loss, weights, (0, 0), show=False)
+    explanation = proofs.explain(loss, weights, (0, 0), show=False)
     print(explanation)
     print()
     print("without the ½ (E = Σ(t − o)², as the book first writes it; E3) the 2 stays:")
-    plain, plain_weights = textbook.worked_example_network(half=False)
-    doubled = textbook.explain(plain, plain_weights, (0, 0), show=False)
+    plain, plain_weights = proofs.worked_example_network(half=False)
+    doubled = proofs.explain(plain, plain_weights, (0, 0), show=False)
     print(f"  ∂E/∂w₁₁ = {doubled.total:+.6f}  (= 2 × {explanation.total:+.6f})")
     return 0
 
@@ -209,7 +209,7 @@ def run_graph(args: argparse.Namespace) -> int:
     """Draw the book's network (forward, or its backward pass) to a file."""
     from tinygrad_edu import viz
 
-    loss = textbook.book_network(args.seed, retain_grad=args.backward)
+    loss = proofs.book_network_loss(args.seed, retain_grad=args.backward)
     if args.backward:
         loss.backward()  # so the drawing shows the gradients that flowed back
     path = viz.save(
@@ -225,10 +225,10 @@ def run_explore(args: argparse.Namespace) -> int:
     from tinygrad_edu import viz
 
     if args.worked_example:
-        loss, _ = textbook.worked_example_network()
+        loss, _ = proofs.worked_example_network()
         title = "the worked example: w₁₁ = 2.0, E = ½(t − o)²"
     else:
-        loss = textbook.book_network(args.seed)
+        loss = proofs.book_network_loss(args.seed)
         title = f"the book's 3-3-3 network (seed {args.seed}), E = ½Σ(t − o)²"
     path = viz.explore(loss, rankdir=args.rankdir, title=title).save(args.out)
     print(f"{title}: step through its backward pass in {path} (open it in a browser)")

@@ -141,7 +141,7 @@ print("transpose rule, divided by 1.3:", (transpose_rule / 1.3).ravel().round(5)
 # The book draws its weights from a normal distribution, N(0, σ = n^−½), so about half
 # of them are negative. Then a denominator Σᵢ wᵢk can be close to zero or negative, and
 # the shares blow up or flip sign. The book's 3-3-3 network with seed 0 (the weights
-# that `tinygrad-edu demo` and `textbook.book_network()` use), with its output layer made
+# that `tinygrad-edu demo` and `proofs.book_network_loss()` use), with its output layer made
 # linear so that the transpose rule is the gradient:
 
 # %%

@@ -13,7 +13,7 @@
 #
 # The book — Tariq Rashid, *Make Your Own Neural Network* — updates one weight by hand
 # before it writes the update for a whole layer. We follow it through that one weight
-# three times: with pencil and paper, with `textbook.explain` (the same sum, read off the
+# three times: with pencil and paper, with `proofs.explain` (the same sum, read off the
 # engine's graph factor by factor), and by stepping through the engine's own backward
 # pass in the browser with `viz.explore`. (Our copy of the example is text 000, a reader's
 # notes on the book's pp. 80–100; see `/work/shared/textbook/` in the project.)
@@ -33,7 +33,7 @@
 # %%
 import math
 
-from tinygrad_edu import textbook, viz
+from tinygrad_edu import proofs, textbook, viz
 
 w11, w21 = 2.0, 3.0
 o1, o2 = 0.4, 0.5
@@ -71,15 +71,15 @@ print(example)
 # %% [markdown]
 # ## The same sum, read off the graph
 #
-# `textbook.worked_example_network()` builds the example as a graph: the weights
+# `proofs.worked_example_network()` builds the example as a graph: the weights
 # W_ho = [[w₁₁, w₂₁]] times the hidden outputs, a sigmoid, then E = ½(t − o)² with the
 # target set so that t − o = 0.8. `explain` walks the graph from E down to w₁₁ and prints
 # every factor of the chain rule with the engine's numbers. The squared error's factor
 # 2(o − t) is shown as two steps, so you can see the ½ of E cancel the 2.
 
 # %%
-loss, weights = textbook.worked_example_network()
-explanation = textbook.explain(loss, weights, (0, 0))
+loss, weights = proofs.worked_example_network()
+explanation = proofs.explain(loss, weights, (0, 0))
 
 # %% [markdown]
 # Read it from the top: ½ · 2 = 1, times (o − t) = −0.8 (that is −e₁), times σ(1 − σ),
@@ -122,10 +122,10 @@ viz.explore(loss, title="the worked example: w₁₁ = 2.0 → 2.00265")
 # 1. **The other weight.** Compute ∂E/∂w₂₁ by hand (which factor changes?) and the new
 #    w₂₁ after one step with α = 0.1. Compare with `weights.grad[0, 1]`.
 # 2. **Without the ½.** Build the example with the plain squared error,
-#    `textbook.worked_example_network(half=False)`. Predict ∂E/∂w₁₁ before you run it, then
+#    `proofs.worked_example_network(half=False)`. Predict ∂E/∂w₁₁ before you run it, then
 #    check your prediction against autodiff and against finite differences
 #    (`tinygrad_edu.gradcheck.numerical_gradient`).
-# 3. **The book's network.** Open `viz.explore(textbook.book_network())`. At the step of
+# 3. **The book's network.** Open `viz.explore(proofs.book_network_loss())`. At the step of
 #    `SquaredErrorBackward`, what is sent to `final_outputs`, in terms of o and t? At the
 #    step that fills `W_ho.grad`, check that it equals the book's matrix form
 #    ((o − t) · o(1 − o)) · hidden_outputsᵀ.

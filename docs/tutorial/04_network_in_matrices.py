@@ -22,19 +22,19 @@
 # %%
 import numpy as np
 
-from tinygrad_edu import textbook, viz
+from tinygrad_edu import proofs, textbook, viz
 
 # %% [markdown]
 # ## The book's network
 #
-# `textbook.book_network()` builds the network in the book's column layout, on one sample,
+# `proofs.book_network_loss()` builds the network in the book's column layout, on one sample,
 # and returns its loss E = ½Σ(t − o)², not yet differentiated: three inputs, three hidden
 # sigmoid nodes, three sigmoid outputs, no biases, weights drawn from N(0, σ = 3^−½) with
 # seed 0. Every tensor carries the book's name.
 
 # %%
-loss = textbook.book_network(retain_grad=True)
-named = textbook.named_tensors(loss)
+loss = proofs.book_network_loss(retain_grad=True)
+named = proofs.tensors_by_name(loss)
 W_ih, W_ho = named["W_ih"], named["W_ho"]
 x = named["inputs"].data  # the inputs, a column
 h = named["hidden_outputs"].data  # o_j: the hidden layer's outputs
@@ -113,8 +113,8 @@ viz.draw(loss, backward=True, rankdir="TB")
 # the 2 in the next line: erratum E3. Its formulas are gradients of ½Σ(t − o)².)
 
 # %%
-plain = textbook.book_network()  # the same network, loss = ½ · squared_error
-plain_tensors = textbook.named_tensors(plain)
+plain = proofs.book_network_loss()  # the same network, loss = ½ · squared_error
+plain_tensors = proofs.tensors_by_name(plain)
 plain_tensors["squared_error"].backward()  # differentiate Σ(t − o)² itself, without the ½
 ratio_ho = plain_tensors["W_ho"].grad / W_ho.grad
 ratio_ih = plain_tensors["W_ih"].grad / W_ih.grad

@@ -70,7 +70,7 @@ plt.show()
 #
 # `numerical_gradient(fn, *inputs)` nudges each element of each input in turn and
 # returns one array per input. `fn` must return one number. Here is the book's 3-3-3
-# network (the weights `textbook.book_network()` uses) with its loss E = ½Σ(t − o)²:
+# network (the weights `proofs.book_network_loss()` uses) with its loss E = ½Σ(t − o)²:
 
 # %%
 rng = np.random.default_rng(0)

@@ -15,18 +15,18 @@
 # %%
 import numpy as np
 
-from tinygrad_edu import Tensor, grad, textbook
+from tinygrad_edu import Tensor, grad, proofs, textbook
 
 # %% [markdown]
 # ## Everything at once: `tinygrad-edu check`
 #
-# `textbook.comparisons()` is the data behind `tinygrad-edu check`: every formula of the
+# `proofs.comparisons()` is the data behind `tinygrad-edu check`: every formula of the
 # texts, evaluated in plain numpy on the book's 3-3-3 network (seed 0) and on the worked
 # example, beside what autodiff computes for the quantity the formula claims to be. Each
 # says whether it should agree and, if not, which erratum explains it.
 
 # %%
-checks = textbook.comparisons()
+checks = proofs.comparisons()
 for c in checks:
     verdict = "agrees" if c.agrees else f"differs ({c.erratum})"
     print(f"{verdict:18} max |diff| {c.difference:7.1e}   {c.formula}")
@@ -100,7 +100,7 @@ print(f"−0.8 × 0.083 × 0.4 = {rounded:.5f}  →  new w₁₁ = {2.0 - 0.1 * 
 
 # %%
 for half in (True, False):
-    loss, weights = textbook.worked_example_network(half=half)
+    loss, weights = proofs.worked_example_network(half=half)
     (gradient,) = grad(loss, weights)
     name = "½Σ(t − o)²" if half else "Σ(t − o)² "
     print(f"E = {name}:  ∂E/∂w₁₁ = {gradient.data[0, 0]:+.6f}")
@@ -147,7 +147,7 @@ print(f"with t₁ = 0.99: e₁ = {0.99 - example.output:.4f}, ∂E/∂w₁₁ = 
 # (chapter 7), so both steps are two lines:
 
 # %%
-loss, weights = textbook.worked_example_network(half=True)
+loss, weights = proofs.worked_example_network(half=True)
 (first,) = grad(loss, weights, create_graph=True)
 (second,) = grad(first[0, 0], weights)
 slope_w11, curvature_w11 = first.data[0, 0], second.data[0, 0]
@@ -172,7 +172,7 @@ print(f"Newton:           2.0 − E′ / E″  = {2.0 - slope_w11 / curvature_w1
 # L = −Σ[t ln o + (1 − t) ln(1 − o)] (chapter 5). On the book's 3-3-3 network:
 
 # %%
-rng = np.random.default_rng(0)  # the weights of textbook.book_network()
+rng = np.random.default_rng(0)  # the weights of proofs.book_network_loss()
 w_ih, w_ho = rng.normal(0, 3**-0.5, (3, 3)), rng.normal(0, 3**-0.5, (3, 3))
 x, t = np.array([[0.9], [0.1], [0.8]]), np.array([[0.01], [0.99], [0.01]])
 book_ih, _ = textbook.book_weight_updates(w_ih, w_ho, x, t, 0.3)

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from tinygrad_edu import textbook
+from tinygrad_edu import proofs, textbook
 from tinygrad_edu.explore import explore
 
 
@@ -28,7 +28,7 @@ def without_the_half() -> tuple[float, float]:
     """Exercise 2: with E = (t − o)², the square's 2 is no longer cancelled, so the gradient
     doubles: 2 · (−0.0265) = −0.0530. Returns (the prediction, autodiff's value)."""
     prediction = 2 * textbook.worked_example().gradient
-    loss, weights = textbook.worked_example_network(half=False)
+    loss, weights = proofs.worked_example_network(half=False)
     loss.backward()
     assert weights.grad is not None
     return prediction, float(weights.grad[0, 0])
@@ -42,9 +42,9 @@ def book_network_steps(seed: int = 0) -> dict[str, np.ndarray]:
     ((o − t) · o(1 − o)) · hidden_outputsᵀ (the book writes it with E = t − o and the
     opposite sign, because it adds α·that to the weights).
     """
-    loss = textbook.book_network(seed)
+    loss = proofs.book_network_loss(seed)
     page = explore(loss)
-    named = textbook.named_tensors(loss)
+    named = proofs.tensors_by_name(loss)
     (squared_error_step,) = [s for s in page.backward_steps if s.output is named["squared_error"]]
     sent_to_outputs = squared_error_step.sends[0].gradient
     to_w_ho = [
