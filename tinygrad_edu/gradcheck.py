@@ -340,7 +340,7 @@ def _prepare(
         t = inputs[i]
         if t.dtype != np.float64:
             raise TypeError(
-                f"{caller}: input {i}{_named(t)} has dtype {t.dtype}; finite differences "
+                f"{caller}: input {i}{_name_suffix(t)} has dtype {t.dtype}; finite differences "
                 "need float64 (in float32 a step of 1e-6 is lost in rounding): make it with "
                 "dtype=np.float64"
             )
@@ -510,7 +510,7 @@ def _message(
 ) -> str:
     lines = [
         f"{wording.caller}: {wording.quantity}{along} with respect to input {position}"
-        f"{_named(tensor)} (shape {tensor.shape}) is wrong at element {element}:",
+        f"{_name_suffix(tensor)} (shape {tensor.shape}) is wrong at element {element}:",
         f"  analytic ({wording.analytic}): {analytic:.10g}",
         f"  numeric  ({wording.numeric}, eps={eps:g}): {numeric:.10g}",
         f"  difference (analytic − numeric): {analytic - numeric:.3g}, tolerance "
@@ -531,5 +531,6 @@ def _message(
     return "\n".join(lines)
 
 
-def _named(t: Tensor) -> str:
+def _name_suffix(t: Tensor) -> str:
+    """The " ('W_ih')" after a named tensor in a message; "" for an unnamed one."""
     return f" ({t.name!r})" if t.name else ""
