@@ -1,29 +1,37 @@
-"""The texts' formulas against the engine: each one either equals what autodiff derives
-(property tests on random networks) or differs in exactly the way an erratum says
-(docs/errata.md names these tests)."""
+"""The texts' formulas (`tinygrad_edu.textbook`, plain numpy) against the engine: each one
+either equals what autodiff derives, on random networks and on the texts' own numbers, or
+differs in exactly the way an erratum says (docs/errata.md names these tests)."""
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from references import book_demo_network, sigmoid
 
 from tinygrad_edu import Tensor, grad, proofs, textbook
-from tinygrad_edu.autograd import GraphReleasedError
 from tinygrad_edu.testing import strategies as tst
 
 
-def sigma(x):
-    return 1 / (1 + np.exp(-x))
-
-
 @st.composite
-def layers(draw, linear=False):
+def layers(draw):
     """W_ho (outputs × hidden), hidden outputs h (a column), targets t."""
     n_hidden, n_out = draw(st.integers(1, 5)), draw(st.integers(1, 5))
     w_ho = draw(tst.arrays((n_out, n_hidden)))
     h = draw(tst.arrays((n_hidden, 1), domain="positive").map(lambda a: a / 3))
     t = draw(tst.arrays((n_out, 1), domain="positive").map(lambda a: a / 3))
     return w_ho, h, t
+
+
+@st.composite
+def book_networks(draw):
+    """Weights ~ bounded reals, inputs in the book's (0.01, 1.0], targets in [0.01, 0.99]."""
+    n_in, n_hidden, n_out = (draw(st.integers(1, 5)) for _ in range(3))
+    w_ih = draw(tst.arrays((n_hidden, n_in)))
+    w_ho = draw(tst.arrays((n_out, n_hidden)))
+    inputs = draw(tst.arrays((n_in, 1), domain="positive").map(lambda a: a / 3 * 0.99 + 0.01))
+    targets = draw(st.lists(st.sampled_from([0.01, 0.99]), min_size=n_out, max_size=n_out))
+    lr = draw(st.floats(0.01, 1.0))
+    return w_ih, w_ho, inputs, np.array(targets).reshape(n_out, 1), lr
 
 
 def minus_grad_wrt_hidden(w_ho, h, t, output_sigmoid):
@@ -35,7 +43,18 @@ def minus_grad_wrt_hidden(w_ho, h, t, output_sigmoid):
     return -g.data
 
 
-# --------------------------------------------------------------------------- equalities
+def autodiff_step(w_ih0, w_ho0, x0, t0, lr):
+    """One SGD step of the book's network, gradients by the engine."""
+    w_ih = Tensor(w_ih0, requires_grad=True, name="W_ih")
+    w_ho = Tensor(w_ho0, requires_grad=True, name="W_ho")
+    hidden = (w_ih @ Tensor(x0)).sigmoid()
+    outputs = (w_ho @ hidden).sigmoid()
+    loss = 0.5 * outputs.squared_error(Tensor(t0))
+    loss.backward()
+    return w_ih0 - lr * w_ih.grad, w_ho0 - lr * w_ho.grad
+
+
+# --------------------------------------------------------------------------- the formulas
 
 
 @given(tst.arrays(tst.shapes()))
@@ -57,7 +76,7 @@ def test_transpose_rule_is_the_backpropagated_error_of_a_linear_layer(layer):
 @given(layers())
 def test_through_a_sigmoid_layer_the_error_carries_the_output_slope(layer):
     w_ho, h, t = layer
-    o = sigma(w_ho @ h)
+    o = sigmoid(w_ho @ h)
     sent_back = textbook.hidden_errors(w_ho, (t - o) * o * (1 - o))
     np.testing.assert_allclose(sent_back, minus_grad_wrt_hidden(w_ho, h, t, True), atol=1e-12)
 
@@ -76,6 +95,17 @@ def test_output_weight_gradient_and_update_match_autodiff(layer, lr):
     )
 
 
+@given(book_networks())
+def test_one_sgd_step_matches_the_closed_form_weight_updates(network):
+    # ΔW = α · (e ∗ o(1 − o)) · O_jᵀ per layer, the hidden layer receiving W_hoᵀ·(e ∗ o(1 − o)):
+    # one SGD step by autodiff on E = ½Σ(t − o)² (docs/design.md, "The loss and the factor 2").
+    w_ih, w_ho, x, t, lr = network
+    new_ih, new_ho = autodiff_step(w_ih, w_ho, x, t, lr)
+    delta_ih, delta_ho = textbook.exact_weight_updates(w_ih, w_ho, x, t, lr)
+    np.testing.assert_allclose(w_ih + delta_ih, new_ih, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(w_ho + delta_ho, new_ho, rtol=1e-12, atol=1e-15)
+
+
 def test_worked_example_reproduces_the_texts_numbers():
     example = textbook.worked_example()
     assert example.weighted_sum == pytest.approx(2.3)  # 2.0·0.4 + 3.0·0.5
@@ -83,20 +113,6 @@ def test_worked_example_reproduces_the_texts_numbers():
     assert round(example.slope, 3) == 0.083
     assert round(example.gradient, 4) == -0.0265
     assert round(example.new_weight, 5) == 2.00265
-
-
-def test_worked_example_gradient_is_what_autodiff_computes():
-    loss, weights = proofs.worked_example_network(half=True)
-    (g,) = grad(loss, weights)
-    assert g.data[0, 0] == pytest.approx(textbook.worked_example().gradient, rel=1e-12)
-
-
-def test_every_comparison_agrees_exactly_unless_a_slip_is_named():
-    results = proofs.comparisons(seed=0)
-    assert len(results) >= 12
-    for c in results:
-        assert c.agrees == c.expected_to_agree, c.formula
-        np.testing.assert_allclose(c.autodiff, c.finite_difference, rtol=1e-5, atol=1e-8)
 
 
 # --------------------------------------------------------------------------- errata
@@ -208,9 +224,7 @@ def test_erratum_e7_gradient_descent_is_not_newtons_method():
 
 
 def test_erratum_e8_book_hidden_rule_is_not_the_gradient_of_its_error():
-    rng = np.random.default_rng(0)
-    w_ih, w_ho = rng.normal(0, 3**-0.5, (3, 3)), rng.normal(0, 3**-0.5, (3, 3))
-    x, t = np.array([[0.9], [0.1], [0.8]]), np.array([[0.01], [0.99], [0.01]])
+    w_ih, w_ho, x, t = book_demo_network(seed=0)
     book_ih, book_ho = textbook.book_weight_updates(w_ih, w_ho, x, t, 0.3)
     exact_ih, exact_ho = textbook.exact_weight_updates(w_ih, w_ho, x, t, 0.3)
     np.testing.assert_allclose(book_ho, exact_ho)  # the output layer is right
@@ -235,6 +249,33 @@ def test_erratum_e8_book_hidden_step_can_point_against_the_gradient_step():
     assert exact_ih[0, 0] < 0 < book_ih[0, 0]
 
 
+@given(book_networks())
+def test_erratum_e8_book_hidden_rule_drops_the_output_slope(network):
+    # The book's code sends back W_hoᵀ·e, not W_hoᵀ·(e·o(1−o)): equal for W_ho, not for W_ih.
+    w_ih, w_ho, x, t, lr = network
+    book_ih, book_ho = textbook.book_weight_updates(w_ih, w_ho, x, t, lr)
+    _, exact_ho = textbook.exact_weight_updates(w_ih, w_ho, x, t, lr)
+    np.testing.assert_allclose(book_ho, exact_ho, rtol=1e-12, atol=1e-15)
+    o_hidden = sigmoid(w_ih @ x)
+    e_raw = w_ho.T @ (t - sigmoid(w_ho @ o_hidden))
+    np.testing.assert_allclose(
+        book_ih, lr * (e_raw * o_hidden * (1 - o_hidden)) @ x.T, rtol=1e-12, atol=1e-15
+    )
+
+
+@given(book_networks())
+def test_erratum_e8_book_hidden_rule_is_the_cross_entropy_gradient_of_the_hidden_weights(network):
+    # The book's hidden update α·(W_hoᵀ·e ∗ h(1−h))·xᵀ is −α·∂L/∂W_ih for the binary
+    # cross-entropy L = −Σ[t·ln o + (1 − t)·ln(1 − o)], whose ∂L/∂(W_ho·h) is o − t = −e.
+    w_ih0, w_ho0, x, t, lr = network
+    book_ih, _ = textbook.book_weight_updates(w_ih0, w_ho0, x, t, lr)
+    w_ih = Tensor(w_ih0, requires_grad=True)
+    o = (Tensor(w_ho0) @ (w_ih @ Tensor(x)).sigmoid()).sigmoid()
+    cross_entropy = -(t * o.log() + (1 - t) * (1 - o).log()).sum()
+    cross_entropy.backward()
+    np.testing.assert_allclose(book_ih, -lr * w_ih.grad, rtol=1e-9, atol=1e-15)
+
+
 def test_erratum_e9_worked_example_error_needs_a_target_outside_a_sigmoids_range():
     example = textbook.worked_example()
     target = example.output + 0.8  # t₁ = o₁ + e₁
@@ -252,111 +293,3 @@ def test_erratum_e9_worked_example_rounded_factors_do_not_give_the_texts_product
     assert round(from_the_texts_factors, 4) != -0.0265
     assert round(2.0 - 0.1 * from_the_texts_factors, 5) == 2.00266
     assert round(example.gradient, 4) == -0.0265  # −0.8 · 0.0828… · 0.4 = −0.026502
-
-
-# --------------------------------------------------------------------------- explain
-
-
-def test_explain_shows_the_texts_factors_on_the_worked_example():
-    loss, weights = proofs.worked_example_network(half=True)
-    explanation = proofs.explain(loss, weights, (0, 0), show=False)
-    (path,) = explanation.paths
-    factors = [round(step.factor, 4) for step in path.steps]
-    assert factors == [0.5, 2.0, -0.8, 0.0828, 0.4]  # ½ and 2 cancel; −0.8·0.0828·0.4
-    assert round(explanation.total, 4) == -0.0265
-    assert explanation.total == pytest.approx(explanation.autodiff, rel=1e-12)
-
-
-def test_erratum_e3_explain_without_the_half_keeps_the_factor_2_as_its_own_step():
-    loss, weights = proofs.worked_example_network(half=False)
-    explanation = proofs.explain(loss, weights, (0, 0), show=False)
-    factors = [round(step.factor, 4) for step in explanation.paths[0].steps]
-    assert factors == [2.0, -0.8, 0.0828, 0.4]
-    assert round(explanation.total, 4) == -0.0530
-
-
-def test_explain_prints_the_table(capsys):
-    loss, weights = proofs.worked_example_network(half=True)
-    proofs.explain(loss, weights, (0, 0))
-    out = capsys.readouterr().out
-    assert "·σ(1−σ)" in out and "W_ho[0, 0]" in out and "-0.0265" in out
-
-
-def test_explain_names_each_factor_of_the_worked_example_in_the_books_words():
-    loss, weights = proofs.worked_example_network(half=True)
-    steps = proofs.explain(loss, weights, (0, 0), show=False).paths[0].steps
-    o_k = 1 / (1 + np.exp(-2.3))  # the text's σ(2.3), computed here
-    assert steps[0].book.startswith("½")
-    assert steps[1].book.startswith("2 (from the square)")
-    assert steps[2].book == "(o_k − t_k) = −e_k (output error e_k = 0.8)"
-    assert steps[3].book == f"o_k(1 − o_k) (sigmoid slope, o_k = {o_k:.4g})"
-    assert steps[4].book == "o_j (hidden output 1, 0.4)"  # the input w₁₁ multiplies
-
-
-def test_explain_names_the_weights_a_hidden_gradient_passes_through():
-    loss = proofs.book_network_loss(seed=0)
-    tensors = proofs.tensors_by_name(loss)
-    w_ho, x = tensors["W_ho"].data, tensors["inputs"].data
-    explanation = proofs.explain(loss, tensors["W_ih"], (0, 0), show=False)
-    for k, path in enumerate(explanation.paths):  # one path through each output k
-        through = path.steps[4]  # the step from output k's weighted sum back to hidden 1
-        symbol = "w₁" + "₁₂₃"[k]  # w_jk: from hidden j = 1 to output k
-        assert through.book.startswith(f"{symbol} (weight hidden 1 → output {k + 1}, ")
-        assert through.factor == pytest.approx(w_ho[k, 0])
-        assert f"{w_ho[k, 0]:.4g})" in through.book
-        assert path.steps[-1].book == f"x_i (input 1, {x[0, 0]:.4g})"
-
-
-def test_explain_table_has_aligned_columns():
-    loss = proofs.book_network_loss(seed=0)
-    w_ih = proofs.tensors_by_name(loss)["W_ih"]
-    table = str(proofs.explain(loss, w_ih, (1, 2), show=False)).splitlines()
-    header = next(line for line in table if "the book's factor" in line)
-    rows = [line for line in table if line.startswith("  ") and "→" in line and line != header]
-    assert len(rows) == 3 * 7  # three paths of seven factors
-    book_column = header.index("the book's factor")
-    arrow = header.index("gradient from → to")
-    for row in rows:
-        assert len(row) == len(header)  # the numbers end in one column
-        assert row[book_column : book_column + 2] == "· "
-        assert row[book_column - 2 : book_column] == "  " != row[book_column : book_column + 2]
-        assert row[arrow - 2 : arrow] == "  " and row[arrow] != " "
-
-
-def test_explain_repr_is_one_short_line_and_str_is_the_table():
-    loss, weights = proofs.worked_example_network(half=True)
-    explanation = proofs.explain(loss, weights, (0, 0), show=False)
-    assert "\n" not in repr(explanation) and len(repr(explanation)) < 100
-    assert "-0.0265023" in repr(explanation) and "∂E/∂W_ho[0, 0]" in repr(explanation)
-    assert "sigmoid slope" in str(explanation) and "sigmoid slope" not in repr(explanation)
-    assert "sigmoid slope" in explanation._repr_html_()  # a notebook shows the table once:
-    assert proofs.explain(loss, weights, (0, 0), show=True)._repr_html_() is None  # printed
-
-
-@given(seed=st.integers(0, 2**32 - 1), row=st.integers(0, 2), col=st.integers(0, 2))
-def test_explain_paths_sum_to_the_autodiff_gradient(seed, row, col):
-    loss = proofs.book_network_loss(seed)
-    w_ih = proofs.tensors_by_name(loss)["W_ih"]
-    explanation = proofs.explain(loss, w_ih, (row, col), show=False)
-    assert len(explanation.paths) == 3  # one path through each output node
-    assert explanation.total == pytest.approx(explanation.autodiff, rel=1e-9, abs=1e-15)
-    (g,) = grad(loss, w_ih)
-    assert explanation.autodiff == pytest.approx(g.data[row, col], rel=1e-12, abs=1e-18)
-
-
-def test_explain_needs_a_graph_that_was_not_released():
-    loss, weights = proofs.worked_example_network(half=True)
-    loss.backward()
-    with pytest.raises(GraphReleasedError, match="retain_graph=True"):
-        proofs.explain(loss, weights, (0, 0), show=False)
-
-
-def test_explain_refuses_bad_arguments():
-    loss, weights = proofs.worked_example_network(half=True)
-    with pytest.raises(IndexError, match="shape"):
-        proofs.explain(loss, weights, (0, 5), show=False)
-    with pytest.raises(ValueError, match="requires grad"):
-        proofs.explain(loss, Tensor([1.0]), 0, show=False)
-    unrelated = Tensor([1.0], requires_grad=True)
-    with pytest.raises(ValueError, match="does not depend"):
-        proofs.explain(loss, unrelated, 0, show=False)

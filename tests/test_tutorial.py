@@ -12,10 +12,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import numpy as np
 import pytest
+from references import book_demo_network, sigmoid
 
 from tinygrad_edu import Tensor, grad
 from tinygrad_edu.gradcheck import gradgradcheck
@@ -32,10 +32,6 @@ def _solutions(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _sigmoid(x: Any) -> Any:
-    return 1 / (1 + np.exp(-x))
 
 
 def _finite_differences(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
@@ -94,7 +90,7 @@ def test_ch01_tanh_slope_is_one_minus_tanh_squared() -> None:
 
 def test_ch01_sigmoid_second_derivative_matches_closed_form() -> None:
     points = np.linspace(-4, 4, 17)
-    s = _sigmoid(points)
+    s = sigmoid(points)
     found = _solutions("ch01_one_neuron").sigmoid_second_derivative(points)
     np.testing.assert_allclose(found, s * (1 - s) * (1 - 2 * s), atol=1e-12)
     assert found[8] == pytest.approx(0.0, abs=1e-15)  # x = 0: the slope is largest there
@@ -104,7 +100,7 @@ def test_ch01_neuron_weight_gradient_matches_finite_differences() -> None:
     w = np.array([[0.5, -0.3, 0.8]])
     x = np.array([[0.9], [0.1], [0.8]])
     found = _solutions("ch01_one_neuron").neuron_weight_gradient(w, x)
-    expected = _finite_differences(lambda v: float(_sigmoid(v @ x).sum()), w)
+    expected = _finite_differences(lambda v: float(sigmoid(v @ x).sum()), w)
     np.testing.assert_allclose(found, expected, atol=1e-9)
 
 
@@ -144,7 +140,7 @@ def test_ch02_hidden_error_is_minus_the_finite_difference_gradient() -> None:
     t = np.array([[0.01], [0.99], [0.01]])
 
     def error(hidden: np.ndarray) -> float:
-        return 0.5 * float(((t - _sigmoid(W_ho @ hidden)) ** 2).sum())
+        return 0.5 * float(((t - sigmoid(W_ho @ hidden)) ** 2).sum())
 
     found = _solutions("ch02_sharing_the_error").hidden_error(W_ho, h, t)
     np.testing.assert_allclose(found, -_finite_differences(error, h), atol=1e-9)
@@ -156,7 +152,7 @@ def test_ch02_hidden_error_is_minus_the_finite_difference_gradient() -> None:
 def _book_layer_update(w_ho: np.ndarray, h: np.ndarray, t: np.ndarray, lr: float) -> np.ndarray:
     """α·(e ∗ o(1 − o))·hᵀ for one sample, written out weight by weight: the book's
     Δw_jk = α · e_k · o_k(1 − o_k) · o_j for the weight in row k, column j."""
-    o = _sigmoid(w_ho @ h)
+    o = sigmoid(w_ho @ h)
     update = np.zeros_like(w_ho)
     for k, j in np.ndindex(w_ho.shape):
         update[k, j] = lr * (t[k, 0] - o[k, 0]) * o[k, 0] * (1 - o[k, 0]) * h[j, 0]
@@ -174,12 +170,10 @@ def test_ch04_minibatch_update_is_the_mean_of_the_per_sample_updates() -> None:
 
 
 def test_ch04_hidden_weight_update_matches_finite_differences() -> None:
-    rng = np.random.default_rng(0)
-    w_ih, w_ho = rng.normal(0, 3**-0.5, (3, 3)), rng.normal(0, 3**-0.5, (3, 3))
-    x, t = np.array([[0.9], [0.1], [0.8]]), np.array([[0.01], [0.99], [0.01]])
+    w_ih, w_ho, x, t = book_demo_network(seed=0)
 
     def error(weights: np.ndarray) -> float:
-        return 0.5 * float(((t - _sigmoid(w_ho @ _sigmoid(weights @ x))) ** 2).sum())
+        return 0.5 * float(((t - sigmoid(w_ho @ sigmoid(weights @ x))) ** 2).sum())
 
     found = _solutions("ch04_network_in_matrices").hidden_weight_update(w_ih, w_ho, x, t, 0.3)
     np.testing.assert_allclose(found, -0.3 * _finite_differences(error, w_ih), atol=1e-10)
@@ -207,8 +201,8 @@ def test_ch05_cross_entropy_hidden_update_is_the_books_hidden_rule() -> None:
         w_ih, w_ho = rng.normal(0, 0.5, (4, 3)), rng.normal(0, 0.5, (2, 4))
         x = rng.uniform(0.01, 1.0, (3, 1))
         t = np.where(rng.random((2, 1)) < 0.5, 0.01, 0.99)
-        h = _sigmoid(w_ih @ x)
-        e = t - _sigmoid(w_ho @ h)
+        h = sigmoid(w_ih @ x)
+        e = t - sigmoid(w_ho @ h)
         books = 0.2 * ((w_ho.T @ e) * h * (1 - h)) @ x.T  # the book's train(), by hand
         np.testing.assert_allclose(solve(w_ih, w_ho, x, t, 0.2), books, atol=1e-15)
 
@@ -222,7 +216,7 @@ def test_ch05_accuracy_per_digit_on_a_hand_made_confusion_matrix() -> None:
 
 def test_ch05_output_gradients_match_the_closed_forms() -> None:
     z, t = -6.0, 0.99
-    o = 1 / (1 + np.exp(6.0))
+    o = sigmoid(z)
     squared, entropy = _solutions("ch05_training_on_digits").output_gradients(z, t)
     assert squared == pytest.approx(-(t - o) * o * (1 - o), rel=1e-12)
     assert entropy == pytest.approx(o - t, rel=1e-12)
@@ -300,10 +294,10 @@ def test_ch07_sigmoid_layer_gradients_match_finite_differences_and_pass_gradgrad
     W, X = Tensor(w, requires_grad=True), Tensor(x, requires_grad=True)
     (layer.apply(W, X) * v).sum().backward()
     np.testing.assert_allclose(
-        W.grad, _finite_differences(lambda m: float((_sigmoid(m @ x) * v).sum()), w), atol=1e-9
+        W.grad, _finite_differences(lambda m: float((sigmoid(m @ x) * v).sum()), w), atol=1e-9
     )
     np.testing.assert_allclose(
-        X.grad, _finite_differences(lambda m: float((_sigmoid(w @ m) * v).sum()), x), atol=1e-9
+        X.grad, _finite_differences(lambda m: float((sigmoid(w @ m) * v).sum()), x), atol=1e-9
     )
     assert gradgradcheck(lambda a, b: layer.apply(a, b), W, X)
 
@@ -313,12 +307,12 @@ def test_ch07_sigmoid_layer_gradients_match_finite_differences_and_pass_gradgrad
 
 def _worked_example_error(w11: float, w21: float, target: float) -> float:
     """E = ½(t₁ − σ(w₁₁·0.4 + w₂₁·0.5))², the worked example in plain numpy."""
-    return 0.5 * float((target - _sigmoid(w11 * 0.4 + w21 * 0.5)) ** 2)
+    return 0.5 * float((target - sigmoid(w11 * 0.4 + w21 * 0.5)) ** 2)
 
 
 def test_ch08_worked_example_three_ways_by_hand() -> None:
     found = _solutions("ch08_where_the_texts_slip").worked_example_three_ways()
-    slope = _sigmoid(2.3) * (1 - _sigmoid(2.3))  # ≈ 0.0828
+    slope = sigmoid(2.3) * (1 - sigmoid(2.3))  # ≈ 0.0828
     assert found["unrounded"][0] == pytest.approx(-0.0265023, abs=1e-7)
     assert found["unrounded"][1] == pytest.approx(2.0026502, abs=1e-7)
     assert found["rounded"] == pytest.approx((-0.02656, 2.002656))  # −0.8 × 0.083 × 0.4
@@ -337,7 +331,7 @@ def test_ch08_consistent_gradients_match_finite_differences() -> None:
 
 def test_ch08_newton_step_matches_second_differences_and_converges_to_the_target() -> None:
     newton_step = _solutions("ch08_where_the_texts_slip").newton_step
-    target, h = _sigmoid(2.3) + 0.8, 1e-4  # the text's target
+    target, h = sigmoid(2.3) + 0.8, 1e-4  # the text's target
 
     def error(w: float) -> float:
         return _worked_example_error(w, 3.0, target)

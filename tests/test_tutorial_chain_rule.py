@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from references import sigmoid
 
 from tinygrad_edu import proofs
 
@@ -17,10 +18,6 @@ needs_dot = pytest.mark.skipif(
     shutil.which("dot") is None,
     reason="the chapter draws with Graphviz: 'dot' is not installed (apt-get install graphviz)",
 )
-
-
-def sigmoid(x):
-    return 1 / (1 + np.exp(-x))
 
 
 def central_differences(f, x, eps=1e-6):

@@ -450,20 +450,6 @@ def test_the_core_does_not_import_viz_and_viz_imports_only_the_core():
     assert ours <= allowed | {"tinygrad_edu.explore"}
 
 
-def test_book_network_is_the_demos_network_with_the_books_names():
-    loss = proofs.book_network_loss(seed=0)
-    rng = np.random.default_rng(0)
-    w_ih, w_ho = rng.normal(0, 3**-0.5, (3, 3)), rng.normal(0, 3**-0.5, (3, 3))
-    x, t = np.array([[0.9], [0.1], [0.8]]), np.array([[0.01], [0.99], [0.01]])
-    o = 1 / (1 + np.exp(-(w_ho @ (1 / (1 + np.exp(-(w_ih @ x)))))))
-    assert loss.item() == pytest.approx(0.5 * np.sum((t - o) ** 2), rel=1e-12)
-    assert loss.name == "loss" and loss.grad_fn is not None
-    source = viz.draw(loss).source
-    for name in ("W_ih", "W_ho", "inputs", "targets", "hidden_outputs", "final_outputs"):
-        assert f"<b>{name}</b>" in source
-    assert proofs.book_network_loss(seed=1).item() != loss.item()
-
-
 # --------------------------------------------------------------------------- docs
 
 

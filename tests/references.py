@@ -1,0 +1,21 @@
+"""Reference formulas that many tests compare the library with, written once.
+
+Each is the closed form straight from its definition in plain numpy, independent of the
+library's own code (so that the two can disagree).
+"""
+
+import numpy as np
+
+
+def sigmoid(x):
+    """σ(x) = 1 / (1 + e⁻ˣ), as both texts define it."""
+    return 1 / (1 + np.exp(-x))
+
+
+def book_demo_network(seed=0):
+    """(W_ih, W_ho, x, t) of the book's 3-3-3 network on one sample, as `tinygrad-edu demo`
+    and `proofs.book_network_loss(seed)` set it up: weights from N(0, σ = 3^−½) drawn in
+    that order, the book's inputs (0.9, 0.1, 0.8) and targets (0.01, 0.99, 0.01)."""
+    rng = np.random.default_rng(seed)
+    w_ih, w_ho = rng.normal(0, 3**-0.5, (3, 3)), rng.normal(0, 3**-0.5, (3, 3))
+    return w_ih, w_ho, np.array([[0.9], [0.1], [0.8]]), np.array([[0.01], [0.99], [0.01]])

@@ -1,0 +1,168 @@
+"""The tools that set the texts beside the engine (`tinygrad_edu.proofs`): the examples as
+graphs, the table of comparisons, and `explain`'s chain rule factor by factor."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from references import book_demo_network, sigmoid
+
+from tinygrad_edu import Tensor, grad, proofs, textbook
+from tinygrad_edu.autograd import GraphReleasedError
+
+# --------------------------------------------------------------------------- the graphs
+
+
+def test_worked_example_network_gives_the_texts_numbers():
+    # The text: w₁₁ = 2.0, w₂₁ = 3.0, hidden outputs 0.4 and 0.5, error e₁ = t₁ − o₁ = 0.8,
+    # α = 0.1: ∂E/∂w₁₁ = −0.8 · 0.0828 · 0.4 = −0.0265 and w₁₁ becomes 2.00265 (with the slope
+    # unrounded: the text's rounded 0.083 would give −0.02656 and 2.00266, erratum E9).
+    loss, weights = proofs.worked_example_network(half=True)
+    output = proofs.tensors_by_name(loss)["output"]
+    (g,) = grad(loss, weights)
+    assert output.item() == pytest.approx(0.909, abs=5e-4)
+    assert g.data[0, 0] == pytest.approx(-0.0265, abs=5e-5)
+    assert 2.0 - 0.1 * g.data[0, 0] == pytest.approx(2.00265, abs=5e-6)
+    assert g.data[0, 0] == pytest.approx(textbook.worked_example().gradient, rel=1e-12)
+
+
+def test_book_network_loss_is_the_demos_network_with_the_books_names():
+    loss = proofs.book_network_loss(seed=0)
+    w_ih, w_ho, x, t = book_demo_network(seed=0)
+    o = sigmoid(w_ho @ sigmoid(w_ih @ x))
+    assert loss.item() == pytest.approx(0.5 * np.sum((t - o) ** 2), rel=1e-12)
+    tensors = proofs.tensors_by_name(loss)
+    assert tensors["loss"] is loss and loss.grad_fn is not None
+    np.testing.assert_array_equal(tensors["W_ih"].data, w_ih)
+    np.testing.assert_array_equal(tensors["W_ho"].data, w_ho)
+    np.testing.assert_allclose(tensors["final_outputs"].data, o, rtol=1e-12)
+    assert {"inputs", "targets", "hidden_inputs", "hidden_outputs", "final_inputs"} < set(tensors)
+    assert proofs.book_network_loss(seed=1).item() != loss.item()
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+def test_a_comparison_row_is_built_with_keywords_and_an_erratum_means_it_should_differ():
+    row = {"closed_form": np.zeros(1), "autodiff": np.zeros(1), "finite_difference": np.zeros(1)}
+    with pytest.raises(TypeError):
+        proofs.Comparison("a formula", "a source", *row.values())
+    right = proofs.Comparison(formula="f", source="s", **row)
+    slip = proofs.Comparison(formula="f", source="s", erratum="E1", **row)
+    assert right.expected_to_agree and not slip.expected_to_agree
+
+
+def test_every_comparison_agrees_exactly_unless_a_slip_is_named():
+    results = proofs.comparisons(seed=0)
+    assert len(results) >= 12
+    for c in results:
+        assert c.agrees == c.expected_to_agree, c.formula
+        np.testing.assert_allclose(c.autodiff, c.finite_difference, rtol=1e-5, atol=1e-8)
+
+
+# --------------------------------------------------------------------------- explain
+
+
+def test_explain_shows_the_texts_factors_on_the_worked_example():
+    loss, weights = proofs.worked_example_network(half=True)
+    explanation = proofs.explain(loss, weights, (0, 0), show=False)
+    (path,) = explanation.paths
+    factors = [round(step.factor, 4) for step in path.steps]
+    assert factors == [0.5, 2.0, -0.8, 0.0828, 0.4]  # ½ and 2 cancel; −0.8·0.0828·0.4
+    assert round(explanation.total, 4) == -0.0265
+    assert explanation.total == pytest.approx(explanation.autodiff, rel=1e-12)
+
+
+def test_erratum_e3_explain_without_the_half_keeps_the_factor_2_as_its_own_step():
+    loss, weights = proofs.worked_example_network(half=False)
+    explanation = proofs.explain(loss, weights, (0, 0), show=False)
+    factors = [round(step.factor, 4) for step in explanation.paths[0].steps]
+    assert factors == [2.0, -0.8, 0.0828, 0.4]
+    assert round(explanation.total, 4) == -0.0530
+
+
+def test_explain_prints_the_table(capsys):
+    loss, weights = proofs.worked_example_network(half=True)
+    proofs.explain(loss, weights, (0, 0))
+    out = capsys.readouterr().out
+    assert "·σ(1−σ)" in out and "W_ho[0, 0]" in out and "-0.0265" in out
+
+
+def test_explain_names_each_factor_of_the_worked_example_in_the_books_words():
+    loss, weights = proofs.worked_example_network(half=True)
+    steps = proofs.explain(loss, weights, (0, 0), show=False).paths[0].steps
+    o_k = sigmoid(2.3)  # the text's σ(2.3), computed here
+    assert steps[0].book.startswith("½")
+    assert steps[1].book.startswith("2 (from the square)")
+    assert steps[2].book == "(o_k − t_k) = −e_k (output error e_k = 0.8)"
+    assert steps[3].book == f"o_k(1 − o_k) (sigmoid slope, o_k = {o_k:.4g})"
+    assert steps[4].book == "o_j (hidden output 1, 0.4)"  # the input w₁₁ multiplies
+
+
+def test_explain_names_the_weights_a_hidden_gradient_passes_through():
+    loss = proofs.book_network_loss(seed=0)
+    tensors = proofs.tensors_by_name(loss)
+    w_ho, x = tensors["W_ho"].data, tensors["inputs"].data
+    explanation = proofs.explain(loss, tensors["W_ih"], (0, 0), show=False)
+    for k, path in enumerate(explanation.paths):  # one path through each output k
+        through = path.steps[4]  # the step from output k's weighted sum back to hidden 1
+        symbol = "w₁" + "₁₂₃"[k]  # w_jk: from hidden j = 1 to output k
+        assert through.book.startswith(f"{symbol} (weight hidden 1 → output {k + 1}, ")
+        assert through.factor == pytest.approx(w_ho[k, 0])
+        assert f"{w_ho[k, 0]:.4g})" in through.book
+        assert path.steps[-1].book == f"x_i (input 1, {x[0, 0]:.4g})"
+
+
+def test_explain_table_has_aligned_columns():
+    loss = proofs.book_network_loss(seed=0)
+    w_ih = proofs.tensors_by_name(loss)["W_ih"]
+    table = str(proofs.explain(loss, w_ih, (1, 2), show=False)).splitlines()
+    header = next(line for line in table if "the book's factor" in line)
+    rows = [line for line in table if line.startswith("  ") and "→" in line and line != header]
+    assert len(rows) == 3 * 7  # three paths of seven factors
+    book_column = header.index("the book's factor")
+    arrow = header.index("gradient from → to")
+    for row in rows:
+        assert len(row) == len(header)  # the numbers end in one column
+        assert row[book_column : book_column + 2] == "· "
+        assert row[book_column - 2 : book_column] == "  " != row[book_column : book_column + 2]
+        assert row[arrow - 2 : arrow] == "  " and row[arrow] != " "
+
+
+def test_explain_repr_is_one_short_line_and_str_is_the_table():
+    loss, weights = proofs.worked_example_network(half=True)
+    explanation = proofs.explain(loss, weights, (0, 0), show=False)
+    assert "\n" not in repr(explanation) and len(repr(explanation)) < 100
+    assert "-0.0265023" in repr(explanation) and "∂E/∂W_ho[0, 0]" in repr(explanation)
+    assert "sigmoid slope" in str(explanation) and "sigmoid slope" not in repr(explanation)
+    assert "sigmoid slope" in explanation._repr_html_()  # a notebook shows the table once:
+    assert proofs.explain(loss, weights, (0, 0), show=True)._repr_html_() is None  # printed
+
+
+@given(seed=st.integers(0, 2**32 - 1), row=st.integers(0, 2), col=st.integers(0, 2))
+def test_explain_paths_sum_to_the_autodiff_gradient(seed, row, col):
+    loss = proofs.book_network_loss(seed)
+    w_ih = proofs.tensors_by_name(loss)["W_ih"]
+    explanation = proofs.explain(loss, w_ih, (row, col), show=False)
+    assert len(explanation.paths) == 3  # one path through each output node
+    assert explanation.total == pytest.approx(explanation.autodiff, rel=1e-9, abs=1e-15)
+    (g,) = grad(loss, w_ih)
+    assert explanation.autodiff == pytest.approx(g.data[row, col], rel=1e-12, abs=1e-18)
+
+
+def test_explain_needs_a_graph_that_was_not_released():
+    loss, weights = proofs.worked_example_network(half=True)
+    loss.backward()
+    with pytest.raises(GraphReleasedError, match="retain_graph=True"):
+        proofs.explain(loss, weights, (0, 0), show=False)
+
+
+def test_explain_refuses_bad_arguments():
+    loss, weights = proofs.worked_example_network(half=True)
+    with pytest.raises(IndexError, match="shape"):
+        proofs.explain(loss, weights, (0, 5), show=False)
+    with pytest.raises(ValueError, match="requires grad"):
+        proofs.explain(loss, Tensor([1.0]), 0, show=False)
+    unrelated = Tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="does not depend"):
+        proofs.explain(loss, unrelated, 0, show=False)
