@@ -514,17 +514,19 @@ def _error_factor(node: Node, position: int, half_factor: float) -> str:
 
 
 def _feeds_target(output: Tensor, target: Tensor) -> set[int]:
-    """ids of the tensors on some path between ``target`` and ``output`` (both included)."""
-    order = _graph_tensors(output)
+    """ids of the tensors on some path between ``target`` and ``output`` (both included):
+    everything the target's value flows into, found by following each tensor's consumers."""
+    consumers: dict[int, list[Tensor]] = {}
+    for t in _graph_tensors(output):
+        for source in () if t.grad_fn is None else t.grad_fn.inputs:
+            consumers.setdefault(id(source), []).append(t)
     feeding = {id(target)}
-    changed = True
-    while changed:  # a tensor feeds the target's paths if one of its inputs does
-        changed = False
-        for t in order:
-            inputs = () if t.grad_fn is None else t.grad_fn.inputs
-            if id(t) not in feeding and any(id(i) in feeding for i in inputs):
-                feeding.add(id(t))
-                changed = True
+    stack = [target]
+    while stack:
+        for consumer in consumers.get(id(stack.pop()), []):
+            if id(consumer) not in feeding:
+                feeding.add(id(consumer))
+                stack.append(consumer)
     return feeding
 
 
