@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import runpy
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,12 +18,16 @@ import numpy as np
 import pytest
 from references import book_demo_network, sigmoid
 
-from tinygrad_edu import Tensor, grad
+from tinygrad_edu import Tensor, grad, proofs
 from tinygrad_edu.gradcheck import gradgradcheck
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = ROOT / "docs" / "tutorial"
 CHAPTERS = sorted(TUTORIAL.glob("[0-9][0-9]_*.py"))
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None,
+    reason="the chapter draws with Graphviz: 'dot' is not installed (apt-get install graphviz)",
+)
 
 
 def _solutions(name: str) -> ModuleType:
@@ -47,18 +52,31 @@ def _finite_differences(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.n
     return result
 
 
+def _worked_example_error(
+    weights: np.ndarray | list[float], target: float | None = None, half: bool = True
+) -> float:
+    """The worked example in plain numpy: E = ½(t₁ − σ(w₁₁·0.4 + w₂₁·0.5))² (without the ½
+    if ``half=False``), ``weights`` holding w₁₁ and w₂₁; by default the text's target
+    t₁ = σ(2.3) + 0.8, which makes e₁ = 0.8 at w₁₁ = 2, w₂₁ = 3."""
+    w11, w21 = np.ravel(weights)
+    t1 = sigmoid(2.3) + 0.8 if target is None else target
+    error = float((t1 - sigmoid(w11 * 0.4 + w21 * 0.5)) ** 2)
+    return 0.5 * error if half else error
+
+
 # --------------------------------------------------------------------------- the chapters
 
 
 WRITTEN = [
     "01_one_neuron.py",
     "02_sharing_the_error.py",
+    "03_chain_rule_for_one_weight.py",
     "04_network_in_matrices.py",
     "05_training_on_digits.py",
     "06_checking_gradients.py",
     "07_your_own_operation.py",
     "08_where_the_texts_slip.py",
-]  # chapter 3 is picked up by the glob when it lands
+]
 
 
 def test_the_chapters_are_there() -> None:
@@ -144,6 +162,59 @@ def test_ch02_hidden_error_is_minus_the_finite_difference_gradient() -> None:
 
     found = _solutions("ch02_sharing_the_error").hidden_error(W_ho, h, t)
     np.testing.assert_allclose(found, -_finite_differences(error, h), atol=1e-9)
+
+
+# --------------------------------------------------------------------------- chapter 3
+
+
+@needs_dot
+def test_ch03_prints_the_texts_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    chapter = TUTORIAL / "03_chain_rule_for_one_weight.py"
+    namespace = runpy.run_path(str(chapter), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "new w₁₁       2.002650" in out  # the text's 2.00265, from the unrounded slope
+    assert "= -0.02656, new w₁₁ = 2.00266" in out  # −0.8 × 0.083 × 0.4, rounded factors
+    assert "σ(1 − σ)      0.082820" in out
+    np.testing.assert_allclose(
+        namespace["weights"].grad,
+        _finite_differences(_worked_example_error, np.array([[2.0, 3.0]])),
+    )
+
+
+def test_ch03_other_weight_matches_finite_differences() -> None:
+    gradient, new_w21 = _solutions("ch03_chain_rule").other_weight()
+    numerical = _finite_differences(_worked_example_error, np.array([[2.0, 3.0]]))[0, 1]
+    assert gradient == pytest.approx(numerical, rel=1e-7)
+    assert gradient == pytest.approx(-0.0331, abs=5e-5)  # −0.8 × 0.0828 × 0.5 by hand
+    assert new_w21 == pytest.approx(3.0 - 0.1 * numerical, rel=1e-9)
+
+
+def test_ch03_without_the_half_the_gradient_doubles() -> None:
+    prediction, autodiff = _solutions("ch03_chain_rule").without_the_half()
+    numerical = _finite_differences(
+        lambda w: _worked_example_error(w, half=False), np.array([[2.0, 3.0]])
+    )[0, 0]
+    assert autodiff == pytest.approx(numerical, rel=1e-7)
+    assert prediction == pytest.approx(numerical, rel=1e-7)
+    assert prediction == pytest.approx(2 * -0.0265, abs=1e-4)
+
+
+@needs_dot
+def test_ch03_reads_the_explorer_of_the_book_network() -> None:
+    steps = _solutions("ch03_chain_rule").book_network_steps()
+    named = proofs.tensors_by_name(proofs.book_network_loss())
+    w_ih, w_ho = named["W_ih"].data, named["W_ho"].data
+    x, t = named["inputs"].data, named["targets"].data
+    hidden = sigmoid(w_ih @ x)
+    o = sigmoid(w_ho @ hidden)
+    sent = _finite_differences(lambda out: 0.5 * float(np.sum((t - out) ** 2)), o)
+    np.testing.assert_allclose(steps["sent_to_final_outputs"], sent, rtol=1e-7)
+    np.testing.assert_allclose(steps["o_minus_t"], o - t, rtol=1e-12)
+    numerical = _finite_differences(
+        lambda w: 0.5 * float(np.sum((t - sigmoid(w @ hidden)) ** 2)), w_ho
+    )
+    np.testing.assert_allclose(steps["w_ho_grad"], numerical, rtol=1e-6)
+    np.testing.assert_allclose(steps["book_matrix_form"], numerical, rtol=1e-6)
 
 
 # --------------------------------------------------------------------------- chapter 4
@@ -305,11 +376,6 @@ def test_ch07_sigmoid_layer_gradients_match_finite_differences_and_pass_gradgrad
 # --------------------------------------------------------------------------- chapter 8
 
 
-def _worked_example_error(w11: float, w21: float, target: float) -> float:
-    """E = ½(t₁ − σ(w₁₁·0.4 + w₂₁·0.5))², the worked example in plain numpy."""
-    return 0.5 * float((target - sigmoid(w11 * 0.4 + w21 * 0.5)) ** 2)
-
-
 def test_ch08_worked_example_three_ways_by_hand() -> None:
     found = _solutions("ch08_where_the_texts_slip").worked_example_three_ways()
     slope = sigmoid(2.3) * (1 - sigmoid(2.3))  # ≈ 0.0828
@@ -322,9 +388,7 @@ def test_ch08_worked_example_three_ways_by_hand() -> None:
 
 def test_ch08_consistent_gradients_match_finite_differences() -> None:
     found = _solutions("ch08_where_the_texts_slip").consistent_gradients(0.99)
-    expected = _finite_differences(
-        lambda w: _worked_example_error(w[0], w[1], 0.99), np.array([2.0, 3.0])
-    )
+    expected = _finite_differences(lambda w: _worked_example_error(w, 0.99), np.array([2.0, 3.0]))
     np.testing.assert_allclose(found, expected, atol=1e-10)
     assert found[0] == pytest.approx(-0.00269, abs=1e-5)  # about ten times below −0.0265
 
@@ -334,7 +398,7 @@ def test_ch08_newton_step_matches_second_differences_and_converges_to_the_target
     target, h = sigmoid(2.3) + 0.8, 1e-4  # the text's target
 
     def error(w: float) -> float:
-        return _worked_example_error(w, 3.0, target)
+        return _worked_example_error([w, 3.0], target)
 
     first = (error(2.0 + h) - error(2.0 - h)) / (2 * h)
     second = (error(2.0 + h) - 2 * error(2.0) + error(2.0 - h)) / h**2
