@@ -1,7 +1,7 @@
 """Solutions to the exercises of chapter 3, "The chain rule for one weight".
 
 Run it: ``python docs/tutorial/solutions/ch03_chain_rule.py``. Each solution is a function
-that returns its numbers, so that ``tests/test_tutorial_chain_rule.py`` can check them
+that returns its numbers, so that ``tests/test_tutorial.py`` can check them
 against hand calculations and finite differences.
 """
 
