@@ -2,6 +2,9 @@
 either equals what autodiff derives, on random networks and on the texts' own numbers, or
 differs in exactly the way an erratum says (docs/errata.md names these tests)."""
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -55,6 +58,18 @@ def autodiff_step(w_ih0, w_ho0, x0, t0, lr):
 
 
 # --------------------------------------------------------------------------- the formulas
+
+
+def test_the_formulas_are_plain_numpy_and_import_nothing_of_the_engine():
+    tree = ast.parse(Path(textbook.__file__).read_text(encoding="utf-8"))
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported <= {"__future__", "dataclasses", "numpy"}, imported
 
 
 @given(tst.arrays(tst.shapes()))
