@@ -447,19 +447,23 @@ def _draw_step(draw: st.DrawFn, builder: _Builder, op: OpInfo) -> None:
 
 @st.composite
 def programs(
-    draw: st.DrawFn, max_leaves: int = 3, max_steps: int = 8, max_side: int = 3
+    draw: st.DrawFn,
+    max_leaves: int = 3,
+    max_steps: int = 8,
+    max_side: int = 3,
+    ops: list[str] | None = None,
 ) -> Program:
-    """Random programs of registered operations (all of them, with broadcasting, indexing,
-    reductions and shared subexpressions) on 1–``max_leaves`` small float64 leaves, at
-    least one requiring grad. Relu inputs and maxima stay `KINK_MARGIN` from their kinks
-    (other draws are rejected), values stay within `VALUE_BOUND`."""
+    """Random programs of registered operations (``ops``, or all of them, with
+    broadcasting, indexing, reductions and shared subexpressions) on 1–``max_leaves`` small
+    float64 leaves, at least one requiring grad. Relu inputs and maxima stay `KINK_MARGIN`
+    from their kinks (other draws are rejected), values stay within `VALUE_BOUND`."""
     leaf_count = draw(st.integers(1, max_leaves))
     leaves = [
         draw(arrays(shapes(max_dims=2, max_side=max_side), "real")) for _ in range(leaf_count)
     ]
     requires_grad = [True] + [draw(st.booleans()) for _ in range(leaf_count - 1)]
     builder = _Builder(draw, leaves)
-    names = sorted(REGISTRY)
+    names = sorted(REGISTRY) if ops is None else ops
     for _ in range(draw(st.integers(2, max_steps))):
         _draw_step(draw, builder, REGISTRY[draw(st.sampled_from(names))])
     assume(builder.steps and builder.kink_distance >= KINK_MARGIN)
