@@ -195,8 +195,8 @@ class Tensor:
 
     @data.setter
     def data(self, value: np.ndarray) -> None:
-        # `w.data -= step` is `w.data = (w.data -= step)` in Python: this is where both an
-        # optimizer step and a hand-written update become visible as a new version.
+        # Python runs `w.data -= step` as `w.data = w.data.__isub__(step)`: this is where
+        # both an optimizer step and a hand-written update become visible as a new version.
         if not isinstance(value, np.ndarray):
             raise TypeError(
                 f"Tensor{self._label()}.data must be a numpy array, got {type(value).__name__}; "
