@@ -150,8 +150,8 @@ def _in_place_released_after_no_grad(world: World) -> None:
 
 
 STALE_W = (
-    r"^MatMulBackward: its input 1 \(Tensor 'w', shape \(2, 2\)\) was changed after the "
-    r"forward saved it \(it is now at version 2\)"
+    r"^MatMulBackward: its input 1 \(Tensor 'w', shape \(2, 2\)\) was saved for the "
+    r"backward pass at version 1 but is now at version 2"
 )
 
 

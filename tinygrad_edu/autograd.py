@@ -254,13 +254,18 @@ class Node:
                 t, what = self.output, "its output"
             else:
                 continue
-            if t is not None and t._counter()[1] > self._clock:
+            if t is None:
+                continue
+            now, last_change, change_before = t._counter()
+            if last_change > self._clock:
+                saved = f"{now - 1}" if change_before <= self._clock else f"{now - 2} or earlier"
                 raise RuntimeError(
-                    f"{self.name}: {what} (Tensor{t._label()}, shape {t.shape}) was changed "
-                    f"after the forward saved it (it is now at version {t._counter()[0]}), by "
-                    "an in-place operator, an optimizer step or an assignment to .data, so "
-                    "the gradient would be computed from the new values. Run the forward "
-                    "again after the change, or make the change after backward()"
+                    f"{self.name}: {what} (Tensor{t._label()}, shape {t.shape}) was saved for "
+                    f"the backward pass at version {saved} but is now at version {now}: it "
+                    "was changed after the forward (by an in-place operator, an optimizer "
+                    "step or an assignment to .data), so the gradient would be computed from "
+                    "the new values. Run the forward again after the change, or make the "
+                    "change after backward()"
                 )
 
     def _saved_tensor(self, position: int, source: int) -> Tensor:
@@ -378,9 +383,11 @@ change stamps the tensor's version with it; a node notes it when forward saves."
 
 
 def record_change(versions: list[int]) -> None:
-    """Count one change of a tensor (``versions`` is its ``[count, clock stamp]``)."""
+    """Count one change of a tensor: ``versions`` is its ``[count, clock at this change,
+    clock at the change before]`` (the last two tell which version a node saved)."""
     _changes[0] += 1
     versions[0] += 1
+    versions[2] = versions[1]
     versions[1] = _changes[0]
 
 

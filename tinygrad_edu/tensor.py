@@ -206,12 +206,13 @@ class Tensor:
         autograd.record_change(self._counter())
 
     def _counter(self) -> list[int]:
-        """``[how many changes, the change clock at the last one]``, shared by the tensors
-        that share memory; made when first needed (most tensors never change)."""
+        """``[how many changes, the change clock at the last one, at the one before]``,
+        shared by the tensors that share memory; made when first needed (most tensors never
+        change)."""
         try:
             return self._versions
         except AttributeError:
-            self._versions = [0, 0]
+            self._versions = [0, 0, 0]
             return self._versions
 
     @property
