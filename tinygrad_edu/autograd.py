@@ -147,7 +147,7 @@ class Node:
     _saved_arrays: tuple[Any, ...] = ()
     _saved_sources: tuple[int, ...] = ()
     _constants: tuple[Any, ...] = ()
-    _version_checks: tuple[tuple[int, list[int], int], ...] = ()  # (source, counter, version)
+    _clock = 0  # the change clock when forward saved its arrays
     _output: weakref.ref[Tensor] | None = None
     _recording = False
     _retain_output_grad = False  # set by Tensor.retain_grad()
@@ -191,7 +191,7 @@ class Node:
         through it, so reading it then raises. Compute it in backward from the saved
         inputs instead, or, if it is a constant by design, use `save_constants`.
         """
-        if "_saved_arrays" in self.__dict__:
+        if self._saved_arrays:  # (a first call that saved nothing has nothing to drop)
             raise RuntimeError(
                 f"{self.function.__name__}.forward called ctx.save_for_backward twice; the "
                 "second call would drop what the first saved. Save everything in one call"
@@ -203,7 +203,7 @@ class Node:
         [x > 0], tie shares, an index. Under ``create_graph=True`` they stay constants,
         which is right only because the derivative of the op does not flow through them.
         Called at most once, in ``forward``."""
-        if "_constants" in self.__dict__:
+        if self._constants:
             raise RuntimeError(
                 f"{self.function.__name__}.forward called ctx.save_constants twice; the second "
                 "call would drop what the first saved. Save every constant in one call"
@@ -228,9 +228,8 @@ class Node:
         """
         if self.released:
             self._raise_released()
-        for source, counter, version in self._version_checks:
-            if counter[0] != version:
-                raise self._modified_error(source, counter[0], version)
+        if _changes[0] != self._clock:  # some tensor changed since the forward: which?
+            self._check_versions()
         if not self._recording:
             return self._saved_arrays
         return tuple(
@@ -245,21 +244,29 @@ class Node:
             "the first backward() (or grad()) to keep them."
         )
 
-    def _modified_error(self, source: int, now: int, saved: int) -> RuntimeError:
-        if source == _OUTPUT:
-            output = self.output
-            shape = "" if output is None else f" (shape {output.shape})"
-            what = f"its output{shape}"
-        else:
-            t = self.inputs[source]
-            what = f"its input {source} (Tensor{t._label()}, shape {t.shape})"
-        return RuntimeError(
-            f"{self.name}: {what} was saved for the backward pass at version {saved} but is "
-            f"now at version {now}: it was changed after the forward (by an in-place "
-            "operator, an optimizer step or an assignment to .data), so the gradient would "
-            "be computed from the new values. Run the forward again after the change, or make "
-            "the change after backward()"
-        )
+    def _check_versions(self) -> None:
+        """Refuse a saved input or output that was changed after the forward saved it."""
+        for source in self._saved_sources:
+            if source >= 0:
+                t: Tensor | None = self.inputs[source]
+                what = f"its input {source}"
+            elif source == _OUTPUT:
+                t, what = self.output, "its output"
+            else:
+                continue
+            if t is None:
+                continue
+            now, last_change, change_before = t._counter()
+            if last_change > self._clock:
+                saved = f"{now - 1}" if change_before <= self._clock else f"{now - 2} or earlier"
+                raise RuntimeError(
+                    f"{self.name}: {what} (Tensor{t._label()}, shape {t.shape}) was saved for "
+                    f"the backward pass at version {saved} but is now at version {now}: it "
+                    "was changed after the forward (by an in-place operator, an optimizer "
+                    "step or an assignment to .data), so the gradient would be computed from "
+                    "the new values. Run the forward again after the change, or make the "
+                    "change after backward()"
+                )
 
     def _saved_tensor(self, position: int, source: int) -> Tensor:
         if source >= 0:
@@ -339,7 +346,7 @@ class Function:
         if data.base is not None:
             _share_version_with_viewed_input(out, tensors)
         if ctx._saved_arrays or ctx._constants:
-            _locate_saved(ctx, tensors, arrays, raw, out)
+            _locate_saved(ctx, ctx._saved_arrays, arrays, raw, data)
         ctx._output = weakref.ref(out)
         return out
 
@@ -370,41 +377,52 @@ def _as_tensors(inputs: Sequence[Any], tensor_type: type[Tensor]) -> list[Tensor
     return tensors
 
 
+_changes = [0]
+"""The change clock: how many changes were made to tensors through the library. Each
+change stamps the tensor's version with it; a node notes it when forward saves."""
+
+
+def record_change(versions: list[int]) -> None:
+    """Count one change of a tensor: ``versions`` is its ``[count, clock at this change,
+    clock at the change before]`` (the last two tell which version a node saved)."""
+    _changes[0] += 1
+    versions[0] += 1
+    versions[2] = versions[1]
+    versions[1] = _changes[0]
+
+
 def _share_version_with_viewed_input(out: Tensor, inputs: Sequence[Tensor]) -> None:
     """A view (reshape, transpose, basic indexing) shares memory with its input, so a change
     to one is a change to the other: they share one version counter, as in PyTorch."""
     base = out._data.base  # numpy points every view at the array that owns the memory
     for t in inputs:
         if t._data is base or t._data.base is base:
-            out._versions = t._versions
+            out._versions = t._counter()
             return
 
 
 def _locate_saved(
-    ctx: Node, inputs: Sequence[Tensor], arrays: list[Any], raw_output: Any, output: Tensor
+    ctx: Node, saved: tuple[Any, ...], inputs: list[Any], raw_output: Any, output: np.ndarray
 ) -> None:
-    """Match each saved array by identity to an input or the output of the operation, and
-    note the version of each one found (the rest are constants)."""
+    """Match each saved array by identity to an input or the output of the operation (the
+    rest are constants), and note the change clock: what changes later is stale."""
     sources = []
-    checks = []
-    saved = ctx._saved_arrays
     for array in saved:
-        for index, input_array in enumerate(arrays):
+        source = _CONSTANT
+        for index, input_array in enumerate(inputs):
             if array is input_array:
-                counter = inputs[index]._versions
+                source = index
                 break
         else:
-            if array is not raw_output and array is not output._data:
-                sources.append(_CONSTANT)
-                continue
-            if array is not output._data:  # forward returned a scalar or a list
-                saved = tuple(output._data if a is array else a for a in saved)
-            index, counter = _OUTPUT, output._versions
-        sources.append(index)
-        checks.append((index, counter, counter[0]))
-    sources.extend([_DECLARED_CONSTANT] * len(ctx._constants))
+            if array is raw_output or array is output:
+                source = _OUTPUT
+                if array is not output:  # forward returned a scalar or a list
+                    saved = tuple(output if a is array else a for a in saved)
+        sources.append(source)
+    if ctx._constants:
+        sources.extend([_DECLARED_CONSTANT] * len(ctx._constants))
     ctx._saved_sources, ctx._saved_arrays = tuple(sources), saved
-    ctx._version_checks = tuple(checks)
+    ctx._clock = _changes[0]
 
 
 # --------------------------------------------------------------------------- engine
@@ -505,13 +523,14 @@ def _check_grad(node: Node, index: int, tensor: Tensor, grad: Any) -> None:
             )
 
 
-def _backward_on_read_only(node: Node, grad: np.ndarray) -> Any:
+def _backward_on_read_only(node: Node, grad: Any) -> Any:
     """Run a backward the library did not write, on a read-only view of its gradient: the
     same array may also be a sibling's gradient (Add hands it to both inputs)."""
-    view = grad.view()
-    view.flags.writeable = False
+    if type(grad) is np.ndarray:  # (a numpy scalar cannot be written into anyway)
+        grad = grad.view()
+        grad.flags.writeable = False
     try:
-        return node.function.backward(node, view)
+        return node.function.backward(node, grad)
     except ValueError as error:
         if "read-only" not in str(error):
             raise

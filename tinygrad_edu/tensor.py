@@ -102,7 +102,7 @@ class Tensor:
     __array_ufunc__ = None
 
     _data: np.ndarray
-    _versions: list[int]
+    _versions: list[int]  # see _counter()
     grad: np.ndarray | None
     grad_fn: autograd.Node | None
     name: str | None
@@ -115,7 +115,6 @@ class Tensor:
         name: str | None = None,
     ) -> None:
         self._data = _to_array(data, dtype)
-        self._versions = [0]
         self.grad = None
         self.grad_fn = None
         self.name = name
@@ -127,7 +126,6 @@ class Tensor:
         """The result of an operation (no copy, no checks: the hot path)."""
         out = cls.__new__(cls)
         out._data = data
-        out._versions = [0]
         out.grad = None
         out.grad_fn = grad_fn
         out.name = None
@@ -197,15 +195,25 @@ class Tensor:
 
     @data.setter
     def data(self, value: np.ndarray) -> None:
-        # `w.data -= step` is `w.data = (w.data -= step)` in Python: this is where both an
-        # optimizer step and a hand-written update become visible as a new version.
+        # Python runs `w.data -= step` as `w.data = w.data.__isub__(step)`: this is where
+        # both an optimizer step and a hand-written update become visible as a new version.
         if not isinstance(value, np.ndarray):
             raise TypeError(
                 f"Tensor{self._label()}.data must be a numpy array, got {type(value).__name__}; "
                 "wrap it with np.asarray(...)"
             )
         self._data = value
-        self._versions[0] += 1
+        autograd.record_change(self._counter())
+
+    def _counter(self) -> list[int]:
+        """``[how many changes, the change clock at the last one, at the one before]``,
+        shared by the tensors that share memory; made when first needed (most tensors never
+        change)."""
+        try:
+            return self._versions
+        except AttributeError:
+            self._versions = [0, 0, 0]
+            return self._versions
 
     @property
     def version(self) -> int:
@@ -213,7 +221,7 @@ class Tensor:
         optimizer steps, assignments to ``.data``); backward refuses a saved tensor whose
         version moved since the forward. Tensors sharing memory (``detach()``, views made
         by ``reshape``, ``transpose`` or basic indexing) share one version."""
-        return self._versions[0]
+        return self._counter()[0]
 
     @property
     def requires_grad(self) -> bool:
@@ -276,7 +284,7 @@ class Tensor:
         """The same data, outside the graph: a leaf that does not require grad (sharing the
         version, as it shares the memory)."""
         out = Tensor._constant(self._data)
-        out._versions = self._versions
+        out._versions = self._counter()
         return out
 
     def zero_grad(self) -> None:
@@ -441,7 +449,7 @@ class Tensor:
         if not self._data.flags.writeable:
             raise ValueError(f"{symbol}: the array of Tensor{self._label()} is read-only")
         np.copyto(self._data, result, casting="same_kind")
-        self._versions[0] += 1
+        autograd.record_change(self._counter())
         return self
 
     def _refuse_in_place_in_the_graph(self, other: Any, symbol: str) -> None:
@@ -531,7 +539,7 @@ def initial_gradient(root: Tensor, gradient: Any, caller: str, *, as_tensor: boo
         values = gradient if as_tensor else gradient.data
     else:
         values = np.asarray(gradient)
-    if not (np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_):
+    if values.dtype.kind not in "biufc":  # bool, integers, floats, complex: numbers
         raise TypeError(
             f"{caller}: the gradient must hold numbers (an array or Tensor of shape "
             f"{root.shape}), got {gradient!r}"
