@@ -10,6 +10,9 @@ step from the same weights (checked before timing):
   ``((t - o) ** 2).sum()``, ``optim.SGD``;
 - tinygrad_edu, nn: ``nn.Sequential`` of bias-free ``nn.Linear`` and ``nn.Sigmoid``,
   ``nn.squared_error``;
+- tinygrad_edu replay, raw and nn: the same two step functions given to
+  ``replay.trace``, which records the step once and replays it on arrays
+  (``docs/replay.md``);
 - PyTorch eager, when it is installed (skipped otherwise).
 
 Rounds are interleaved (every contender once per round) so that a busy machine slows all
@@ -33,13 +36,13 @@ from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from tinygrad_edu import Tensor, nn  # noqa: E402
+from tinygrad_edu import Tensor, nn, replay  # noqa: E402
 from tinygrad_edu.optim import SGD  # noqa: E402
 
 INPUTS, HIDDEN, OUTPUTS, LR = 784, 200, 10, 0.01
 STEPS = {1: 300, 64: 40, 256: 12}  # steps per timed block, about the same time each
 
-Step = Callable[[np.ndarray, np.ndarray], None]
+Step = Callable[[np.ndarray, np.ndarray], object]
 Weights = Callable[[], tuple[np.ndarray, np.ndarray]]
 
 
@@ -127,6 +130,34 @@ def nn_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
     return step, lambda: (first.data, second.data)
 
 
+def replay_raw_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
+    arrays = initial_weights(dtype)
+    w_ih = Tensor(arrays[0], requires_grad=True)
+    w_ho = Tensor(arrays[1], requires_grad=True)
+
+    def loss_fn(x: Tensor, t: Tensor) -> Tensor:
+        hidden = (x @ w_ih.T).sigmoid()
+        out = (hidden @ w_ho.T).sigmoid()
+        return ((t - out) ** 2).sum()
+
+    step = replay.trace(loss_fn, SGD([w_ih, w_ho], lr=LR))
+    return step, lambda: (w_ih.data, w_ho.data)
+
+
+def replay_nn_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
+    w_ih, w_ho = initial_weights(dtype)
+    model = nn.Sequential(
+        nn.Linear(INPUTS, HIDDEN, bias=False),
+        nn.Sigmoid(),
+        nn.Linear(HIDDEN, OUTPUTS, bias=False),
+        nn.Sigmoid(),
+    )
+    model.load_state_dict({"0.weight": w_ih, "2.weight": w_ho})
+    first, second = model.parameters()
+    step = replay.trace(lambda x, t: nn.squared_error(model(x), t), SGD(model.parameters(), lr=LR))
+    return step, lambda: (first.data, second.data)
+
+
 def torch_contender(dtype: str, batch: int) -> tuple[Step, Weights] | None:
     try:
         import torch
@@ -153,6 +184,8 @@ CONTENDERS = {
     "numpy": numpy_contender,
     "tinygrad_edu raw": raw_contender,
     "tinygrad_edu nn": nn_contender,
+    "replay raw": replay_raw_contender,
+    "replay nn": replay_nn_contender,
     "PyTorch eager": torch_contender,
 }
 

@@ -1,0 +1,235 @@
+"""replay.trace against the eager engine: same weights after hundreds of steps, clear errors
+for what a trace cannot follow, and each fast kernel equal to its operation's own Function."""
+
+import numpy as np
+import pytest
+
+from tinygrad_edu import Tensor, nn, replay
+from tinygrad_edu.autograd import Function
+from tinygrad_edu.optim import SGD, Adam
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def book_weights(dtype, inputs=784, hidden=200, outputs=10):
+    rng = np.random.default_rng(0)
+    w_ih = rng.normal(0, inputs**-0.5, (hidden, inputs)).astype(dtype)
+    w_ho = rng.normal(0, hidden**-0.5, (outputs, hidden)).astype(dtype)
+    return Tensor(w_ih, requires_grad=True), Tensor(w_ho, requires_grad=True)
+
+
+def book_loss(w_ih, w_ho):
+    """The book's network written the way users write it (rows are samples)."""
+
+    def loss_fn(x, t):
+        hidden = (x @ w_ih.T).sigmoid()
+        out = (hidden @ w_ho.T).sigmoid()
+        return ((t - out) ** 2).sum()
+
+    return loss_fn
+
+
+def book_batches(count, batch, dtype, inputs=784, outputs=10, seed=1):
+    rng = np.random.default_rng(seed)
+    data = []
+    for _ in range(count):
+        x = rng.integers(0, 256, (batch, inputs)) / 255 * 0.99 + 0.01
+        t = np.full((batch, outputs), 0.01)
+        t[np.arange(batch), rng.integers(0, outputs, batch)] = 0.99
+        data.append((x.astype(dtype), t.astype(dtype)))
+    return data
+
+
+def eager_steps(loss_fn, optimizer, data):
+    losses = []
+    for x, t in data:
+        loss = loss_fn(Tensor(x), Tensor(t))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def largest_difference(a_params, b_params):
+    return max(
+        float(np.max(np.abs(a.data - b.data))) for a, b in zip(a_params, b_params, strict=True)
+    )
+
+
+# ----------------------------------------------------------------------------- same weights
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_book_network_replay_ends_on_the_eager_weights_float64(batch):
+    data = book_batches(200, batch, "float64")
+    eager_params = book_weights("float64")
+    eager_losses = eager_steps(book_loss(*eager_params), SGD(eager_params, lr=0.01), data)
+    replay_params = book_weights("float64")
+    step = replay.trace(book_loss(*replay_params), SGD(replay_params, lr=0.01))
+    replay_losses = [step(x, t) for x, t in data]
+    assert largest_difference(eager_params, replay_params) <= 1e-12
+    np.testing.assert_allclose(replay_losses, eager_losses, rtol=1e-12)
+    assert eager_losses[-1] < eager_losses[0]  # it trained: the comparison is not trivial
+
+
+def test_book_network_replay_float32_stays_within_float32_rounding():
+    data = book_batches(200, 4, "float32")
+    eager_params = book_weights("float32")
+    eager_steps(book_loss(*eager_params), SGD(eager_params, lr=0.01), data)
+    replay_params = book_weights("float32")
+    step = replay.trace(book_loss(*replay_params), SGD(replay_params, lr=0.01))
+    for x, t in data:
+        step(x, t)
+    assert all(p.dtype == np.float32 for p in replay_params)
+    assert largest_difference(eager_params, replay_params) <= 1e-5
+
+
+def small_model():
+    model = nn.Sequential(nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 12), nn.ReLU())
+    model.layers.append(nn.Linear(12, 3))
+    return model
+
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda ps: SGD(ps, lr=0.05),
+        lambda ps: SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+        lambda ps: Adam(ps, lr=0.01),
+    ],
+    ids=["sgd", "sgd-nesterov", "adam"],
+)
+def test_sequential_with_biases_replay_ends_on_the_eager_weights(make_optimizer):
+    rng = np.random.default_rng(2)
+    data = [(rng.normal(size=(5, 6)), rng.normal(size=(5, 3))) for _ in range(250)]
+    eager_model, replay_model = small_model(), small_model()
+    replay_model.load_state_dict(eager_model.state_dict())
+
+    def loss_of(model):
+        return lambda x, t: nn.mse(model(x), t) + 0.5 * (model(x) ** 2).mean()
+
+    eager_steps(loss_of(eager_model), make_optimizer(eager_model.parameters()), data)
+    step = replay.trace(loss_of(replay_model), make_optimizer(replay_model.parameters()))
+    for x, t in data:
+        step(x, t)
+    params = eager_model.parameters(), replay_model.parameters()
+    assert len(params[0]) == 6  # three weights and three biases
+    assert largest_difference(*params) <= 1e-12
+
+
+def test_a_new_shape_records_a_new_trace_and_keeps_matching():
+    data = book_batches(3, 1, "float64", inputs=8, outputs=3)
+    data += book_batches(3, 5, "float64", inputs=8, outputs=3)
+    data += book_batches(3, 1, "float64", inputs=8, outputs=3, seed=2)
+    eager_params = book_weights("float64", 8, 4, 3)
+    eager_steps(book_loss(*eager_params), SGD(eager_params, lr=0.5), data)
+    replay_params = book_weights("float64", 8, 4, 3)
+    step = replay.trace(book_loss(*replay_params), SGD(replay_params, lr=0.5))
+    for x, t in data:
+        step(x, t)
+    assert len(step.programs) == 2
+    assert largest_difference(eager_params, replay_params) <= 1e-12
+
+
+def test_integer_arguments_become_float64_as_tensor_makes_them():
+    w = Tensor([[0.5, -0.25]], requires_grad=True)
+    step = replay.trace(lambda x: (x @ w.T).sum() ** 2, SGD([w], lr=0.1))
+    # (1·0.5 + 2·(−0.25))² = 0 and then (3·0.5 − 4·0.25)² = 0.25, by hand
+    assert step(np.array([[1, 2]])) == 0.0
+    assert step(np.array([[3, 4]])) == 0.25
+
+
+def test_an_unused_parameter_keeps_no_gradient_and_is_not_updated():
+    used = Tensor([1.0, 2.0], requires_grad=True)
+    unused = Tensor([3.0], requires_grad=True)
+    step = replay.trace(lambda x: (used * x).sum(), SGD([used, unused], lr=0.5))
+    step(np.array([1.0, -1.0]))
+    assert unused.grad is None
+    np.testing.assert_array_equal(unused.data, [3.0])
+    np.testing.assert_array_equal(used.data, [0.5, 2.5])  # w − 0.5·x, by hand
+
+
+def test_operations_on_the_arguments_alone_are_replayed_not_frozen():
+    w = Tensor([2.0], requires_grad=True)
+    step = replay.trace(lambda x: (w * (x * 3 + 1)).sum(), SGD([w], lr=0.0))
+    assert step(np.array([1.0])) == 8.0
+    assert step(np.array([2.0])) == 14.0  # 2·(3·2 + 1): the constant part is recomputed
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_a_step_that_returns_no_tensor_is_refused():
+    w = Tensor([1.0], requires_grad=True)
+    step = replay.trace(lambda x: float((w * x).sum().item()), SGD([w], lr=0.1))
+    with pytest.raises(replay.TraceError, match="must return the loss as a Tensor, got float"):
+        step(np.array([1.0]))
+
+
+def test_a_loss_with_many_elements_is_refused_naming_its_shape():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    step = replay.trace(lambda x: w * x, SGD([w], lr=0.1))
+    with pytest.raises(replay.TraceError, match=r"one element, got shape \(2,\)"):
+        step(np.array([1.0, 1.0]))
+    np.testing.assert_array_equal(w.data, [1.0, 2.0])
+
+
+def test_a_tensor_that_requires_grad_outside_the_optimizer_is_refused():
+    w = Tensor([1.0], requires_grad=True)
+    forgotten = Tensor([2.0], requires_grad=True)
+    step = replay.trace(lambda x: (w * x * forgotten).sum(), SGD([w], lr=0.1))
+    with pytest.raises(replay.TraceError, match="not among the optimizer's parameters"):
+        step(np.array([1.0]))
+    assert w.grad is None and np.array_equal(w.data, [1.0])
+
+
+def test_an_argument_that_requires_grad_is_refused():
+    w = Tensor([1.0], requires_grad=True)
+    step = replay.trace(lambda x: (w * x).sum(), SGD([w], lr=0.1))
+    with pytest.raises(replay.TraceError, match="argument 0 is a Tensor that requires grad"):
+        step(Tensor([1.0], requires_grad=True))
+
+
+def test_check_calls_below_one_and_a_non_optimizer_are_refused():
+    w = Tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="check_calls must be at least 1"):
+        replay.trace(lambda x: (w * x).sum(), SGD([w], lr=0.1), check_calls=0)
+    with pytest.raises(TypeError, match=r"must be a tinygrad_edu\.optim\.Optimizer, got list"):
+        replay.trace(lambda x: (w * x).sum(), [w])
+
+
+def test_python_control_flow_over_values_is_caught_on_the_checked_call():
+    w = Tensor([1.0], requires_grad=True)
+
+    def loss_fn(x):
+        y = w * x
+        return (y * y).sum() if x.data[0] > 0 else y.sum()  # a branch on the data
+
+    step = replay.trace(loss_fn, SGD([w], lr=0.0))
+    step(np.array([1.0]))
+    with pytest.raises(replay.TraceMismatchError, match="records one path"):
+        step(np.array([-1.0]))
+    np.testing.assert_array_equal(w.data, [1.0])  # nothing was updated on the bad call
+
+
+def test_values_computed_outside_operations_are_caught_on_the_checked_call():
+    w = Tensor([1.0], requires_grad=True)
+    step = replay.trace(lambda x: (w * Tensor(x.data * 2)).sum(), SGD([w], lr=0.0))
+    step(np.array([1.0]))
+    with pytest.raises(replay.TraceMismatchError, match="the loss"):
+        step(np.array([5.0]))
+
+
+def test_recording_restores_function_apply_even_when_the_step_raises():
+    before = Function.__dict__["apply"]
+    w = Tensor([1.0], requires_grad=True)
+
+    def broken(x):
+        (w * x).sum()
+        raise KeyError("inside the step")
+
+    step = replay.trace(broken, SGD([w], lr=0.1))
+    with pytest.raises(KeyError, match="inside the step"):
+        step(np.array([1.0]))
+    assert Function.__dict__["apply"] is before
