@@ -53,6 +53,19 @@ def initial_weights(dtype: str) -> tuple[np.ndarray, np.ndarray]:
     return w_ih, w_ho
 
 
+def book_model(dtype: str) -> nn.Sequential:
+    """The network as ``nn`` layers of the benchmark's dtype, from the same weights."""
+    w_ih, w_ho = initial_weights(dtype)
+    model = nn.Sequential(
+        nn.Linear(INPUTS, HIDDEN, bias=False, dtype=dtype),
+        nn.Sigmoid(),
+        nn.Linear(HIDDEN, OUTPUTS, bias=False, dtype=dtype),
+        nn.Sigmoid(),
+    )
+    model.load_state_dict({"0.weight": w_ih, "2.weight": w_ho})
+    return model
+
+
 def batches(batch: int, dtype: str, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Inputs scaled as the book scales pixels, targets 0.01/0.99, rows are samples."""
     rng = np.random.default_rng(1)
@@ -110,14 +123,7 @@ def raw_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
 
 
 def nn_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
-    w_ih, w_ho = initial_weights(dtype)
-    model = nn.Sequential(
-        nn.Linear(INPUTS, HIDDEN, bias=False),
-        nn.Sigmoid(),
-        nn.Linear(HIDDEN, OUTPUTS, bias=False),
-        nn.Sigmoid(),
-    )
-    model.load_state_dict({"0.weight": w_ih, "2.weight": w_ho})
+    model = book_model(dtype)
     optimizer = SGD(model.parameters(), lr=LR)
     first, second = model.parameters()
 
@@ -145,14 +151,7 @@ def replay_raw_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
 
 
 def replay_nn_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
-    w_ih, w_ho = initial_weights(dtype)
-    model = nn.Sequential(
-        nn.Linear(INPUTS, HIDDEN, bias=False),
-        nn.Sigmoid(),
-        nn.Linear(HIDDEN, OUTPUTS, bias=False),
-        nn.Sigmoid(),
-    )
-    model.load_state_dict({"0.weight": w_ih, "2.weight": w_ho})
+    model = book_model(dtype)
     first, second = model.parameters()
     step = replay.trace(lambda x, t: nn.squared_error(model(x), t), SGD(model.parameters(), lr=LR))
     return step, lambda: (first.data, second.data)

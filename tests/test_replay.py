@@ -3,8 +3,10 @@ for what a trace cannot follow, and each fast kernel equal to its operation's ow
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tinygrad_edu import Tensor, nn, replay
+from tinygrad_edu import Tensor, functions, grad, nn, replay
 from tinygrad_edu.autograd import Function
 from tinygrad_edu.optim import SGD, Adam
 
@@ -233,3 +235,90 @@ def test_recording_restores_function_apply_even_when_the_step_raises():
     with pytest.raises(KeyError, match="inside the step"):
         step(np.array([1.0]))
     assert Function.__dict__["apply"] is before
+
+
+# ----------------------------------------------------------------------------- fast kernels
+
+
+def eager_vjp(function, arrays, g, **options):
+    """The operation's own Function through the eager engine: its output and the gradient
+    of each input for the output gradient g."""
+    tensors = [Tensor(a, requires_grad=True) for a in arrays]
+    y = function.apply(*tensors, **options)
+    return y.data, [t.data for t in grad(y, tensors, grad_outputs=g)]
+
+
+def kernel_vjp(kernel, arrays, g):
+    y = kernel.forward(*arrays)
+    return y, kernel.backward(g)
+
+
+sizes = st.integers(1, 7)
+
+
+@given(sizes, sizes, sizes, st.booleans(), st.integers(0, 2**32 - 1))
+def test_matmul_kernel_matches_matmul(rows, inner, columns, b_transposed, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(rows, inner))
+    b = rng.normal(size=(columns, inner)).T if b_transposed else rng.normal(size=(inner, columns))
+    g = rng.normal(size=(rows, columns))
+    kernel = replay._MatMul2D((True, True))
+    for _ in range(2):  # a second call with the same kernel object gives the same answer
+        y, (grad_a, grad_b) = kernel_vjp(kernel, [a, b], g)
+    y_ref, (grad_a_ref, grad_b_ref) = eager_vjp(functions.MatMul, [a, b], g)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(grad_a, grad_a_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(grad_b, grad_b_ref, rtol=1e-12, atol=1e-14)
+    # the gradient keeps its input's memory order: Wᵀ's gradient transposes back to C order
+    assert grad_b.T.flags.c_contiguous if b_transposed else grad_b.flags.c_contiguous
+
+
+@given(sizes, sizes, sizes, st.integers(0, 2**32 - 1))
+def test_linear_kernel_matches_linear(rows, inputs, outputs, seed):
+    rng = np.random.default_rng(seed)
+    x, w = rng.normal(size=(rows, inputs)), rng.normal(size=(outputs, inputs))
+    g = rng.normal(size=(rows, outputs))
+    y, (grad_x, grad_w) = kernel_vjp(replay._Linear2D((True, True)), [x, w], g)
+    y_ref, (grad_x_ref, grad_w_ref) = eager_vjp(functions.Linear, [x, w], g)
+    np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(grad_x, grad_x_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(grad_w, grad_w_ref, rtol=1e-12, atol=1e-14)
+
+
+@given(st.lists(sizes, max_size=3), st.sampled_from(["float64", "float32"]), st.integers(0, 99))
+def test_square_kernel_matches_pow_by_two_exactly(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=shape).astype(dtype)
+    a.flat[0] = 0.0  # a zero base, where Pow switches to its masks
+    g = rng.normal(size=shape).astype(dtype)
+    y, (grad_a, _) = kernel_vjp(replay._Square(), [a, np.asarray(2, dtype)], g)
+    tensor_a = Tensor(a, requires_grad=True)
+    y_ref = tensor_a**2
+    (grad_a_ref,) = grad(y_ref, [tensor_a], grad_outputs=g)
+    np.testing.assert_array_equal(y, y_ref.data)
+    np.testing.assert_array_equal(grad_a, grad_a_ref.data)
+    assert y.dtype == grad_a.dtype == np.dtype(dtype)
+
+
+@given(st.lists(sizes, min_size=1, max_size=4), st.data())
+def test_transpose_kernel_matches_transpose(shape, data):
+    axes = data.draw(st.none() | st.permutations(range(len(shape))).map(tuple))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=shape)
+    g = rng.normal(size=x.transpose(axes).shape)
+    y, (grad_x,) = kernel_vjp(replay._Transpose(len(shape), axes), [x], g)
+    y_ref, (grad_ref,) = eager_vjp(functions.Transpose, [x], g, axes=axes)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(grad_x, grad_ref)
+
+
+def test_the_book_network_runs_on_the_fast_kernels():
+    w_ih, w_ho = book_weights("float64", 8, 4, 3)
+    step = replay.trace(book_loss(w_ih, w_ho), SGD([w_ih, w_ho], lr=0.1))
+    step(*book_batches(1, 2, "float64", inputs=8, outputs=3)[0])
+    (program,) = step.programs.values()
+    kernels = [type(op.kernel).__name__ for op in program.ops]
+    assert kernels == [
+        "_Transpose", "_MatMul2D", "OwnFunction", "_Transpose", "_MatMul2D", "OwnFunction",
+        "OwnFunction", "_Square", "OwnFunction",
+    ]  # fmt: skip

@@ -29,9 +29,10 @@ import numpy as np
 #   1. Every operation runs through ``Function.apply(cls, *inputs, **options)``, a
 #      classmethod on ``Function``; recording wraps it for the duration of one eager call.
 #   2. ``cls.forward(ctx, *arrays, **options)`` computes from numpy arrays and talks to
-#      ``ctx`` only through ``ctx.save_for_backward(*arrays)`` and attributes it sets
-#      itself; ``cls.backward(ctx, grad)`` reads ``ctx.saved``, ``ctx.needs_input_grad``
-#      and those attributes, and returns one gradient (or None) per input, a bare gradient
+#      ``ctx`` only through ``ctx.save_for_backward(*arrays)`` (and ``save_constants``,
+#      if the core has it) and attributes it sets itself; ``cls.backward(ctx, grad)``
+#      reads ``ctx.saved`` (``ctx.constants``), ``ctx.needs_input_grad`` and those
+#      attributes, and returns one gradient (or None) per input, a bare gradient
 #      for a one-input operation. Both work on plain arrays without a graph.
 #   3. ``Tensor.data`` is the array, ``Tensor.grad_fn`` the Node or None,
 #      ``Node.needs_input_grad`` one bool per input, ``Tensor.requires_grad``.
@@ -114,12 +115,16 @@ class _Context:
     saved arrays and options here, and backward reads them back (assumption 2)."""
 
     saved: tuple[Any, ...] = ()
+    constants: tuple[Any, ...] = ()
 
     def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
         self.needs_input_grad = needs_input_grad
 
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved = arrays
+
+    def save_constants(self, *arrays: Any) -> None:  # the core's ctx may offer this too
+        self.constants = arrays
 
 
 class Kernel(Protocol):
@@ -161,12 +166,13 @@ class OwnFunction:
 # own formula (the docstring of the Function it stands for), only arranged for speed, and
 # tests/test_replay.py checks each one against that Function. Why they are faster:
 # - np.dot instead of @ for 2-D products: np.matmul runs the batch-1 outer product
-#   (784, 1) · (1, 200) in a slow loop, np.dot hands every 2-D product to BLAS;
+#   (200, 1) · (1, 784) in a slow loop, np.dot hands every 2-D product to BLAS;
 # - a gradient in its input's memory order: the gradient of W in x @ W.T is computed as
 #   (Gᵀ · X)ᵀ, so after the transpose's backward it is a C-ordered array like W itself and
 #   the optimizer's update runs over contiguous memory;
 # - x ** 2 as x · x: the same numbers without Pow's masks for a zero base, which a
-#   constant exponent 2 never needs.
+#   constant exponent 2 never needs;
+# - no checks of shapes and options on every call: they were checked when recording.
 
 
 class _MatMul2D:
