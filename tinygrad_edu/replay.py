@@ -128,22 +128,20 @@ class _Context:
 
 
 class Kernel(Protocol):
-    """One operation of a replay: forward on arrays, then backward for the same call."""
+    """One operation of a replay. ``forward(*arrays)`` returns the output and what the
+    backward needs (``saved``); ``backward(saved, grad)`` returns one gradient (or None)
+    per input. The kernel itself keeps no arrays: a step's arrays are freed with the step."""
 
     @property
-    def forward(self) -> Callable[..., np.ndarray]:  # (*input arrays) -> output array
-        ...
+    def forward(self) -> Callable[..., tuple[np.ndarray, Any]]: ...
 
     @property
-    def backward(
-        self,
-    ) -> Callable[
-        [np.ndarray], Sequence[np.ndarray | None]
-    ]: ...  # the output's gradient -> one gradient (or None) per input
+    def backward(self) -> Callable[[Any, np.ndarray], Sequence[np.ndarray | None]]: ...
 
 
 class OwnFunction:
-    """The operation's own ``Function.forward`` and ``Function.backward``, on arrays."""
+    """The operation's own ``Function.forward`` and ``Function.backward``, on arrays, with
+    a fresh `_Context` as ``ctx`` each step."""
 
     def __init__(
         self,
@@ -151,14 +149,15 @@ class OwnFunction:
         options: dict[str, Any],
         needs_input_grad: tuple[bool, ...],
     ) -> None:
-        self.function, self.options = function, options
-        self.ctx = _Context(needs_input_grad)
+        self.function, self.options, self.needs_input_grad = function, options, needs_input_grad
 
-    def forward(self, *arrays: np.ndarray) -> np.ndarray:
-        return np.asarray(self.function.forward(self.ctx, *arrays, **self.options))  # type: ignore[arg-type]
+    def forward(self, *arrays: np.ndarray) -> tuple[np.ndarray, _Context]:
+        ctx = _Context(self.needs_input_grad)
+        output = self.function.forward(ctx, *arrays, **self.options)  # type: ignore[arg-type]
+        return np.asarray(output), ctx
 
-    def backward(self, grad: np.ndarray) -> Sequence[np.ndarray | None]:
-        grads = self.function.backward(self.ctx, grad)  # type: ignore[arg-type]
+    def backward(self, ctx: _Context, grad: np.ndarray) -> Sequence[np.ndarray | None]:
+        grads = self.function.backward(ctx, grad)  # type: ignore[arg-type]
         return grads if type(grads) is tuple else (grads,)
 
 
@@ -174,20 +173,20 @@ class OwnFunction:
 #   constant exponent 2 never needs;
 # - no checks of shapes and options on every call: they were checked when recording.
 
+_Pair = tuple[np.ndarray, np.ndarray]
+
 
 class _MatMul2D:
     """MatMul of two 2-D arrays: Y = A · B, ∂L/∂A = G · Bᵀ, ∂L/∂B = Aᵀ · G."""
 
     def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
         self.needs_a, self.needs_b = needs_input_grad
-        self.a = self.b = np.empty((0, 0))
 
-    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        self.a, self.b = a, b
-        return np.dot(a, b)
+    def forward(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, _Pair]:
+        return np.dot(a, b), (a, b)
 
-    def backward(self, g: np.ndarray) -> Sequence[np.ndarray | None]:
-        a, b = self.a, self.b
+    def backward(self, saved: _Pair, g: np.ndarray) -> Sequence[np.ndarray | None]:
+        a, b = saved
         grad_a = np.dot(g, b.T) if self.needs_a else None
         grad_b = None
         if self.needs_b:
@@ -202,30 +201,25 @@ class _Linear2D:
 
     def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
         self.needs_x, self.needs_w = needs_input_grad
-        self.x = self.w = np.empty((0, 0))
 
-    def forward(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-        self.x, self.w = x, w
-        return np.dot(x, w.T)
+    def forward(self, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, _Pair]:
+        return np.dot(x, w.T), (x, w)
 
-    def backward(self, g: np.ndarray) -> Sequence[np.ndarray | None]:
-        grad_x = np.dot(g, self.w) if self.needs_x else None
-        grad_w = np.dot(g.T, self.x) if self.needs_w else None
+    def backward(self, saved: _Pair, g: np.ndarray) -> Sequence[np.ndarray | None]:
+        x, w = saved
+        grad_x = np.dot(g, w) if self.needs_x else None
+        grad_w = np.dot(g.T, x) if self.needs_w else None
         return grad_x, grad_w
 
 
 class _Square:
     """Pow with the constant exponent 2: y = a · a, ∂L/∂a = g · 2 · a."""
 
-    def __init__(self) -> None:
-        self.a = np.empty(0)
+    def forward(self, a: np.ndarray, two: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return a * a, a
 
-    def forward(self, a: np.ndarray, two: np.ndarray) -> np.ndarray:
-        self.a = a
-        return a * a
-
-    def backward(self, g: np.ndarray) -> Sequence[np.ndarray | None]:
-        return g * 2 * self.a, None
+    def backward(self, a: np.ndarray, g: np.ndarray) -> Sequence[np.ndarray | None]:
+        return g * 2 * a, None
 
 
 class _Transpose:
@@ -236,10 +230,10 @@ class _Transpose:
         self.axes = tuple(reversed(range(ndim))) if axes is None else tuple(a % ndim for a in axes)
         self.inverse = tuple(int(i) for i in np.argsort(self.axes))
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        return x.transpose(self.axes)
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, None]:
+        return x.transpose(self.axes), None
 
-    def backward(self, g: np.ndarray) -> Sequence[np.ndarray | None]:
+    def backward(self, saved: None, g: np.ndarray) -> Sequence[np.ndarray | None]:
         return (g.transpose(self.inverse),)
 
 
@@ -297,16 +291,21 @@ class _Program:
         first = len(arguments)
         values[:first] = arguments
         values[first : first + len(self.parameters)] = [p.data for p in self.parameters]
-        for op in self.ops:
-            values[op.output] = op.kernel.forward(*[values[i] for i in op.inputs])
+        saved: list[Any] = [None] * len(self.ops)
+        for k, op in enumerate(self.ops):
+            values[op.output], saved[k] = op.kernel.forward(*[values[i] for i in op.inputs])
         loss = values[self.loss_slot]
         grads: list[Any] = [None] * len(values)
         grads[self.loss_slot] = np.ones_like(loss)
-        for op in reversed(self.ops):  # each op after every op that consumed its output
+        for k in range(len(self.ops) - 1, -1, -1):  # each op after every op that used its output
+            op = self.ops[k]
             grad = grads[op.output]
             if grad is None or True not in op.needs_input_grad:
                 continue
-            input_grads = op.kernel.backward(grad)
+            input_grads = op.kernel.backward(saved[k], grad)
+            # Free what is used up, as the engine frees a graph: the next step's arrays
+            # then reuse this memory while it is still in the processor's cache.
+            saved[k] = grads[op.output] = values[op.output] = None
             for slot, needed, input_grad in zip(
                 op.inputs, op.needs_input_grad, input_grads, strict=True
             ):
