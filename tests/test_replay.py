@@ -312,6 +312,24 @@ def test_transpose_kernel_matches_transpose(shape, data):
     np.testing.assert_array_equal(grad_x, grad_ref)
 
 
+@given(st.lists(sizes, max_size=3), st.data())
+def test_sum_kernel_matches_sum(shape, data):
+    ndim = len(shape)
+    axes = st.none() | st.integers(-ndim, ndim - 1) if ndim else st.none()
+    axis = data.draw(axes, label="axis")
+    keepdims = data.draw(st.booleans(), label="keepdims")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=shape)
+    g = rng.normal(size=np.shape(x.sum(axis=axis, keepdims=keepdims)))
+    y, (grad_x,) = kernel_vjp(replay._Sum(tuple(shape), axis, keepdims), [x], g)
+    y_ref, (grad_ref,) = eager_vjp(functions.Sum, [x], g, axis=axis, keepdims=keepdims)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(grad_x, grad_ref)
+    # by hand: every element of x gets the gradient of the sum it went into
+    expanded = g if keepdims else np.expand_dims(g, tuple(range(ndim)) if axis is None else axis)
+    np.testing.assert_array_equal(grad_x, np.broadcast_to(expanded, shape))
+
+
 def test_the_book_network_runs_on_the_fast_kernels():
     w_ih, w_ho = book_weights("float64", 8, 4, 3)
     step = replay.trace(book_loss(w_ih, w_ho), SGD([w_ih, w_ho], lr=0.1))
@@ -320,5 +338,5 @@ def test_the_book_network_runs_on_the_fast_kernels():
     kernels = [type(op.kernel).__name__ for op in program.ops]
     assert kernels == [
         "_Transpose", "_MatMul2D", "OwnFunction", "_Transpose", "_MatMul2D", "OwnFunction",
-        "OwnFunction", "_Square", "OwnFunction",
+        "OwnFunction", "_Square", "_Sum",
     ]  # fmt: skip

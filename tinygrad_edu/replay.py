@@ -40,8 +40,8 @@ import numpy as np
 #      into constants the way ``apply`` does (Python numbers take the tensors' dtype).
 #   5. An optimizer has ``.params`` (leaf Tensors), reads each ``.grad`` and updates
 #      ``.data`` in ``step()``.
-#   6. The fast kernels below stand for ``functions.MatMul``, ``Linear``, ``Pow`` and
-#      ``Transpose`` and compute the formulas in their docstrings.
+#   6. The fast kernels below stand for ``functions.MatMul``, ``Linear``, ``Pow``, ``Sum``
+#      and ``Transpose`` and compute the formulas in their docstrings.
 #   7. ``Tensor(array)`` makes the argument tensors; ``tinygrad_edu.grad`` gives the eager
 #      gradients the replay is checked against.
 # ----------------------------------------------------------------------------------------
@@ -222,6 +222,28 @@ class _Square:
         return g * 2 * a, None
 
 
+class _Sum:
+    """Sum over the recorded axes: y = Σ x, ∂L/∂x = g copied back along the summed axes
+    (into a new array: numpy's broadcast_to view costs more than the copy at these sizes)."""
+
+    def __init__(self, shape: tuple[int, ...], axis: Any, keepdims: bool) -> None:
+        ndim = len(shape)
+        if axis is None:
+            axes = tuple(range(ndim))
+        else:
+            axes = tuple(sorted(int(a) % max(ndim, 1) for a in np.atleast_1d(axis)))
+        self.shape, self.axes, self.keepdims = shape, axes, keepdims
+        self.kept_shape = tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, None]:
+        return np.asarray(x.sum(axis=self.axes, keepdims=self.keepdims)), None
+
+    def backward(self, saved: None, g: np.ndarray) -> Sequence[np.ndarray | None]:
+        grad = np.empty(self.shape, g.dtype)
+        grad[...] = g.reshape(self.kept_shape)
+        return (grad,)
+
+
 class _Transpose:
     """Transpose with the axes recorded: y = x with its axes permuted, ∂L/∂x = g permuted
     back."""
@@ -246,6 +268,9 @@ def _kernel(call: _Call, needs_input_grad: tuple[bool, ...], constant: list[bool
     )
     if function is functions.Transpose:
         return _Transpose(ndims[0], call.options.get("axes"))
+    if one_float_dtype and function is functions.Sum:
+        options = call.options
+        return _Sum(call.inputs[0].shape, options.get("axis"), bool(options.get("keepdims")))
     if one_float_dtype and function is functions.MatMul and ndims == [2, 2]:
         return _MatMul2D(needs_input_grad)
     if one_float_dtype and function is functions.Linear and ndims == [2, 2]:
@@ -284,6 +309,7 @@ class _Program:
     slots: list[Any]  # constants in place, None elsewhere
     ops: list[_Op]
     loss_slot: int
+    loss_grad: np.ndarray  # ∂L/∂L = 1, read-only, shared by every step
 
     def run(self, arguments: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray | None]]:
         """The loss and each parameter's gradient (None if the loss does not use it)."""
@@ -296,7 +322,7 @@ class _Program:
             values[op.output], saved[k] = op.kernel.forward(*[values[i] for i in op.inputs])
         loss = values[self.loss_slot]
         grads: list[Any] = [None] * len(values)
-        grads[self.loss_slot] = np.ones_like(loss)
+        grads[self.loss_slot] = self.loss_grad
         for k in range(len(self.ops) - 1, -1, -1):  # each op after every op that used its output
             op = self.ops[k]
             grad = grads[op.output]
@@ -359,7 +385,10 @@ def _build(
     loss_slot = slot_of.get(id(loss))
     if loss_slot is None or loss_slot < len(arguments) + len(parameters):
         raise TraceError("trace: the loss was not computed by an operation inside the step")
-    return _Program([a.data.dtype for a in arguments], parameters, slots, ops, loss_slot)
+    loss_grad = np.ones_like(loss.data)
+    loss_grad.flags.writeable = False
+    dtypes = [a.data.dtype for a in arguments]
+    return _Program(dtypes, parameters, slots, ops, loss_slot, loss_grad)
 
 
 def _check_constant(tensor: Tensor, call: _Call) -> None:
