@@ -12,7 +12,9 @@ step from the same weights (checked before timing):
   ``nn.squared_error``;
 - tinygrad_edu replay, raw and nn: the same two step functions given to
   ``replay.trace``, which records the step once and replays it on arrays
-  (``docs/replay.md``);
+  (``docs/replay.md``), with ``keep_grad=False`` (the gradients are used up by the
+  update, as in the numpy step); "replay raw+grad" keeps ``.grad`` as the eager engine
+  does;
 - PyTorch eager, when it is installed (skipped otherwise).
 
 Rounds are interleaved (every contender once per round) so that a busy machine slows all
@@ -136,7 +138,7 @@ def nn_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
     return step, lambda: (first.data, second.data)
 
 
-def replay_raw_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
+def replay_raw_contender(dtype: str, batch: int, keep_grad: bool = False) -> tuple[Step, Weights]:
     arrays = initial_weights(dtype)
     w_ih = Tensor(arrays[0], requires_grad=True)
     w_ho = Tensor(arrays[1], requires_grad=True)
@@ -146,14 +148,22 @@ def replay_raw_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
         out = (hidden @ w_ho.T).sigmoid()
         return ((t - out) ** 2).sum()
 
-    step = replay.trace(loss_fn, SGD([w_ih, w_ho], lr=LR))
+    step = replay.trace(loss_fn, SGD([w_ih, w_ho], lr=LR), keep_grad=keep_grad)
     return step, lambda: (w_ih.data, w_ho.data)
+
+
+def replay_raw_grad_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
+    return replay_raw_contender(dtype, batch, keep_grad=True)
 
 
 def replay_nn_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
     model = book_model(dtype)
     first, second = model.parameters()
-    step = replay.trace(lambda x, t: nn.squared_error(model(x), t), SGD(model.parameters(), lr=LR))
+    step = replay.trace(
+        lambda x, t: nn.squared_error(model(x), t),
+        SGD(model.parameters(), lr=LR),
+        keep_grad=False,
+    )
     return step, lambda: (first.data, second.data)
 
 
@@ -185,6 +195,7 @@ CONTENDERS = {
     "tinygrad_edu nn": nn_contender,
     "replay raw": replay_raw_contender,
     "replay nn": replay_nn_contender,
+    "replay raw+grad": replay_raw_grad_contender,
     "PyTorch eager": torch_contender,
 }
 

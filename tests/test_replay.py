@@ -75,6 +75,52 @@ def test_book_network_replay_ends_on_the_eager_weights_float64(batch):
     assert eager_losses[-1] < eager_losses[0]  # it trained: the comparison is not trivial
 
 
+def test_without_keep_grad_the_book_network_ends_on_the_same_weights_and_grad_is_none():
+    data = book_batches(200, 2, "float64")
+    eager_params = book_weights("float64")
+    eager_steps(book_loss(*eager_params), SGD(eager_params, lr=0.01), data)
+    replay_params = book_weights("float64")
+    step = replay.trace(book_loss(*replay_params), SGD(replay_params, lr=0.01), keep_grad=False)
+    for x, t in data:
+        step(x, t)
+    (program,) = step.programs.values()
+    assert program.private_grads == [True, True]  # both updates overwrite their gradient
+    assert all(p.grad is None for p in replay_params)
+    assert largest_difference(eager_params, replay_params) <= 1e-12
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_without_keep_grad_shared_gradients_are_not_overwritten(optimizer):
+    """w1 + w2 hands both weights the same gradient array: neither gradient is private,
+    so scaling one in place would scale the other too."""
+
+    def make():
+        rng = np.random.default_rng(3)
+        return [Tensor(rng.normal(size=(3, 4)), requires_grad=True) for _ in range(2)]
+
+    def loss_of(w1, w2):
+        return lambda x: ((w1 + w2) * x).sum() ** 2
+
+    def make_optimizer(params):
+        return SGD(params, lr=0.01) if optimizer == "sgd" else Adam(params, lr=0.01)
+
+    rng = np.random.default_rng(4)
+    data = [rng.normal(size=(3, 4)) for _ in range(30)]
+    eager_params, replay_params = make(), make()
+    eager_optimizer = make_optimizer(eager_params)
+    for x in data:
+        loss = loss_of(*eager_params)(Tensor(x))
+        eager_optimizer.zero_grad()
+        loss.backward()
+        eager_optimizer.step()
+    step = replay.trace(loss_of(*replay_params), make_optimizer(replay_params), keep_grad=False)
+    for x in data:
+        step(x)
+    (program,) = step.programs.values()
+    assert program.private_grads == [False, False]
+    assert largest_difference(eager_params, replay_params) <= 1e-12
+
+
 def test_book_network_replay_float32_stays_within_float32_rounding():
     data = book_batches(200, 4, "float32")
     eager_params = book_weights("float32")

@@ -39,7 +39,9 @@ import numpy as np
 #   4. ``autograd._as_tensors(inputs, Tensor)`` turns the non-Tensor inputs of ``apply``
 #      into constants the way ``apply`` does (Python numbers take the tensors' dtype).
 #   5. An optimizer has ``.params`` (leaf Tensors), reads each ``.grad`` and updates
-#      ``.data`` in ``step()``.
+#      ``.data`` in ``step()``; ``SGD`` with ``momentum`` and ``weight_decay`` 0 computes
+#      ``p.data -= lr * grad`` (``keep_grad=False`` does that itself); assigning
+#      ``p.data`` is how the core notices an update.
 #   6. The fast kernels below stand for ``functions.MatMul``, ``Linear``, ``Pow``, ``Sum``
 #      and ``Transpose`` and compute the formulas in their docstrings.
 #   7. ``Tensor(array)`` makes the argument tensors; ``tinygrad_edu.grad`` gives the eager
@@ -47,7 +49,7 @@ import numpy as np
 # ----------------------------------------------------------------------------------------
 from tinygrad_edu import autograd, functions
 from tinygrad_edu.autograd import Function
-from tinygrad_edu.optim import Optimizer
+from tinygrad_edu.optim import SGD, Optimizer
 from tinygrad_edu.tensor import Tensor
 
 _ORIGINAL_APPLY = Function.__dict__["apply"]
@@ -310,6 +312,7 @@ class _Program:
     ops: list[_Op]
     loss_slot: int
     loss_grad: np.ndarray  # ∂L/∂L = 1, read-only, shared by every step
+    private_grads: list[bool]  # per parameter: its gradient is a new array only it uses
 
     def run(self, arguments: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray | None]]:
         """The loss and each parameter's gradient (None if the loss does not use it)."""
@@ -388,7 +391,25 @@ def _build(
     loss_grad = np.ones_like(loss.data)
     loss_grad.flags.writeable = False
     dtypes = [a.data.dtype for a in arguments]
-    return _Program(dtypes, parameters, slots, ops, loss_slot, loss_grad)
+    first = len(arguments)
+    private = [_has_private_grad(first + i, ops) for i in range(len(parameters))]
+    return _Program(dtypes, parameters, slots, ops, loss_slot, loss_grad, private)
+
+
+def _has_private_grad(slot: int, ops: list[_Op]) -> bool:
+    """Whether the gradient of ``slot`` is always a new array that nothing else holds: it
+    has one consumer, a 2-D product (whose gradients are new np.dot results), possibly
+    through one transpose (a view of such a result). Only such a gradient may be
+    overwritten by the update (`Trace._sgd_in_place`)."""
+    consumers = [
+        op for op in ops if slot in op.inputs and op.needs_input_grad[op.inputs.index(slot)]
+    ]
+    if len(consumers) != 1 or consumers[0].inputs.count(slot) != 1:
+        return False
+    (op,) = consumers
+    if isinstance(op.kernel, _Transpose):
+        return _has_private_grad(op.output, ops)
+    return isinstance(op.kernel, (_MatMul2D, _Linear2D))
 
 
 def _check_constant(tensor: Tensor, call: _Call) -> None:
@@ -412,7 +433,12 @@ def _check_constant(tensor: Tensor, call: _Call) -> None:
 # --------------------------------------------------------------------------- the step
 
 
-def trace(loss_fn: Callable[..., Any], optimizer: Optimizer, check_calls: int = 2) -> Trace:
+def trace(
+    loss_fn: Callable[..., Any],
+    optimizer: Optimizer,
+    check_calls: int = 2,
+    keep_grad: bool = True,
+) -> Trace:
     """Record ``loss_fn`` once per argument shape and replay it as whole training steps.
 
     ``loss_fn(*tensors)`` takes Tensors made from the step's arrays (inputs, targets) and
@@ -421,14 +447,25 @@ def trace(loss_fn: Callable[..., Any], optimizer: Optimizer, check_calls: int = 
     optimizer.step()`` does and returns the loss as a float. The first ``check_calls``
     calls of every trace (at least the recording call) are also run by the eager engine
     and must give the same loss and gradients.
+
+    ``keep_grad=False`` leaves ``.grad`` None after each step: the gradients are used up
+    by the update, as in a step written by hand in numpy. Plain ``SGD`` (no momentum, no
+    weight decay) then scales a weight's gradient by the learning rate in place instead of
+    in a new weight-sized array — the same numbers, less memory to stream through.
     """
-    return Trace(loss_fn, optimizer, check_calls)
+    return Trace(loss_fn, optimizer, check_calls, keep_grad)
 
 
 class Trace:
     """A training step recorded once per argument shape and dtype, replayed on arrays."""
 
-    def __init__(self, loss_fn: Callable[..., Any], optimizer: Optimizer, check_calls: int = 2):
+    def __init__(
+        self,
+        loss_fn: Callable[..., Any],
+        optimizer: Optimizer,
+        check_calls: int = 2,
+        keep_grad: bool = True,
+    ) -> None:
         if not callable(loss_fn):
             raise TypeError(f"trace: loss_fn must be callable, got {type(loss_fn).__name__}")
         if not isinstance(optimizer, Optimizer):
@@ -441,6 +478,7 @@ class Trace:
                 f"trace: check_calls must be at least 1 (the recording call), got {check_calls}"
             )
         self.loss_fn, self.optimizer, self.check_calls = loss_fn, optimizer, check_calls
+        self.keep_grad = keep_grad
         self.programs: dict[Any, _Program] = {}
         self._checks_left: dict[Any, int] = {}
 
@@ -473,10 +511,29 @@ class Trace:
             except TraceMismatchError:
                 del self.programs[key]
                 raise
+        if not self.keep_grad and _is_plain_sgd(self.optimizer):
+            self._sgd_in_place(program, grads)
+            return float(loss.item())
         for p, g in zip(parameters, grads, strict=True):
             p.grad = g
         self.optimizer.step()
+        if not self.keep_grad:
+            for p in parameters:
+                p.grad = None
         return float(loss.item())
+
+    def _sgd_in_place(self, program: _Program, grads: list[np.ndarray | None]) -> None:
+        """``SGD.step`` without momentum or weight decay, w ← w − lr·g, with lr·g written
+        over g where g is the replay's own new array (the same two roundings)."""
+        lr = self.optimizer.lr
+        for p, g, private in zip(program.parameters, grads, program.private_grads, strict=True):
+            p.grad = None
+            if g is None:
+                continue
+            scaled = np.multiply(g, lr, out=g) if private else lr * g
+            data = p.data
+            data -= scaled
+            p.data = data  # an assignment, so the core sees the change (its version, if any)
 
     def _check(
         self,
@@ -504,6 +561,10 @@ class Trace:
                 )
             if mine is not None and theirs is not None:
                 _compare(what, theirs, mine)
+
+
+def _is_plain_sgd(optimizer: Optimizer) -> bool:
+    return type(optimizer) is SGD and optimizer.momentum == 0 and optimizer.weight_decay == 0
 
 
 _MISMATCH_CAUSES = (
