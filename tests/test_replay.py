@@ -332,6 +332,19 @@ def test_linear_kernel_matches_linear(rows, inputs, outputs, seed):
 
 
 @given(st.lists(sizes, max_size=3), st.sampled_from(["float64", "float32"]), st.integers(0, 99))
+def test_sigmoid_kernel_matches_sigmoid_exactly(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 10, size=shape).astype(dtype)
+    x.flat[0] = -1e4  # e⁻ˣ overflows: σ = 0, without a warning
+    g = rng.normal(size=shape).astype(dtype)
+    y, (grad_x,) = kernel_vjp(replay._Sigmoid(), [x], g)
+    y_ref, (grad_ref,) = eager_vjp(functions.Sigmoid, [x], g)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(grad_x, grad_ref)
+    assert y.dtype == grad_x.dtype == np.dtype(dtype) and y.flat[0] == 0
+
+
+@given(st.lists(sizes, max_size=3), st.sampled_from(["float64", "float32"]), st.integers(0, 99))
 def test_square_kernel_matches_pow_by_two_exactly(shape, dtype, seed):
     rng = np.random.default_rng(seed)
     a = rng.normal(size=shape).astype(dtype)
@@ -383,6 +396,6 @@ def test_the_book_network_runs_on_the_fast_kernels():
     (program,) = step.programs.values()
     kernels = [type(op.kernel).__name__ for op in program.ops]
     assert kernels == [
-        "_Transpose", "_MatMul2D", "OwnFunction", "_Transpose", "_MatMul2D", "OwnFunction",
+        "_Transpose", "_MatMul2D", "_Sigmoid", "_Transpose", "_MatMul2D", "_Sigmoid",
         "OwnFunction", "_Square", "_Sum",
     ]  # fmt: skip

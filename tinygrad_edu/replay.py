@@ -42,8 +42,8 @@ import numpy as np
 #      ``.data`` in ``step()``; ``SGD`` with ``momentum`` and ``weight_decay`` 0 computes
 #      ``p.data -= lr * grad`` (``keep_grad=False`` does that itself); assigning
 #      ``p.data`` is how the core notices an update.
-#   6. The fast kernels below stand for ``functions.MatMul``, ``Linear``, ``Pow``, ``Sum``
-#      and ``Transpose`` and compute the formulas in their docstrings.
+#   6. The fast kernels below stand for ``functions.MatMul``, ``Linear``, ``Sigmoid``,
+#      ``Pow``, ``Sum`` and ``Transpose`` and compute the formulas in their docstrings.
 #   7. ``Tensor(array)`` makes the argument tensors; ``tinygrad_edu.grad`` gives the eager
 #      gradients the replay is checked against.
 # ----------------------------------------------------------------------------------------
@@ -173,7 +173,8 @@ class OwnFunction:
 #   the optimizer's update runs over contiguous memory;
 # - x ** 2 as x · x: the same numbers without Pow's masks for a zero base, which a
 #   constant exponent 2 never needs;
-# - no checks of shapes and options on every call: they were checked when recording.
+# - no checks of shapes and options on every call: they were checked when recording, and
+#   no ctx object per call (the sigmoid keeps its output as what backward needs).
 
 _Pair = tuple[np.ndarray, np.ndarray]
 
@@ -212,6 +213,19 @@ class _Linear2D:
         grad_x = np.dot(g, w) if self.needs_x else None
         grad_w = np.dot(g.T, x) if self.needs_w else None
         return grad_x, grad_w
+
+
+class _Sigmoid:
+    """Sigmoid: y = 1 / (1 + e⁻ˣ), ∂L/∂x = g · y · (1 − y), as ``functions.Sigmoid``
+    computes them (e⁻ˣ overflows to inf for very negative x, and σ(x) is then 0)."""
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(over="ignore"):
+            y = 1 / (1 + np.exp(-x))
+        return y, y
+
+    def backward(self, y: np.ndarray, g: np.ndarray) -> Sequence[np.ndarray | None]:
+        return (g * y * (1 - y),)
 
 
 class _Square:
@@ -270,6 +284,8 @@ def _kernel(call: _Call, needs_input_grad: tuple[bool, ...], constant: list[bool
     )
     if function is functions.Transpose:
         return _Transpose(ndims[0], call.options.get("axes"))
+    if one_float_dtype and function is functions.Sigmoid:
+        return _Sigmoid()
     if one_float_dtype and function is functions.Sum:
         options = call.options
         return _Sum(call.inputs[0].shape, options.get("axis"), bool(options.get("keepdims")))
@@ -313,6 +329,7 @@ class _Program:
     loss_slot: int
     loss_grad: np.ndarray  # ∂L/∂L = 1, read-only, shared by every step
     private_grads: list[bool]  # per parameter: its gradient is a new array only it uses
+    cast_arguments: bool = False  # the arguments' dtypes differ from argument_dtypes
 
     def run(self, arguments: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray | None]]:
         """The loss and each parameter's gradient (None if the loss does not use it)."""
@@ -483,26 +500,31 @@ class Trace:
         self._checks_left: dict[Any, int] = {}
 
     def __call__(self, *arguments: Any) -> float:
-        arrays = [_as_argument(index, a) for index, a in enumerate(arguments)]
+        arrays = [
+            a if type(a) is np.ndarray else _as_argument(index, a)
+            for index, a in enumerate(arguments)
+        ]
         parameters = self.optimizer.params
         key = (
-            tuple((a.shape, a.dtype) for a in arrays),
-            tuple((p.data.shape, p.data.dtype) for p in parameters),
+            tuple([(a.shape, a.dtype) for a in arrays]),
+            tuple([(p.data.shape, p.data.dtype) for p in parameters]),
         )
         program = self.programs.get(key)
         if program is None:
             tensors = [Tensor(a) for a in arrays]
             eager_loss, calls = _record(self.loss_fn, tensors)
             program = _build(eager_loss, calls, tensors, list(parameters))
+            program.cast_arguments = any(
+                a.dtype != t.data.dtype for a, t in zip(arrays, tensors, strict=True)
+            )
             self.programs[key] = program
             self._checks_left[key] = self.check_calls
             eager: tuple[Tensor, list[Tensor]] | None = (eager_loss, tensors)
         else:
             eager = None
-        arrays = [
-            a if a.dtype == dtype else a.astype(dtype)
-            for a, dtype in zip(arrays, program.argument_dtypes, strict=True)
-        ]
+        if program.cast_arguments:  # as Tensor(argument) casts integers to float64
+            dtypes = program.argument_dtypes
+            arrays = [a.astype(dtype) for a, dtype in zip(arrays, dtypes, strict=True)]
         loss, grads = program.run(arrays)
         if self._checks_left[key] > 0:
             self._checks_left[key] -= 1
