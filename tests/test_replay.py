@@ -331,6 +331,24 @@ def test_linear_kernel_matches_linear(rows, inputs, outputs, seed):
     np.testing.assert_allclose(grad_w, grad_w_ref, rtol=1e-12, atol=1e-14)
 
 
+@given(st.lists(sizes, max_size=3), st.data())
+def test_sub_kernel_matches_sub_when_broadcasting(shape, data):
+    """b's shape: some of a's trailing axes, some of them of length 1."""
+    trailing = data.draw(st.integers(0, len(shape)), label="trailing axes")
+    b_shape = [data.draw(st.sampled_from([n, 1])) for n in shape[len(shape) - trailing :]]
+    a_first = data.draw(st.booleans(), label="a is the larger")
+    rng = np.random.default_rng(0)
+    big, small = rng.normal(size=shape), rng.normal(size=b_shape)
+    a, b = (big, small) if a_first else (small, big)
+    g = rng.normal(size=np.broadcast_shapes(a.shape, b.shape))
+    kernel = replay._Sub([a.shape, b.shape], (True, True))
+    y, (grad_a, grad_b) = kernel_vjp(kernel, [a, b], g)
+    y_ref, (grad_a_ref, grad_b_ref) = eager_vjp(functions.Sub, [a, b], g)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(grad_a, grad_a_ref)
+    np.testing.assert_array_equal(grad_b, grad_b_ref)
+
+
 @given(st.lists(sizes, max_size=3), st.sampled_from(["float64", "float32"]), st.integers(0, 99))
 def test_sigmoid_kernel_matches_sigmoid_exactly(shape, dtype, seed):
     rng = np.random.default_rng(seed)
@@ -397,5 +415,5 @@ def test_the_book_network_runs_on_the_fast_kernels():
     kernels = [type(op.kernel).__name__ for op in program.ops]
     assert kernels == [
         "_Transpose", "_MatMul2D", "_Sigmoid", "_Transpose", "_MatMul2D", "_Sigmoid",
-        "OwnFunction", "_Square", "_Sum",
+        "_Sub", "_Square", "_Sum",
     ]  # fmt: skip

@@ -42,8 +42,9 @@ import numpy as np
 #      ``.data`` in ``step()``; ``SGD`` with ``momentum`` and ``weight_decay`` 0 computes
 #      ``p.data -= lr * grad`` (``keep_grad=False`` does that itself); assigning
 #      ``p.data`` is how the core notices an update.
-#   6. The fast kernels below stand for ``functions.MatMul``, ``Linear``, ``Sigmoid``,
-#      ``Pow``, ``Sum`` and ``Transpose`` and compute the formulas in their docstrings.
+#   6. The fast kernels below stand for ``functions.MatMul``, ``Linear``, ``Sub``,
+#      ``Sigmoid``, ``Pow``, ``Sum`` and ``Transpose`` and compute the formulas in their
+#      docstrings (``functions.unbroadcast`` sums a gradient back to an input's shape).
 #   7. ``Tensor(array)`` makes the argument tensors; ``tinygrad_edu.grad`` gives the eager
 #      gradients the replay is checked against.
 # ----------------------------------------------------------------------------------------
@@ -215,6 +216,23 @@ class _Linear2D:
         return grad_x, grad_w
 
 
+class _Sub:
+    """Sub with the shapes recorded: y = a − b, ∂L/∂a = g, ∂L/∂b = −g, each summed back
+    to its input's shape (``functions.unbroadcast``)."""
+
+    def __init__(self, shapes: list[tuple[int, ...]], needs_input_grad: tuple[bool, ...]) -> None:
+        self.a_shape, self.b_shape = shapes
+        self.needs_a, self.needs_b = needs_input_grad
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, None]:
+        return a - b, None
+
+    def backward(self, saved: None, g: np.ndarray) -> Sequence[np.ndarray | None]:
+        grad_a = functions.unbroadcast(g, self.a_shape) if self.needs_a else None
+        grad_b = functions.unbroadcast(-g, self.b_shape) if self.needs_b else None
+        return grad_a, grad_b
+
+
 class _Sigmoid:
     """Sigmoid: y = 1 / (1 + e⁻ˣ), ∂L/∂x = g · y · (1 − y), as ``functions.Sigmoid``
     computes them (e⁻ˣ overflows to inf for very negative x, and σ(x) is then 0)."""
@@ -284,6 +302,8 @@ def _kernel(call: _Call, needs_input_grad: tuple[bool, ...], constant: list[bool
     )
     if function is functions.Transpose:
         return _Transpose(ndims[0], call.options.get("axes"))
+    if one_float_dtype and function is functions.Sub:
+        return _Sub([t.data.shape for t in call.inputs], needs_input_grad)
     if one_float_dtype and function is functions.Sigmoid:
         return _Sigmoid()
     if one_float_dtype and function is functions.Sum:
