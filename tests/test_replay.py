@@ -269,6 +269,21 @@ def test_values_computed_outside_operations_are_caught_on_the_checked_call():
         step(np.array([5.0]))
 
 
+def test_a_traced_step_inside_a_step_being_recorded_is_refused_not_hung():
+    w = Tensor([1.0], requires_grad=True)
+    inner = replay.trace(lambda x: (w * x).sum(), SGD([w], lr=0.1))
+    outer_w = Tensor([2.0], requires_grad=True)
+
+    def outer_loss(x):
+        inner(x.data)
+        return (outer_w * x).sum()
+
+    outer = replay.trace(outer_loss, SGD([outer_w], lr=0.1))
+    with pytest.raises(replay.TraceError, match="another traced step while it was being"):
+        outer(np.array([1.0]))
+    assert inner(np.array([1.0])) == 1.0  # the lock was released: tracing still works
+
+
 def test_recording_restores_function_apply_even_when_the_step_raises():
     before = Function.__dict__["apply"]
     w = Tensor([1.0], requires_grad=True)

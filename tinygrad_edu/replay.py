@@ -97,6 +97,11 @@ def _recording_apply(cls: type[Function], *inputs: Any, **options: Any) -> Tenso
 
 def _record(loss_fn: Callable[..., Any], arguments: Sequence[Tensor]) -> tuple[Tensor, list[_Call]]:
     """Run ``loss_fn`` eagerly once and keep every operation it called, in order."""
+    if _recorder.calls is not None:  # this thread holds the lock: waiting would hang
+        raise TraceError(
+            "trace: a step function called another traced step while it was being "
+            "recorded; trace the combined step as one function instead"
+        )
     calls: list[_Call] = []
     with _recording_lock:
         Function.apply = classmethod(_recording_apply)  # type: ignore[method-assign,assignment]
