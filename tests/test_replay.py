@@ -53,6 +53,15 @@ def eager_steps(loss_fn, optimizer, data):
     return losses
 
 
+def eager_steps_x(loss_fn, optimizer, data):
+    """eager_steps for a step function of the input alone."""
+    for x in data:
+        loss = loss_fn(Tensor(x))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
 def largest_difference(a_params, b_params):
     return max(
         float(np.max(np.abs(a.data - b.data))) for a, b in zip(a_params, b_params, strict=True)
@@ -428,7 +437,28 @@ def test_the_book_network_runs_on_the_fast_kernels():
     step(*book_batches(1, 2, "float64", inputs=8, outputs=3)[0])
     (program,) = step.programs.values()
     kernels = [type(op.kernel).__name__ for op in program.ops]
-    assert kernels == [
-        "_Transpose", "_MatMul2D", "_Sigmoid", "_Transpose", "_MatMul2D", "_Sigmoid",
-        "_Sub", "_Square", "_Sum",
-    ]  # fmt: skip
+    # x @ W.T: the transpose and the product folded into one kernel
+    assert kernels == ["_Linear2D", "_Sigmoid", "_Linear2D", "_Sigmoid", "_Sub", "_Square", "_Sum"]
+
+
+def test_a_transpose_read_twice_is_not_folded_and_still_matches():
+    def make():
+        return [Tensor(np.random.default_rng(5).normal(size=(3, 4)), requires_grad=True)]
+
+    def loss_of(w):
+        def loss_fn(x):
+            w_t = w.T  # one transpose, read by two products
+            return ((x @ w_t).sigmoid() + (x * 2) @ w_t).sum()
+
+        return loss_fn
+
+    data = [np.random.default_rng(6).normal(size=(2, 4)) for _ in range(20)]
+    eager_params, replay_params = make(), make()
+    eager_steps_x(loss_of(*eager_params), SGD(eager_params, lr=0.1), data)
+    step = replay.trace(loss_of(*replay_params), SGD(replay_params, lr=0.1), keep_grad=False)
+    for x in data:
+        step(x)
+    (program,) = step.programs.values()
+    assert "_Transpose" in [type(op.kernel).__name__ for op in program.ops]
+    assert program.private_grads == [False]
+    assert largest_difference(eager_params, replay_params) <= 1e-12
