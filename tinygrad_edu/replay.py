@@ -357,6 +357,17 @@ class _Program:
     private_grads: list[bool]  # per parameter: its gradient is a new array only it uses
     cast_arguments: bool = False  # the arguments' dtypes differ from argument_dtypes
 
+    def __post_init__(self) -> None:
+        # The two loops of a step, as flat tuples made once (each attribute looked up on
+        # every step costs time at batch 1). Backward: the ops that have something to
+        # differentiate, each after every op that used its output (reverse recorded order).
+        self.forward_plan = [(op.kernel.forward, op.inputs, op.output) for op in self.ops]
+        self.backward_plan = [
+            (k, op.kernel.backward, op.inputs, op.output, op.needs_input_grad)
+            for k, op in reversed(list(enumerate(self.ops)))
+            if True in op.needs_input_grad
+        ]
+
     def run(self, arguments: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray | None]]:
         """The loss and each parameter's gradient (None if the loss does not use it)."""
         values = self.slots.copy()
@@ -364,23 +375,20 @@ class _Program:
         values[:first] = arguments
         values[first : first + len(self.parameters)] = [p.data for p in self.parameters]
         saved: list[Any] = [None] * len(self.ops)
-        for k, op in enumerate(self.ops):
-            values[op.output], saved[k] = op.kernel.forward(*[values[i] for i in op.inputs])
+        for k, (forward, inputs, output) in enumerate(self.forward_plan):
+            values[output], saved[k] = forward(*[values[i] for i in inputs])
         loss = values[self.loss_slot]
         grads: list[Any] = [None] * len(values)
         grads[self.loss_slot] = self.loss_grad
-        for k in range(len(self.ops) - 1, -1, -1):  # each op after every op that used its output
-            op = self.ops[k]
-            grad = grads[op.output]
-            if grad is None or True not in op.needs_input_grad:
+        for k, backward, inputs, output, needs_input_grad in self.backward_plan:
+            grad = grads[output]
+            if grad is None:  # nothing flows back through this op
                 continue
-            input_grads = op.kernel.backward(saved[k], grad)
+            input_grads = backward(saved[k], grad)
             # Free what is used up, as the engine frees a graph: the next step's arrays
             # then reuse this memory while it is still in the processor's cache.
-            saved[k] = grads[op.output] = values[op.output] = None
-            for slot, needed, input_grad in zip(
-                op.inputs, op.needs_input_grad, input_grads, strict=True
-            ):
+            saved[k] = grads[output] = values[output] = None
+            for slot, needed, input_grad in zip(inputs, needs_input_grad, input_grads, strict=True):
                 if needed and input_grad is not None:
                     total = grads[slot]
                     grads[slot] = input_grad if total is None else total + input_grad
