@@ -10,6 +10,11 @@ step from the same weights (checked before timing):
   ``((t - o) ** 2).sum()``, ``optim.SGD``;
 - tinygrad_edu, nn: ``nn.Sequential`` of bias-free ``nn.Linear`` and ``nn.Sigmoid``,
   ``nn.squared_error``;
+- tinygrad_edu replay, raw and nn: the same two step functions given to
+  ``replay.trace``, which records the step once and replays it on arrays
+  (``docs/replay.md``), with ``keep_grad=False`` (the gradients are used up by the
+  update, as in the numpy step); "replay raw+grad" keeps ``.grad`` as the eager engine
+  does;
 - PyTorch eager, when it is installed (skipped otherwise).
 
 Rounds are interleaved (every contender once per round) so that a busy machine slows all
@@ -33,13 +38,13 @@ from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from tinygrad_edu import Tensor, nn  # noqa: E402
+from tinygrad_edu import Tensor, nn, replay  # noqa: E402
 from tinygrad_edu.optim import SGD  # noqa: E402
 
 INPUTS, HIDDEN, OUTPUTS, LR = 784, 200, 10, 0.01
 STEPS = {1: 300, 64: 40, 256: 12}  # steps per timed block, about the same time each
 
-Step = Callable[[np.ndarray, np.ndarray], None]
+Step = Callable[[np.ndarray, np.ndarray], object]
 Weights = Callable[[], tuple[np.ndarray, np.ndarray]]
 
 
@@ -48,6 +53,19 @@ def initial_weights(dtype: str) -> tuple[np.ndarray, np.ndarray]:
     w_ih = rng.normal(0, INPUTS**-0.5, (HIDDEN, INPUTS)).astype(dtype)
     w_ho = rng.normal(0, HIDDEN**-0.5, (OUTPUTS, HIDDEN)).astype(dtype)
     return w_ih, w_ho
+
+
+def book_model(dtype: str) -> nn.Sequential:
+    """The network as ``nn`` layers of the benchmark's dtype, from the same weights."""
+    w_ih, w_ho = initial_weights(dtype)
+    model = nn.Sequential(
+        nn.Linear(INPUTS, HIDDEN, bias=False, dtype=dtype),
+        nn.Sigmoid(),
+        nn.Linear(HIDDEN, OUTPUTS, bias=False, dtype=dtype),
+        nn.Sigmoid(),
+    )
+    model.load_state_dict({"0.weight": w_ih, "2.weight": w_ho})
+    return model
 
 
 def batches(batch: int, dtype: str, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -107,14 +125,7 @@ def raw_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
 
 
 def nn_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
-    w_ih, w_ho = initial_weights(dtype)
-    model = nn.Sequential(
-        nn.Linear(INPUTS, HIDDEN, bias=False),
-        nn.Sigmoid(),
-        nn.Linear(HIDDEN, OUTPUTS, bias=False),
-        nn.Sigmoid(),
-    )
-    model.load_state_dict({"0.weight": w_ih, "2.weight": w_ho})
+    model = book_model(dtype)
     optimizer = SGD(model.parameters(), lr=LR)
     first, second = model.parameters()
 
@@ -124,6 +135,35 @@ def nn_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
         loss.backward()
         optimizer.step()
 
+    return step, lambda: (first.data, second.data)
+
+
+def replay_raw_contender(dtype: str, batch: int, keep_grad: bool = False) -> tuple[Step, Weights]:
+    arrays = initial_weights(dtype)
+    w_ih = Tensor(arrays[0], requires_grad=True)
+    w_ho = Tensor(arrays[1], requires_grad=True)
+
+    def loss_fn(x: Tensor, t: Tensor) -> Tensor:
+        hidden = (x @ w_ih.T).sigmoid()
+        out = (hidden @ w_ho.T).sigmoid()
+        return ((t - out) ** 2).sum()
+
+    step = replay.trace(loss_fn, SGD([w_ih, w_ho], lr=LR), keep_grad=keep_grad)
+    return step, lambda: (w_ih.data, w_ho.data)
+
+
+def replay_raw_grad_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
+    return replay_raw_contender(dtype, batch, keep_grad=True)
+
+
+def replay_nn_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
+    model = book_model(dtype)
+    first, second = model.parameters()
+    step = replay.trace(
+        lambda x, t: nn.squared_error(model(x), t),
+        SGD(model.parameters(), lr=LR),
+        keep_grad=False,
+    )
     return step, lambda: (first.data, second.data)
 
 
@@ -153,6 +193,9 @@ CONTENDERS = {
     "numpy": numpy_contender,
     "tinygrad_edu raw": raw_contender,
     "tinygrad_edu nn": nn_contender,
+    "replay raw": replay_raw_contender,
+    "replay nn": replay_nn_contender,
+    "replay raw+grad": replay_raw_grad_contender,
     "PyTorch eager": torch_contender,
 }
 
