@@ -55,6 +55,13 @@ class TrainConfig:
             raise ValueError("the book's rule has no biases: use bias only with rule 'exact'")
 
 
+DIGITS_CONFIG = TrainConfig()
+"""`tinygrad-edu train`'s settings for the 8×8 digits (64 inputs)."""
+BOOK_MNIST_CONFIG = TrainConfig(hidden=200, lr=0.1, epochs=5)
+"""The book's settings for MNIST (784 inputs): 200 hidden nodes, learning rate 0.1, 5 epochs,
+one sample a step; it reports about 0.97 test accuracy with them."""
+
+
 @dataclass(frozen=True)
 class Epoch:
     number: int
