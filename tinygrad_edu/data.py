@@ -207,11 +207,11 @@ def _parse_idx(path: str | Path, content: bytes, gzipped: bool, expected_magic: 
     shape = struct.unpack(f">{dims}I", content[4:header_size])
     size = int(np.prod(shape, dtype=np.int64))
     data_end = header_size + size
-    sizes = " × ".join(str(s) for s in shape)
+    sizes = " × ".join(str(s) for s in shape) + (f" = {size}" if dims > 1 else "")
     if len(content) < data_end:
         raise DataFileError(
             path,
-            f"truncated: the header promises {sizes} = {size} bytes of data from offset "
+            f"truncated: the header promises {sizes} bytes of data from offset "
             f"{header_size}, so {data_end} bytes in all, but the file ends after "
             f"{len(content)}{note}",
             offset=len(content),
@@ -220,7 +220,7 @@ def _parse_idx(path: str | Path, content: bytes, gzipped: bool, expected_magic: 
         raise DataFileError(
             path,
             f"{len(content) - data_end} bytes past the end of the data: the header promises "
-            f"{sizes} = {size} bytes from offset {header_size}, ending at offset {data_end}{note}",
+            f"{sizes} bytes from offset {header_size}, ending at offset {data_end}{note}",
             offset=data_end,
         )
     return np.frombuffer(content, dtype=np.uint8, offset=header_size).reshape(shape)
