@@ -113,7 +113,6 @@ def batches(
 # Either may be gzipped. The format is read from the content, never from the file name.
 
 GZIP_MAGIC = b"\x1f\x8b"
-IDX_UBYTE = 0x08
 IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions: count, rows, columns
 IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension: count
 BOOK_PIXELS = 28 * 28

@@ -20,12 +20,11 @@ from tqdm import tqdm
 
 from tinygrad_edu import nn, textbook
 from tinygrad_edu.autograd import no_grad
-from tinygrad_edu.data import Split, batches, book_targets
+from tinygrad_edu.data import CLASSES, Split, batches, book_targets
 from tinygrad_edu.optim import SGD
 from tinygrad_edu.tensor import Tensor
 
 Rule = Literal["exact", "book"]
-CLASSES = 10
 
 
 @dataclass(frozen=True)
