@@ -8,10 +8,14 @@ loader, from the 8×8 digits upscaled to 28×28.
 import gzip
 import re
 import struct
+import tempfile
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tinygrad_edu import data, training
 from tinygrad_edu import io as weights_io
@@ -138,6 +142,29 @@ def test_csv_parsed_in_small_chunks_reads_the_same(tmp_path, digits28, monkeypat
     read = read_csv(path)
     np.testing.assert_array_equal(read.pixels, pixels)
     np.testing.assert_array_equal(read.labels, labels)
+
+
+@given(
+    count=st.integers(1, 6),
+    seed=st.integers(0, 2**32 - 1),
+    chunk=st.integers(1, 20_000),
+    gz=st.booleans(),
+)
+def test_random_images_read_back_exactly_from_csv_and_idx_for_any_chunk_size(
+    count, seed, chunk, gz
+):
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (count, 784))
+    labels = rng.integers(0, 10, count)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        mock.patch.object(data, "_CSV_CHUNK_BYTES", chunk),
+    ):
+        csv_path = save(Path(folder) / "r.csv", csv_text(labels, pixels).encode(), gz)
+        idx_images, _ = write_idx_pair(Path(folder), "r", pixels, labels, gz)
+        for read in (read_images(csv_path), read_images(idx_images)):
+            np.testing.assert_array_equal(read.pixels, pixels)
+            np.testing.assert_array_equal(read.labels, labels)
 
 
 def test_csv_fields_of_one_two_and_three_digits_with_leading_zeros(tmp_path):
