@@ -267,9 +267,9 @@ def _add_data_options(command: argparse.ArgumentParser, training: bool) -> None:
         "(train-images-idx3-ubyte.gz → train-labels-idx1-ubyte.gz) unless given.",
     )
     if training:
-        group.add_argument("--train-data", metavar="FILE", help="training images (with labels)")
+        group.add_argument("--train-data", metavar="FILE", help="training data: CSV or IDX images")
         group.add_argument("--train-labels", metavar="FILE", help="IDX labels of --train-data")
-    group.add_argument("--test-data", metavar="FILE", help="test images (with labels)")
+    group.add_argument("--test-data", metavar="FILE", help="test data: CSV or IDX images")
     group.add_argument("--test-labels", metavar="FILE", help="IDX labels of --test-data")
 
 
