@@ -468,6 +468,20 @@ def test_evaluate_refuses_weights_of_another_input_size(tmp_path, digits28, caps
     assert "a network of 64 inputs, but the test data has 784" in capsys.readouterr().err
 
 
+def test_evaluate_takes_a_labels_file_under_any_name(tmp_path, digits28, capsys):
+    pixels, labels = digits28[0][:20], digits28[1][:20]
+    images = save(tmp_path / "pictures", idx_bytes(pixels.reshape(-1, 28, 28), 0x803), True)
+    answers = save(tmp_path / "answers", idx_bytes(labels, 0x801), False)
+    model = training.book_network(784, 8, 10, rng=0)
+    weights = weights_io.save(model, tmp_path / "w.npz")
+    command = ["evaluate", str(weights), "--test-data", str(images)]
+    assert main(command) == 1  # no labels beside 'pictures.gz' by the standard name
+    assert "no 'images' to replace by 'labels'" in capsys.readouterr().err
+    assert main([*command, "--test-labels", str(answers)]) == 0
+    accuracy = numpy_accuracy(weights, pixels, labels)
+    assert f"test accuracy {accuracy:.4f} on 20 images" in capsys.readouterr().out
+
+
 # --------------------------------------------------------------------------- Fashion-MNIST
 
 
