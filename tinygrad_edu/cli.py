@@ -155,11 +155,48 @@ def run_worked_example() -> int:
     return 0
 
 
-def run_train(args: argparse.Namespace) -> int:
-    """Train the book's network on the digits; print progress, accuracy and confusion."""
-    from tinygrad_edu import training
-    from tinygrad_edu.data import load_digits
+def _from_files(args: argparse.Namespace) -> bool:
+    """Whether train/evaluate read MNIST-style files rather than the built-in digits, after
+    checking that the data options go together."""
+    training = hasattr(args, "train_data")  # evaluate has only the test options
+    train_data, train_labels = (
+        getattr(args, "train_data", None),
+        getattr(args, "train_labels", None),
+    )
+    if train_data is None and train_labels is not None:
+        raise ValueError("--train-labels goes with --train-data (the IDX images it labels)")
+    if args.test_data is None and args.test_labels is not None:
+        raise ValueError("--test-labels goes with --test-data (the IDX images it labels)")
+    if training and (train_data is None) != (args.test_data is None):
+        raise ValueError(
+            "--train-data and --test-data go together: give both files (CSV or IDX), or "
+            "neither to use the built-in digits"
+        )
+    return args.test_data is not None
 
+
+def _with_train_defaults(args: argparse.Namespace) -> bool:
+    """Fill in what train's options leave open — the digits' settings, or the book's for
+    MNIST-style files — and say whether the data comes from files."""
+    from tinygrad_edu.training import BOOK_MNIST_CONFIG, DIGITS_CONFIG
+
+    from_files = _from_files(args)
+    preset = BOOK_MNIST_CONFIG if from_files else DIGITS_CONFIG
+    for option in ("hidden", "lr", "epochs"):
+        if getattr(args, option) is None:
+            setattr(args, option, getattr(preset, option))
+    if args.out is None:
+        args.out = "mnist_weights.npz" if from_files else "digits_weights.npz"
+    return from_files
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train the book's network on the digits or on MNIST-style files (the book's CSV or
+    IDX); print progress, accuracy and confusion."""
+    from tinygrad_edu import training
+    from tinygrad_edu.data import load_digits, load_files
+
+    from_files = _with_train_defaults(args)
     config = training.TrainConfig(
         hidden=args.hidden,
         lr=args.lr,
@@ -169,19 +206,27 @@ def run_train(args: argparse.Namespace) -> int:
         rule=args.rule,
         bias=args.bias,
     )
-    split = load_digits(seed=args.split_seed)
+    if from_files:
+        split = load_files(args.train_data, args.test_data, args.train_labels, args.test_labels)
+        samples = f"{len(split.train_inputs)} images from {args.train_data}, testing on "
+        samples += f"{len(split.test_inputs)} from {args.test_data}"
+        origin = ""
+    else:
+        split = load_digits(seed=args.split_seed)
+        samples = f"{len(split.train_inputs)} digits, testing on {len(split.test_inputs)}"
+        origin = f", split seed {args.split_seed}"
+    inputs = split.train_inputs.shape[1]
     print(
-        f"training the book's network 64-{config.hidden}-10 (sigmoid, "
-        f"{'biases' if config.bias else 'no biases'}) on {len(split.train_inputs)} digits, "
-        f"testing on {len(split.test_inputs)}"
+        f"training the book's network {inputs}-{config.hidden}-10 (sigmoid, "
+        f"{'biases' if config.bias else 'no biases'}) on {samples}"
     )
     print(
         f"rule {config.rule}, lr {config.lr}, {config.epochs} epochs, batch size "
-        f"{config.batch_size}, seed {config.seed}, split seed {args.split_seed}"
+        f"{config.batch_size}, seed {config.seed}{origin}"
     )
     result = training.train(config, split, progress=not args.no_progress)
     print(f"test accuracy {result.test_accuracy:.4f}")
-    print("confusion matrix (rows: true digit, columns: predicted digit)")
+    print("confusion matrix (rows: true label, columns: predicted label)")
     print(training.format_confusion(result.confusion))
     saved = weights_io.save(result.model, args.out)
     print(f"weights saved to {saved}")
@@ -192,16 +237,23 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    """Report the test accuracy of saved weights on the digits test split."""
+    """Report the test accuracy of saved weights on the digits test split or a test file."""
     from tinygrad_edu import training
-    from tinygrad_edu.data import load_digits
+    from tinygrad_edu.data import book_inputs, load_digits, read_images
 
-    model = _network_from_file(args.weights)
-    split = load_digits(seed=args.split_seed)
-    predicted = training.predict(model, split.test_inputs)
-    accuracy = float(np.mean(predicted == split.test_labels))
-    print(f"{args.weights}: test accuracy {accuracy:.4f} on {len(split.test_inputs)} digits")
-    print(training.format_confusion(training.confusion_matrix(split.test_labels, predicted)))
+    if _from_files(args):
+        images = read_images(args.test_data, args.test_labels)
+        inputs, labels = book_inputs(images.pixels, 255.0), images.labels
+        samples = f"{len(labels)} images from {args.test_data}"
+    else:
+        split = load_digits(seed=args.split_seed)
+        inputs, labels = split.test_inputs, split.test_labels
+        samples = f"{len(labels)} digits"
+    model = _network_from_file(args.weights, inputs=inputs.shape[1])
+    predicted = training.predict(model, inputs)
+    accuracy = float(np.mean(predicted == labels))
+    print(f"{args.weights}: test accuracy {accuracy:.4f} on {samples}")
+    print(training.format_confusion(training.confusion_matrix(labels, predicted)))
     return 0
 
 
@@ -276,6 +328,21 @@ batch size and learning rate:
 """What `train --help` says about the batch size and the learning rate (measured)."""
 
 
+def _add_data_options(command: argparse.ArgumentParser, training: bool) -> None:
+    """--train-data/--test-data (CSV or IDX images) and, for IDX, their labels files."""
+    group = command.add_argument_group(
+        "MNIST-style files",
+        "the book's CSV (label then 784 pixels a line) or IDX images, gzipped or not, told "
+        "apart by content. IDX labels are found beside the images by the standard name "
+        "(train-images-idx3-ubyte.gz → train-labels-idx1-ubyte.gz) unless given.",
+    )
+    if training:
+        group.add_argument("--train-data", metavar="FILE", help="training data: CSV or IDX images")
+        group.add_argument("--train-labels", metavar="FILE", help="IDX labels of --train-data")
+    group.add_argument("--test-data", metavar="FILE", help="test data: CSV or IDX images")
+    group.add_argument("--test-labels", metavar="FILE", help="IDX labels of --test-data")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinygrad-edu",
@@ -292,19 +359,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train",
-        help="train the book's network on the built-in 8×8 handwritten digits",
-        description="Train the book's sigmoid network on scikit-learn's 8×8 digits.",
+        help="train the book's network on the built-in 8×8 digits, or on MNIST files (the "
+        "book's CSV or IDX)",
+        description="Train the book's sigmoid network on scikit-learn's 8×8 digits, or on "
+        "MNIST-style files (the book's CSV, or IDX images) with the book's settings.",
         epilog=BATCH_SIZE_AND_LEARNING_RATE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("--hidden", type=_positive_int, default=100, help="hidden nodes (100)")
+    train.add_argument(
+        "--hidden", type=_positive_int, help="hidden nodes (digits: 100; files: the book's 200)"
+    )
     train.add_argument(
         "--lr",
         type=_positive_float,
-        default=0.5,
-        help="learning rate α (0.5, chosen for batch size 1; see below for larger batches)",
+        help="learning rate α (digits: 0.5; files: the book's 0.1; both chosen for batch size "
+        "1, see below for larger batches)",
     )
-    train.add_argument("--epochs", type=_positive_int, default=20, help="epochs (20)")
+    train.add_argument(
+        "--epochs", type=_positive_int, help="epochs (digits: 20; files: the book's 5)"
+    )
     train.add_argument(
         "--batch-size",
         type=_positive_int,
@@ -314,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--seed", type=_seed, default=0, help="seed of weights and shuffling (0)")
     train.add_argument(
-        "--split-seed", type=_seed, default=0, help="seed of the 80/20 train/test split (0)"
+        "--split-seed", type=_seed, default=0, help="seed of the digits' 80/20 split (0)"
     )
     train.add_argument(
         "--rule",
@@ -323,8 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="exact: the autodiff gradient; book: the book's hidden-layer rule (exact)",
     )
     train.add_argument("--bias", action="store_true", help="give both layers biases (exact rule)")
+    _add_data_options(train, training=True)
     train.add_argument(
-        "--out", default="digits_weights.npz", help="where to save the weights (.npz)"
+        "--out",
+        help="where to save the weights (.npz; digits_weights.npz, or mnist_weights.npz with "
+        "--train-data)",
     )
     train.add_argument("--plot", metavar="PNG", help="plot loss and accuracy per epoch")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -360,7 +436,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="test accuracy of saved weights")
     evaluate.add_argument("weights", help="a .npz file written by train")
-    evaluate.add_argument("--split-seed", type=_seed, default=0, help="seed of the split (0)")
+    evaluate.add_argument(
+        "--split-seed", type=_seed, default=0, help="seed of the digits' split (0)"
+    )
+    _add_data_options(evaluate, training=False)
     for command_parser in commands.choices.values():
         command_parser.set_defaults(command_parser=command_parser)  # for its own usage line
     return parser
@@ -443,6 +522,10 @@ def _one_line(error: BaseException) -> str:
 def _refuse_bad_train_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """Everything that would fail only after minutes of training, refused before it starts
     (``parser.error`` prints train's usage and exits with status 2)."""
+    try:
+        from_files = _with_train_defaults(args)
+    except ValueError as error:
+        parser.error(str(error))
     if args.bias and args.rule == "book":
         parser.error("--bias works with --rule exact only: the book's rule has no biases")
     try:
@@ -463,7 +546,7 @@ def _refuse_bad_train_options(args: argparse.Namespace, parser: argparse.Argumen
             require_matplotlib()
         except ImportError as error:
             parser.error(f"--plot: {error}")
-    _refuse_too_large(args.hidden, parser)
+    _refuse_too_large(args.hidden, parser, inputs=BOOK_INPUTS if from_files else DIGIT_INPUTS)
 
 
 def _refuse_unwritable(option: str, path: Path, parser: argparse.ArgumentParser) -> None:
@@ -473,6 +556,7 @@ def _refuse_unwritable(option: str, path: Path, parser: argparse.ArgumentParser)
 
 
 DIGIT_INPUTS, DIGIT_CLASSES = 64, 10  # the digits' 8×8 pixels and their 10 labels
+BOOK_INPUTS = 784  # MNIST's 28×28 pixels, the book's input layer
 
 
 def _refuse_too_large(

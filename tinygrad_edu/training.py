@@ -25,12 +25,11 @@ from tqdm import tqdm
 
 from tinygrad_edu import nn, textbook
 from tinygrad_edu.autograd import no_grad
-from tinygrad_edu.data import Split, batches, book_targets
+from tinygrad_edu.data import CLASSES, Split, batches, book_targets
 from tinygrad_edu.optim import SGD
 from tinygrad_edu.tensor import Tensor
 
 Rule = Literal["exact", "book"]
-CLASSES = 10
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,13 @@ class TrainConfig:
             raise ValueError(f"rule must be 'exact' or 'book', got {self.rule!r}")
         if self.bias and self.rule == "book":
             raise ValueError("the book's rule has no biases: use bias only with rule 'exact'")
+
+
+DIGITS_CONFIG = TrainConfig()
+"""`tinygrad-edu train`'s settings for the 8×8 digits (64 inputs)."""
+BOOK_MNIST_CONFIG = TrainConfig(hidden=200, lr=0.1, epochs=5)
+"""The book's settings for MNIST (784 inputs): 200 hidden nodes, learning rate 0.1, 5 epochs,
+one sample a step; it reports about 0.97 test accuracy with them."""
 
 
 @dataclass(frozen=True)
