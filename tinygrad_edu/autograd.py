@@ -410,6 +410,34 @@ def _locate_saved(
 # --------------------------------------------------------------------------- engine
 
 
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Any],
+    *,
+    retain_graph: bool,
+    create_graph: bool = False,
+    targets: Sequence[Tensor] | None = None,
+) -> list[Any] | None:
+    """Propagate ``root_grads`` from ``roots`` back through the graph (Kahn's algorithm).
+
+    Without ``targets`` the gradients are added to the ``.grad`` of every leaf that
+    requires grad (and every tensor that called ``retain_grad()``); with ``targets`` they
+    are returned, one per target (None for a target the roots do not depend on), and no
+    ``.grad`` changes. Nothing is written until the whole pass has succeeded.
+    """
+    consumers = _graph_of(roots, targets)  # node -> how many nodes still owe it a gradient
+    pending = _Pending(consumers, targets)
+    pending.start(roots, root_grads)
+    ready = [node for node, count in consumers.items() if count == 0]
+    while ready:  # a node runs once every consumer of its output has sent its gradient
+        node = ready.pop()
+        for t, input_grad in _call_backward(node, pending.take(node), create_graph):
+            child = pending.deliver(t, input_grad)  # a node whose gradient is now complete
+            if child is not None:
+                ready.append(child)
+    return pending.finish(retain_graph)
+
+
 def _graph_of(roots: Sequence[Tensor], targets: Sequence[Tensor] | None = None) -> dict[Node, int]:
     """Every node that gradients flow through, with how many consumers each one has.
 
@@ -477,32 +505,123 @@ def _outputs_first(consumers: dict[Node, int]) -> list[Node]:
     return order
 
 
+class _Pending:
+    """The gradients of one backward pass, summed as they arrive; written only at the end,
+    so that a pass that raises changes nothing."""
+
+    def __init__(self, consumers: dict[Node, int], targets: Sequence[Tensor] | None) -> None:
+        self.consumers = consumers
+        self.targets = targets
+        self.at_node: dict[Node, Any] = {}  # ∂L/∂(the node's output), summed so far
+        self.at_leaf: dict[int, tuple[Tensor, Any]] = {}  # id -> (tensor, summed gradient)
+        self.retained: list[tuple[Tensor, Any]] = []  # outputs that called retain_grad()
+        self.captured: dict[int, Any] = {}  # id(target) -> its gradient
+        self.target_of = {t.grad_fn: id(t) for t in targets or () if t.grad_fn is not None}
+        self.visited: list[Node] = []
+
+    def start(self, roots: Sequence[Tensor], root_grads: Sequence[Any]) -> None:
+        """Each root receives its starting gradient (∂L/∂L = 1 for a scalar loss)."""
+        for index, (root, grad) in enumerate(zip(roots, root_grads, strict=True)):
+            if _state.anomaly_enabled and not _all_finite(grad):
+                raise FloatingPointError(
+                    f"detect_anomaly: the gradient given to start backward from output {index} "
+                    "holds NaN or inf"
+                )
+            if root.grad_fn in self.consumers:
+                self.at_node[root.grad_fn] = _accumulate(self.at_node.get(root.grad_fn), grad)
+            else:  # a leaf, or a target that is its own root
+                self._to_leaf(root, grad)
+
+    def take(self, node: Node) -> Any:
+        """The gradient of ``node``'s output, complete now (None if none arrived); kept too
+        where it is a target's or a retain_grad() tensor's."""
+        self.visited.append(node)
+        grad = self.at_node.pop(node, None)
+        if grad is not None:
+            if node in self.target_of:
+                self.captured[self.target_of[node]] = grad
+            if node._retain_output_grad and self.targets is None:
+                output = node.output
+                if output is not None:
+                    self.retained.append((output, grad))
+        return grad
+
+    def deliver(self, t: Tensor, grad: Any) -> Node | None:
+        """Add ``grad`` (None: nothing) to what tensor ``t`` has received; return t's node
+        once its last consumer has delivered, so that it is ready to run."""
+        child = t.grad_fn
+        if child is None or child not in self.consumers:  # a leaf, or off the targets' paths
+            if grad is not None:
+                self._to_leaf(t, grad)
+            return None
+        if grad is not None:
+            self.at_node[child] = _accumulate(self.at_node.get(child), grad)
+        self.consumers[child] -= 1
+        return child if self.consumers[child] == 0 else None
+
+    def _to_leaf(self, t: Tensor, grad: Any) -> None:
+        total = self.at_leaf.get(id(t))
+        self.at_leaf[id(t)] = (t, grad if total is None else total[1] + grad)
+
+    def finish(self, retain_graph: bool) -> list[Any] | None:
+        """Free the saved arrays (unless ``retain_graph``), then return the targets'
+        gradients, or add the leaves' to their ``.grad``."""
+        if not retain_graph:  # only now: a pass that raised leaves the graph usable
+            for node in self.visited:
+                node._release()
+        if self.targets is not None:
+            for t in self.targets:  # leaves, and targets whose own node was not run
+                if id(t) in self.at_leaf:
+                    self.captured[id(t)] = self.at_leaf[id(t)][1]
+            return [self.captured.get(id(t)) for t in self.targets]
+        for t, grad in self.at_leaf.values():
+            t._add_to_grad(grad)
+        for t, grad in self.retained:
+            t._add_to_grad(grad)
+        return None
+
+
 def _accumulate(total: Any, grad: Any) -> Any:
     return grad if total is None else total + grad
 
 
-def _check_grad(node: Node, index: int, tensor: Tensor, grad: Any) -> None:
-    if grad.shape != tensor.shape:
+def _call_backward(node: Node, grad: Any, create_graph: bool) -> list[tuple[Tensor, Any]]:
+    """``node``'s backward on ``grad``: (input, its gradient) for each input that needs one,
+    each gradient checked (its input's shape; finite under detect_anomaly). ``grad`` None
+    (nothing arrived) gives None for each, without calling backward."""
+    if grad is None:  # nothing flows through this node; its inputs are still counted down
+        pairs = zip(node.inputs, node.needs_input_grad, strict=True)
+        return [(t, None) for t, needed in pairs if needed]
+    if create_graph:  # ctx.saved hands out the graph's Tensors, so backward is recorded
+        node._recording = True
+        try:
+            input_grads = node.function.backward(node, grad)
+        finally:
+            node._recording = False
+    elif node.function._may_write_into_gradient:
+        input_grads = _backward_on_read_only(node, grad)
+    else:
+        input_grads = node.function.backward(node, grad)
+    if type(input_grads) is not tuple:
+        input_grads = (input_grads,)
+    if len(input_grads) != len(node.inputs):
         raise ValueError(
-            f"{node.function.__name__}.backward returned a gradient of shape {grad.shape} for "
-            f"input {index}, which has shape {tensor.shape}; a backward must return one "
-            "gradient of each input's shape (sum broadcast axes with unbroadcast)."
+            f"{node.function.__name__}.backward returned {len(input_grads)} "
+            f"gradients for {len(node.inputs)} inputs"
         )
-    if _state.anomaly_enabled:
-        values = grad.data if isinstance(grad, _tensor.Tensor) else grad
-        if not np.all(np.isfinite(values)):
-            if node.forward_stack is None:
-                where = (
-                    " (its forward ran outside detect_anomaly(); run the forward inside it "
-                    "too to see where)"
-                )
-            else:
-                lines = "".join(traceback.format_list(node.forward_stack)[-3:])
-                where = f". Its forward was called here:\n{lines}"
-            raise FloatingPointError(
-                f"detect_anomaly: {node.function.__name__}.backward produced NaN or inf in "
-                f"the gradient of input {index} (shape {tensor.shape}){where}"
-            )
+    checked = []
+    for index, (t, needed, input_grad) in enumerate(
+        zip(node.inputs, node.needs_input_grad, input_grads, strict=True)
+    ):
+        if not needed:
+            continue
+        if input_grad is not None:
+            if not create_graph and type(input_grad) is not np.ndarray:
+                input_grad = np.asarray(input_grad)
+            if input_grad.shape != t._data.shape or _state.anomaly_enabled:
+                _check_grad(node, index, t, input_grad)
+        checked.append((t, input_grad))
+    return checked
 
 
 def _backward_on_read_only(node: Node, grad: np.ndarray) -> Any:
@@ -522,113 +641,64 @@ def _backward_on_read_only(node: Node, grad: np.ndarray) -> Any:
         ) from error
 
 
-def run_backward(
-    roots: Sequence[Tensor],
-    root_grads: Sequence[Any],
-    *,
-    retain_graph: bool,
-    create_graph: bool = False,
-    targets: Sequence[Tensor] | None = None,
-) -> list[Any] | None:
-    """Propagate ``root_grads`` from ``roots`` back through the graph.
-
-    Without ``targets`` the gradients are added to the ``.grad`` of every leaf that
-    requires grad (and every tensor that called ``retain_grad()``); with ``targets`` they
-    are returned, one per target (None for a target the roots do not depend on), and no
-    ``.grad`` changes. Nothing is written until the whole pass has succeeded.
-    """
-    if _state.anomaly_enabled:
-        for index, grad in enumerate(root_grads):
-            values = grad.data if isinstance(grad, _tensor.Tensor) else grad
-            if not np.all(np.isfinite(values)):
-                raise FloatingPointError(
-                    f"detect_anomaly: the gradient given to start backward from output {index} "
-                    "holds NaN or inf"
-                )
-    consumers = _graph_of(roots, targets)
-    node_grads: dict[Node, Any] = {}
-    leaf_grads: dict[int, Any] = {}
-    leaves: dict[int, Tensor] = {}
-    retained: list[tuple[Tensor, Any]] = []
-    captured: dict[int, Any] = {}
-    target_by_node = {t.grad_fn: id(t) for t in targets or () if t.grad_fn is not None}
-
-    for root, grad in zip(roots, root_grads, strict=True):
-        if root.grad_fn not in consumers:  # a leaf, or a target that is its own root
-            leaf_grads[id(root)] = _accumulate(leaf_grads.get(id(root)), grad)
-            leaves[id(root)] = root
+def _check_grad(node: Node, index: int, tensor: Tensor, grad: Any) -> None:
+    if grad.shape != tensor.shape:
+        raise ValueError(
+            f"{node.function.__name__}.backward returned a gradient of shape {grad.shape} for "
+            f"input {index}, which has shape {tensor.shape}; a backward must return one "
+            "gradient of each input's shape (sum broadcast axes with unbroadcast)."
+        )
+    if _state.anomaly_enabled and not _all_finite(grad):
+        if node.forward_stack is None:
+            where = (
+                " (its forward ran outside detect_anomaly(); run the forward inside it "
+                "too to see where)"
+            )
         else:
-            node_grads[root.grad_fn] = _accumulate(node_grads.get(root.grad_fn), grad)
-    ready = [node for node, count in consumers.items() if count == 0]
-    visited: list[Node] = []
-    anomaly = _state.anomaly_enabled
+            lines = "".join(traceback.format_list(node.forward_stack)[-3:])
+            where = f". Its forward was called here:\n{lines}"
+        raise FloatingPointError(
+            f"detect_anomaly: {node.function.__name__}.backward produced NaN or inf in "
+            f"the gradient of input {index} (shape {tensor.shape}){where}"
+        )
 
-    while ready:
-        node = ready.pop()
-        visited.append(node)
-        grad = node_grads.pop(node, None)
-        if grad is None:  # nothing flows through this node; its inputs still get counted
-            input_grads: Any = (None,) * len(node.inputs)
-        else:
-            if node in target_by_node:
-                captured[target_by_node[node]] = grad
-            if node._retain_output_grad and targets is None:
-                output = node.output
-                if output is not None:
-                    retained.append((output, grad))
-            if create_graph:
-                node._recording = True
-                try:
-                    input_grads = node.function.backward(node, grad)
-                finally:
-                    node._recording = False
-            elif node.function._may_write_into_gradient:
-                input_grads = _backward_on_read_only(node, grad)
-            else:
-                input_grads = node.function.backward(node, grad)
-            if type(input_grads) is not tuple:
-                input_grads = (input_grads,)
-            if len(input_grads) != len(node.inputs):
-                raise ValueError(
-                    f"{node.function.__name__}.backward returned {len(input_grads)} "
-                    f"gradients for {len(node.inputs)} inputs"
-                )
-        for index, (t, needed, input_grad) in enumerate(
-            zip(node.inputs, node.needs_input_grad, input_grads, strict=True)
-        ):
-            if not needed:
-                continue
-            if input_grad is not None:
-                if not create_graph and type(input_grad) is not np.ndarray:
-                    input_grad = np.asarray(input_grad)
-                if input_grad.shape != t._data.shape or anomaly:
-                    _check_grad(node, index, t, input_grad)
-            child = t.grad_fn
-            if child is None or child not in consumers:  # a leaf, or off the targets' paths
-                if input_grad is not None:
-                    key = id(t)
-                    leaf_grads[key] = _accumulate(leaf_grads.get(key), input_grad)
-                    leaves[key] = t
-                continue
-            if input_grad is not None:
-                node_grads[child] = _accumulate(node_grads.get(child), input_grad)
-            consumers[child] -= 1
-            if consumers[child] == 0:
-                ready.append(child)
 
-    if not retain_graph:  # only now: a pass that raised leaves the graph usable
-        for node in visited:
-            node._release()
-    if targets is not None:
-        for t in targets:  # leaves, and targets whose own node was not run
-            if id(t) in leaf_grads:
-                captured[id(t)] = leaf_grads[id(t)]
-        return [captured.get(id(t)) for t in targets]
-    for key, grad in leaf_grads.items():
-        leaves[key]._add_to_grad(grad)
-    for t, grad in retained:
-        t._add_to_grad(grad)
-    return None
+def _all_finite(grad: Any) -> bool:
+    values = grad.data if isinstance(grad, _tensor.Tensor) else grad
+    return bool(np.all(np.isfinite(values)))
+
+
+def initial_gradient(root: Tensor, gradient: Any, caller: str, *, as_tensor: bool) -> Any:
+    """∂L/∂root to start a backward pass from: checked against the root's shape."""
+    if gradient is None:
+        if root._data.size != 1:
+            raise RuntimeError(
+                f"{caller}: Tensor{root._label()} has shape {root.shape}, so the gradient to "
+                "start from is ambiguous; pass gradient= (an array of that shape), or reduce "
+                "the tensor to one element first (e.g. .sum())"
+            )
+        values: Any = np.ones_like(root._data)
+    elif isinstance(gradient, _tensor.Tensor):
+        values = gradient if as_tensor else gradient.data
+    else:
+        values = np.asarray(gradient)
+    if not (np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_):
+        raise TypeError(
+            f"{caller}: the gradient must hold numbers (an array or Tensor of shape "
+            f"{root.shape}), got {gradient!r}"
+        )
+    if values.shape != root.shape:
+        raise ValueError(
+            f"{caller}: the gradient has shape {values.shape} but Tensor{root._label()} has "
+            f"shape {root.shape}; they must be equal"
+        )
+    if as_tensor:
+        return (
+            values
+            if isinstance(values, _tensor.Tensor)
+            else _tensor.Tensor._constant(values.astype(root.dtype))
+        )
+    return values.astype(root.dtype, copy=False)
 
 
 def grad(
@@ -675,7 +745,7 @@ def grad(
                 "requires grad?)"
             )
     root_grads = [
-        _tensor.initial_gradient(t, g, "grad", as_tensor=create_graph)
+        initial_gradient(t, g, "grad", as_tensor=create_graph)
         for t, g in zip(output_list, grad_output_list, strict=True)
     ]
     keep = create_graph if retain_graph is None else retain_graph
