@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tinygrad_edu import Function, Tensor, grad, nn, textbook, viz
 from tinygrad_edu.cli import build_parser
-from tinygrad_edu.functions import REGISTRY
+from tinygrad_edu.registry import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE = re.compile(r"^\t(\w+) \[(.*)\]$", re.MULTILINE)

@@ -301,6 +301,10 @@ class Function:
     into it (``grad *= 2``) would change a sibling's gradient. Return new arrays.
     """
 
+    labels: tuple[str, ...] = ()
+    """The chain-rule factor each input's gradient picks up, one short label per tensor input
+    (``("·σ(1−σ)",)`` for sigmoid), written beside the formula; drawings show them."""
+
     # The built-in operations never write into their incoming gradient, so the engine hands
     # it to them as it is; any other backward gets a read-only view (functions.py clears it).
     _may_write_into_gradient = True

@@ -31,7 +31,7 @@ import numpy as np
 
 from tinygrad_edu import viz
 from tinygrad_edu.autograd import Function, GraphReleasedError, Node, grad
-from tinygrad_edu.functions import REGISTRY, OpInfo
+from tinygrad_edu.registry import REGISTRY, OpInfo
 from tinygrad_edu.tensor import Tensor
 
 __all__ = [

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu.autograd import Node, grad
-from tinygrad_edu.functions import REGISTRY, MatMul, Mul, Sigmoid, SquaredError, Sum
+from tinygrad_edu.functions import MatMul, Mul, Sigmoid, SquaredError, Sum
+from tinygrad_edu.registry import REGISTRY
 from tinygrad_edu.tensor import Tensor
 
 Array = np.ndarray
