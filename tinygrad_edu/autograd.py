@@ -211,6 +211,15 @@ class Node:
         self._constants = arrays
 
     @property
+    def saved_sources(self) -> tuple[int | str, ...]:
+        """Where each saved array came from, in the order forward saved them: an input's
+        index (0, 1, …), ``"output"``, ``"derived"`` (an array forward computed, saved with
+        `save_for_backward`) or ``"constant"`` (saved with `save_constants`). Kept after
+        backward frees the arrays themselves."""
+        names = {_OUTPUT: "output", _CONSTANT: "derived", _DECLARED_CONSTANT: "constant"}
+        return tuple(names.get(source, source) for source in self._saved_sources)
+
+    @property
     def constants(self) -> tuple[Any, ...]:
         """What forward saved with `save_constants` (plain arrays, also when recording)."""
         if self.released:

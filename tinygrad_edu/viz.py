@@ -28,18 +28,20 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from tinygrad_edu.autograd import _OUTPUT, Function, Node, grad
+from tinygrad_edu.autograd import Function, Node, grad
 from tinygrad_edu.functions import Linear, MatMul, SquaredError
 from tinygrad_edu.tensor import Tensor
 
 __all__ = [
     "COLOURS",
+    "INSTALL_HINT",
     "LEGEND",
     "SAVED_BORDER",
     "SMALL_TENSOR",
     "Drawing",
     "GraphvizNotFoundError",
     "draw",
+    "drawing_ids",
     "save",
 ]
 
@@ -73,12 +75,13 @@ SMALL_TENSOR = 16
 """Data and gradients of tensors with at most this many elements are printed in full; larger
 ones show their range."""
 
-_INSTALL_HINT = (
+INSTALL_HINT = (
     "rendering needs the Graphviz 'dot' program, which is not on PATH. Install Graphviz: "
     "'sudo apt-get install graphviz' (Debian, Ubuntu) or 'brew install graphviz' (macOS, "
     "Homebrew); others: https://graphviz.org/download/. Without it, draw() still builds the "
     "graph and save() still writes DOT source (.dot, .gv)."
 )
+"""What `GraphvizNotFoundError` says: how to install the ``dot`` program."""
 _RENDERED = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
 _SOURCE = (".dot", ".gv")
 _RANKDIRS = ("LR", "RL", "TB", "BT")
@@ -109,7 +112,7 @@ class Drawing(graphviz.Digraph):  # type: ignore[misc]  # graphviz ships without
         try:
             return super()._repr_mimebundle_(include, exclude, **options)
         except graphviz.ExecutableNotFound:
-            return {"text/plain": f"GraphvizNotFoundError: {_INSTALL_HINT}"}
+            return {"text/plain": f"GraphvizNotFoundError: {INSTALL_HINT}"}
 
 
 # --------------------------------------------------------------------------- the walk
@@ -145,13 +148,19 @@ class _Graph:
         self.saved_arrays: Counter[int] = Counter()  # id(node) -> saved arrays not in the graph
         for item in self.items:
             if isinstance(item, Node):
-                for source in item._saved_sources:  # an input's index, the output, or neither
-                    if source >= 0:
+                for source in item.saved_sources:  # an input's index, the output, or neither
+                    if isinstance(source, int):
                         self.saved.add(id(item.inputs[source]))
-                    elif source == _OUTPUT:
+                    elif source == "output":
                         self.saved.add(id(self.output_of[id(item)]))
                     else:
                         self.saved_arrays[id(item)] += 1
+
+    def kept(self, max_nodes: int | None) -> int:
+        """How many of the items are drawn: all, or max_nodes − 1 and one summary node."""
+        if max_nodes is not None and len(self.items) > max_nodes:
+            return max_nodes - 1
+        return len(self.items)
 
     def kind(self, t: Tensor) -> str:
         if t is self.root:
@@ -323,9 +332,7 @@ def draw(
             f"of the rest), got {max_nodes!r}"
         )
     graph = _Graph(tensor)
-    kept = len(graph.items)
-    if max_nodes is not None and kept > max_nodes:
-        kept = max_nodes - 1  # and one summary node
+    kept = graph.kept(max_nodes)
     drawn = {id(item) for item in graph.items[:kept]}
     collapsed = kept < len(graph.items)
 
@@ -366,6 +373,18 @@ def draw(
             fillcolor=COLOURS["summary"],
         )
     return dot
+
+
+def drawing_ids(tensor: Tensor, max_nodes: int | None = None) -> list[tuple[Tensor | Node, str]]:
+    """Each tensor and operation of ``draw(tensor, max_nodes=max_nodes)`` with the name of
+    its node in the DOT source ("t0", "op1", …; "summary" for those folded into the summary
+    node), nearest to ``tensor`` first: for a page that highlights parts of the drawing."""
+    graph = _Graph(tensor)
+    kept = graph.kept(max_nodes)
+    return [
+        (item, graph.ids[id(item)] if position < kept else "summary")
+        for position, item in enumerate(graph.items)
+    ]
 
 
 def _engine_gradients(graph: _Graph, drawn: list[Tensor | Node]) -> dict[int, np.ndarray]:
@@ -521,7 +540,7 @@ def save(
     try:
         image = drawing.pipe(format=_RENDERED[suffix])
     except graphviz.ExecutableNotFound:
-        raise GraphvizNotFoundError(f"save {str(path)!r}: {_INSTALL_HINT}") from None
+        raise GraphvizNotFoundError(f"save {str(path)!r}: {INSTALL_HINT}") from None
     path.write_bytes(image)
     return path
 
