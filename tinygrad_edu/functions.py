@@ -717,7 +717,8 @@ class LogSoftmax(Function):
 class SquaredError(Function):
     """E = Σ (t − o)² over all elements.  ∂L/∂o = g · 2(o − t), ∂L/∂t = g · 2(t − o).
 
-    No ½: the factor 2 is part of the true gradient (DESIGN, "The loss and the factor 2").
+    No ½: the factor 2 is part of the true gradient (docs/design.md, "The loss and the
+    factor 2").
     """
 
     labels = ("·2(o−t)", "·2(t−o)")

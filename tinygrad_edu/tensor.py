@@ -513,5 +513,6 @@ class Tensor:
         return F.LogSoftmax.apply(self, axis=axis)
 
     def squared_error(self, target: Any) -> Tensor:
-        """E = Σ(t − o)² over all elements (no ½: see DESIGN, "The loss and the factor 2")."""
+        """E = Σ(t − o)² over all elements (no ½: see docs/design.md, "The loss and the
+        factor 2")."""
         return F.SquaredError.apply(self, target)
