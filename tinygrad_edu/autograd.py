@@ -444,10 +444,8 @@ def run_backward(
     ready = [node for node, count in consumers.items() if count == 0]
     while ready:  # a node runs once every consumer of its output has sent its gradient
         node = ready.pop()
-        for t, input_grad in _call_backward(node, pending.take(node), create_graph):
-            child = pending.deliver(t, input_grad)  # a node whose gradient is now complete
-            if child is not None:
-                ready.append(child)
+        input_grads = _call_backward(node, pending.take(node), create_graph)
+        ready += pending.deliver(node, input_grads)  # the inputs' nodes that are complete now
     return pending.finish(retain_graph)
 
 
@@ -465,9 +463,9 @@ def _graph_of(roots: Sequence[Tensor], targets: Sequence[Tensor] | None = None) 
             stack.append(root.grad_fn)
     while stack:  # one pass: count each edge as it is found
         node = stack.pop()
-        for t, needed in zip(node.inputs, node.needs_input_grad, strict=True):
+        for index, t in enumerate(node.inputs):
             child = t.grad_fn
-            if needed and child is not None:
+            if child is not None and node.needs_input_grad[index]:
                 if child in consumers:
                     consumers[child] += 1
                 else:
@@ -522,6 +520,8 @@ class _Pending:
     """The gradients of one backward pass, summed as they arrive; written only at the end,
     so that a pass that raises changes nothing."""
 
+    __slots__ = ("at_leaf", "at_node", "captured", "consumers", "retained", "target_of", "targets")
+
     def __init__(self, consumers: dict[Node, int], targets: Sequence[Tensor] | None) -> None:
         self.consumers = consumers
         self.targets = targets
@@ -530,7 +530,6 @@ class _Pending:
         self.retained: list[tuple[Tensor, Any]] = []  # outputs that called retain_grad()
         self.captured: dict[int, Any] = {}  # id(target) -> its gradient
         self.target_of = {t.grad_fn: id(t) for t in targets or () if t.grad_fn is not None}
-        self.visited: list[Node] = []
 
     def start(self, roots: Sequence[Tensor], root_grads: Sequence[Any]) -> None:
         """Each root receives its starting gradient (∂L/∂L = 1 for a scalar loss)."""
@@ -548,7 +547,6 @@ class _Pending:
     def take(self, node: Node) -> Any:
         """The gradient of ``node``'s output, complete now (None if none arrived); kept too
         where it is a target's or a retain_grad() tensor's."""
-        self.visited.append(node)
         grad = self.at_node.pop(node, None)
         if grad is not None:
             if node in self.target_of:
@@ -559,18 +557,28 @@ class _Pending:
                     self.retained.append((output, grad))
         return grad
 
-    def deliver(self, t: Tensor, grad: Any) -> Node | None:
-        """Add ``grad`` (None: nothing) to what tensor ``t`` has received; return t's node
-        once its last consumer has delivered, so that it is ready to run."""
-        child = t.grad_fn
-        if child is None or child not in self.consumers:  # a leaf, or off the targets' paths
+    def deliver(self, node: Node, input_grads: Sequence[Any]) -> list[Node]:
+        """Add each input's gradient to what that input has received: a leaf's (or, with
+        targets, a node's off their paths) is kept for the end, a node's is summed for its
+        own backward. Returns the inputs' nodes that every consumer has now delivered to."""
+        ready = []
+        consumers, at_node = self.consumers, self.at_node
+        for index, t in enumerate(node.inputs):  # (enumerate: cheaper than zip, per node)
+            if not node.needs_input_grad[index]:
+                continue
+            grad = input_grads[index]
+            child = t.grad_fn
+            if child is None or child not in consumers:  # a leaf, or off the targets' paths
+                if grad is not None:
+                    self._to_leaf(t, grad)
+                continue
             if grad is not None:
-                self._to_leaf(t, grad)
-            return None
-        if grad is not None:
-            self.at_node[child] = _accumulate(self.at_node.get(child), grad)
-        self.consumers[child] -= 1
-        return child if self.consumers[child] == 0 else None
+                total = at_node.get(child)
+                at_node[child] = grad if total is None else total + grad
+            consumers[child] -= 1
+            if consumers[child] == 0:
+                ready.append(child)
+        return ready
 
     def _to_leaf(self, t: Tensor, grad: Any) -> None:
         total = self.at_leaf.get(id(t))
@@ -580,7 +588,7 @@ class _Pending:
         """Free the saved arrays (unless ``retain_graph``), then return the targets'
         gradients, or add the leaves' to their ``.grad``."""
         if not retain_graph:  # only now: a pass that raised leaves the graph usable
-            for node in self.visited:
+            for node in self.consumers:  # every one of them has run (Kahn's visits them all)
                 node._release()
         if self.targets is not None:
             for t in self.targets:  # leaves, and targets whose own node was not run
@@ -598,13 +606,12 @@ def _accumulate(total: Any, grad: Any) -> Any:
     return grad if total is None else total + grad
 
 
-def _call_backward(node: Node, grad: Any, create_graph: bool) -> list[tuple[Tensor, Any]]:
-    """``node``'s backward on ``grad``: (input, its gradient) for each input that needs one,
-    each gradient checked (its input's shape; finite under detect_anomaly). ``grad`` None
-    (nothing arrived) gives None for each, without calling backward."""
+def _call_backward(node: Node, grad: Any, create_graph: bool) -> Sequence[Any]:
+    """``node``'s backward on ``grad``: one gradient per input, each checked (its input's
+    shape; finite under detect_anomaly), None where none is needed. ``grad`` None (nothing
+    arrived) gives None for every input, without calling backward."""
     if grad is None:  # nothing flows through this node; its inputs are still counted down
-        pairs = zip(node.inputs, node.needs_input_grad, strict=True)
-        return [(t, None) for t, needed in pairs if needed]
+        return (None,) * len(node.inputs)
     if create_graph:  # ctx.saved hands out the graph's Tensors, so backward is recorded
         node._recording = True
         try:
@@ -622,18 +629,16 @@ def _call_backward(node: Node, grad: Any, create_graph: bool) -> list[tuple[Tens
             f"{node.function.__name__}.backward returned {len(input_grads)} "
             f"gradients for {len(node.inputs)} inputs"
         )
-    checked = []
-    for index, (t, needed, input_grad) in enumerate(
-        zip(node.inputs, node.needs_input_grad, input_grads, strict=True)
-    ):
-        if not needed:
+    anomaly = _state.anomaly_enabled
+    checked = list(input_grads)
+    for index, input_grad in enumerate(input_grads):
+        if input_grad is None or not node.needs_input_grad[index]:
             continue
-        if input_grad is not None:
-            if not create_graph and type(input_grad) is not np.ndarray:
-                input_grad = np.asarray(input_grad)
-            if input_grad.shape != t._data.shape or _state.anomaly_enabled:
-                _check_grad(node, index, t, input_grad)
-        checked.append((t, input_grad))
+        if not create_graph and type(input_grad) is not np.ndarray:
+            checked[index] = input_grad = np.asarray(input_grad)
+        t = node.inputs[index]
+        if input_grad.shape != t._data.shape or anomaly:
+            _check_grad(node, index, t, input_grad)
     return checked
 
 

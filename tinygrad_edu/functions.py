@@ -97,15 +97,20 @@ def _broadcasting(
         raise ValueError(f"{op}: {error} (dtypes {a.dtype} and {b.dtype})") from None
 
 
-def _each_input(ctx: Node, *rules: tuple[tuple[int, ...], Callable[[], Any]]) -> tuple[Any, ...]:
-    """One gradient per input of a broadcasting operation, from ``(shape, rule)`` pairs:
-    ``rule()`` summed back to the input's ``shape`` (`unbroadcast`) where
-    ``ctx.needs_input_grad`` asks for it, and None (not computed at all) where not."""
-    return tuple(
-        [
-            unbroadcast(rule(), shape) if needed else None
-            for (shape, rule), needed in zip(rules, ctx.needs_input_grad, strict=True)
-        ]
+def _each_input(
+    ctx: Node,
+    a_shape: tuple[int, ...],
+    a_rule: Callable[[], Any],
+    b_shape: tuple[int, ...],
+    b_rule: Callable[[], Any],
+) -> tuple[Any, Any]:
+    """The two gradients of a broadcasting operation y = f(a, b): ``a_rule()`` summed back
+    to ``a_shape`` (`unbroadcast`) if ``ctx.needs_input_grad`` asks for it, else None (not
+    computed at all); the same for b."""
+    need_a, need_b = ctx.needs_input_grad
+    return (
+        unbroadcast(a_rule(), a_shape) if need_a else None,
+        unbroadcast(b_rule(), b_shape) if need_b else None,
     )
 
 
@@ -209,7 +214,7 @@ class Add(Function):
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         a_shape, b_shape = ctx.shapes
-        return _each_input(ctx, (a_shape, lambda: g), (b_shape, lambda: g))
+        return _each_input(ctx, a_shape, lambda: g, b_shape, lambda: g)
 
 
 class Sub(Function):
@@ -226,7 +231,7 @@ class Sub(Function):
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         a_shape, b_shape = ctx.shapes
-        return _each_input(ctx, (a_shape, lambda: g), (b_shape, lambda: -g))
+        return _each_input(ctx, a_shape, lambda: g, b_shape, lambda: -g)
 
 
 class Mul(Function):
@@ -243,7 +248,7 @@ class Mul(Function):
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         a, b = ctx.saved
-        return _each_input(ctx, (a.shape, lambda: g * b), (b.shape, lambda: g * a))
+        return _each_input(ctx, a.shape, lambda: g * b, b.shape, lambda: g * a)
 
 
 class Div(Function):
@@ -260,7 +265,7 @@ class Div(Function):
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         a, b = ctx.saved
-        return _each_input(ctx, (a.shape, lambda: g / b), (b.shape, lambda: -g * a / (b * b)))
+        return _each_input(ctx, a.shape, lambda: g / b, b.shape, lambda: -g * a / (b * b))
 
 
 class Neg(Function):
@@ -310,8 +315,10 @@ class Pow(Function):
         with np.errstate(divide="ignore", invalid="ignore") if ctx.zero_base else _NO_ERRSTATE:
             return _each_input(
                 ctx,
-                (a.shape, lambda: g * b * a ** (b - 1 + both_zero)),
-                (b.shape, lambda: g * y * _log(a + zero_base_constant)),
+                a.shape,
+                lambda: g * b * a ** (b - 1 + both_zero),
+                b.shape,
+                lambda: g * y * _log(a + zero_base_constant),
             )
 
 
@@ -739,7 +746,7 @@ class SquaredError(Function):
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         o, t = ctx.saved
         twice_diff = 2 * (o - t) * g
-        return _each_input(ctx, (o.shape, lambda: twice_diff), (t.shape, lambda: -twice_diff))
+        return _each_input(ctx, o.shape, lambda: twice_diff, t.shape, lambda: -twice_diff)
 
 
 # Every operation above never writes into its incoming gradient, so the engine hands it to
