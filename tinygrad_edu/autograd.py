@@ -695,8 +695,10 @@ def initial_gradient(root: Tensor, gradient: Any, caller: str, *, as_tensor: boo
                 "start from is ambiguous; pass gradient= (an array of that shape), or reduce "
                 "the tensor to one element first (e.g. .sum())"
             )
-        values: Any = np.ones_like(root._data)
-    elif isinstance(gradient, _tensor.Tensor):
+        ones = np.ones_like(root._data)  # ∂L/∂L = 1, of the root's shape and dtype
+        return _tensor.Tensor._constant(ones) if as_tensor else ones
+    values: Any
+    if isinstance(gradient, _tensor.Tensor):
         values = gradient if as_tensor else gradient.data
     else:
         values = np.asarray(gradient)
