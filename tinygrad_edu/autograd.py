@@ -475,8 +475,8 @@ def _graph_of(roots: Sequence[Tensor], targets: Sequence[Tensor] | None = None) 
         kept = set(_leading_to(consumers, targets))
         consumers = dict.fromkeys(kept, 0)
         for node in kept:
-            for t, needed in zip(node.inputs, node.needs_input_grad, strict=True):
-                if needed and t.grad_fn in kept:
+            for index, t in enumerate(node.inputs):
+                if t.grad_fn in kept and node.needs_input_grad[index]:
                     consumers[t.grad_fn] += 1
     for node in consumers:
         if node.released and node._saved_sources:
@@ -507,9 +507,9 @@ def _outputs_first(consumers: dict[Node, int]) -> list[Node]:
     while ready:
         node = ready.pop()
         order.append(node)
-        for t, needed in zip(node.inputs, node.needs_input_grad, strict=True):
+        for index, t in enumerate(node.inputs):
             child = t.grad_fn
-            if needed and child in waiting:
+            if child in waiting and node.needs_input_grad[index]:
                 waiting[child] -= 1
                 if waiting[child] == 0:
                     ready.append(child)
