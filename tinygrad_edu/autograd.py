@@ -1,9 +1,11 @@
 """The backward engine: `Function`, the graph `Node`, grad mode, `grad()`, `detect_anomaly`.
 
-A forward computation records one `Node` per operation. `backward()` visits those nodes
-in reverse topological order (iteratively, so graphs of any depth work) and calls each
-operation's `backward(ctx, grad)` to turn the gradient of its output into gradients of its
-inputs: the chain rule, one factor per node.
+A forward computation records one `Node` per operation (`Function.apply`). `backward()`
+visits those nodes in reverse topological order (Kahn's algorithm, iteratively, so graphs
+of any depth work) and calls each operation's `backward(ctx, grad)` to turn the gradient
+of its output into gradients of its inputs: the chain rule, one factor per node.
+`run_backward` is that loop; each step of it is a named helper below it (`_graph_of`,
+`_Pending.start`/`take`/`deliver`/`finish`, `_call_backward`).
 """
 
 from __future__ import annotations

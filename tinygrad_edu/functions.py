@@ -207,9 +207,8 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        y = _broadcasting("add", operator.add, a, b)
         ctx.shapes = (a.shape, b.shape)
-        return y
+        return _broadcasting("add", operator.add, a, b)
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
@@ -224,9 +223,8 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        y = _broadcasting("sub", operator.sub, a, b)
         ctx.shapes = (a.shape, b.shape)
-        return y
+        return _broadcasting("sub", operator.sub, a, b)
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
@@ -241,9 +239,8 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        y = _broadcasting("mul", operator.mul, a, b)
         ctx.save_for_backward(a, b)
-        return y
+        return _broadcasting("mul", operator.mul, a, b)
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
@@ -258,9 +255,8 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        y = _broadcasting("div", operator.truediv, a, b)
         ctx.save_for_backward(a, b)
-        return y
+        return _broadcasting("div", operator.truediv, a, b)
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
