@@ -785,8 +785,8 @@ def grad(
         if g is None:
             if not allow_unused:
                 raise ValueError(
-                    f"grad: input {i} (shape {t.shape}{_named(t)}) was not used to compute "
-                    "the outputs; pass allow_unused=True to get None for it"
+                    f"grad: input {i} (Tensor{t._label()}, shape {t.shape}) was not used to "
+                    "compute the outputs; pass allow_unused=True to get None for it"
                 )
             result.append(None)
         elif isinstance(g, tensor_type):
@@ -805,10 +805,6 @@ def _tensor_list(tensors: Any, what: str) -> list[Any]:
             f"{type(tensors).__name__} {tensors!r}"
         )
     return list(tensors)
-
-
-def _named(t: Tensor) -> str:
-    return f", name {t.name!r}" if t.name else ""
 
 
 # Last, because tensor.py builds on everything above (Tensor's operators are Functions).
