@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from tinygrad_edu import Function, Tensor, detect_anomaly, enable_grad, functions, grad, no_grad
+from tinygrad_edu import (
+    Function,
+    Tensor,
+    detect_anomaly,
+    enable_grad,
+    functions,
+    grad,
+    no_grad,
+    registry,
+)
 from tinygrad_edu.autograd import GraphReleasedError, is_grad_enabled
 from tinygrad_edu.gradcheck import numerical_gradient
 from tinygrad_edu.testing import strategies as tst
@@ -327,7 +336,7 @@ def test_the_built_in_operations_are_handed_the_gradient_as_it_is():
     }
     assert built_in == {
         info.function
-        for info in functions.REGISTRY.values()
+        for info in registry.REGISTRY.values()
         if info.function.__module__ == functions.__name__
     }
     assert not any(f._may_write_into_gradient for f in built_in)
@@ -787,3 +796,28 @@ def test_anomaly_blames_a_non_finite_starting_gradient_on_itself():
     with detect_anomaly(), pytest.raises(FloatingPointError, match="start backward"):
         (x * 2).sum().backward(gradient=np.nan)
     assert x.grad is None
+
+
+def test_saved_sources_say_where_each_saved_array_came_from():
+    class SavesADerivedArray(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x, 2 * x)
+            return 3 * x
+
+        @staticmethod
+        def backward(ctx, g):
+            _, twice = ctx.saved
+            return g * twice * 1.5  # 3
+
+    a = Tensor([1.0, 0.0], requires_grad=True)
+    b = Tensor([2.0, 3.0], requires_grad=True)
+    assert (a * b).grad_fn.saved_sources == (0, 1)  # Mul keeps both inputs
+    assert a.sigmoid().grad_fn.saved_sources == ("output",)  # σ′ = y(1 − y)
+    assert a.relu().grad_fn.saved_sources == ("constant",)  # the mask [x > 0]
+    # Pow: the base, the exponent, the result, and the two masks for a = 0
+    assert (a**b).grad_fn.saved_sources == (0, 1, "output", "constant", "constant")
+    y = SavesADerivedArray.apply(a)
+    assert y.grad_fn.saved_sources == (0, "derived")
+    y.sum().backward()
+    assert y.grad_fn.released and y.grad_fn.saved_sources == (0, "derived")  # still known

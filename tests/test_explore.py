@@ -423,7 +423,7 @@ def test_browser_play_and_forward_mode_of_the_worked_example(browser, tmp_path):
     assert agrees(z, [2.3]) and agrees(o, [sigmoid(2.3)])  # 2.0·0.4 + 3.0·0.5, σ(2.3)
 
 
-def test_explore_builds_on_the_core_and_viz_only():
+def test_explore_builds_on_the_core_viz_and_registry_only():
     import ast
 
     import tinygrad_edu.explore as module
@@ -436,4 +436,6 @@ def test_explore_builds_on_the_core_and_viz_only():
             modules.add(node.module)
     ours = {m for m in modules if m.startswith("tinygrad_edu")}
     core = {"tinygrad_edu.autograd", "tinygrad_edu.functions", "tinygrad_edu.tensor"}
-    assert ours <= core | {"tinygrad_edu.viz"} and "tinygrad_edu.viz" in ours
+    # and the registry, for each operation's name ("sigmoid", "matmul")
+    allowed = core | {"tinygrad_edu.viz", "tinygrad_edu.registry"}
+    assert ours <= allowed and "tinygrad_edu.viz" in ours

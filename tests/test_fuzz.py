@@ -10,13 +10,13 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tinygrad_edu import Tensor, enable_grad, functions, grad, no_grad
+from tinygrad_edu import Tensor, enable_grad, functions, grad, no_grad, registry
 from tinygrad_edu.gradcheck import numerical_gradient
 from tinygrad_edu.testing import strategies as tst
 
 BUILT_IN = sorted(
     name
-    for name, info in functions.REGISTRY.items()
+    for name, info in registry.REGISTRY.items()
     if info.function.__module__ == functions.__name__  # not ops other tests register
 )
 PROGRAMS = max(300, 3 * settings().max_examples)  # 300 by default, 3000 under thorough

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Function, Tensor, functions, no_grad
+from tinygrad_edu import Function, Tensor, no_grad, registry
 from tinygrad_edu.gradcheck import MAX_JACOBIAN_ROWS, GradcheckError, gradcheck, gradgradcheck
 from tinygrad_edu.nn import cross_entropy
 from tinygrad_edu.testing import strategies as tst
 
-OPS = sorted(functions.REGISTRY)
+OPS = sorted(registry.REGISTRY)
 CHECKERS = [gradcheck, gradgradcheck]
 
 

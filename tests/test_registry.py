@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Function, Tensor, enable_grad, functions, grad
+from tinygrad_edu import Function, Tensor, enable_grad, functions, grad, registry
 from tinygrad_edu.gradcheck import numerical_gradient
 from tinygrad_edu.testing import strategies as tst
 
-OPS = sorted(functions.REGISTRY)
+OPS = sorted(registry.REGISTRY)
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
 
 
@@ -39,12 +39,12 @@ def test_every_function_in_functions_is_registered():
         and obj is not Function
         and obj.__module__ == functions.__name__
     }
-    registered = {info.function for info in functions.REGISTRY.values()}
-    assert defined - registered == set(), "register every operation in functions.REGISTRY"
+    registered = {info.function for info in registry.REGISTRY.values()}
+    assert defined - registered == set(), "register every operation in registry.REGISTRY"
 
 
 def test_every_registered_op_has_a_domain_and_label_per_input():
-    for info in functions.REGISTRY.values():
+    for info in registry.REGISTRY.values():
         arity = len(inspect.signature(info.function.forward).parameters) - 1
         arity -= sum(
             p.default is not inspect.Parameter.empty
@@ -103,3 +103,13 @@ def test_op_recorded_backward_gives_second_derivatives(name, data):
     for second, expected in zip(seconds, numeric, strict=True):
         actual = np.zeros_like(expected) if second is None else second.data
         np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_register_reads_the_labels_from_the_class_and_rejects_a_mismatch():
+    class Twice(Function):  # y = 2x, one input, but two labels
+        labels = ("·2", "·2")
+
+    with pytest.raises(ValueError, match=r"1 domains but Twice.labels has 2"):
+        registry.register("twice", Twice, "unary", ("real",), lambda g, x: (2 * g,))
+    assert "twice" not in registry.REGISTRY
+    assert registry.REGISTRY["sigmoid"].labels is functions.Sigmoid.labels

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tinygrad_edu import Function, Tensor, grad, nn, proofs, viz
 from tinygrad_edu.cli import build_parser
-from tinygrad_edu.functions import REGISTRY
+from tinygrad_edu.registry import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE = re.compile(r"^\t(\w+) \[(.*)\]$", re.MULTILINE)
@@ -483,3 +483,19 @@ def test_the_docs_images_are_what_make_images_draws_now(tmp_path, capsys):
         fresh = svg_texts((tmp_path / name).read_text(encoding="utf-8"))
         assert fresh == svg_texts((ROOT / "docs" / "images" / name).read_text(encoding="utf-8"))
     assert "wrote" in capsys.readouterr().out
+
+
+def test_drawing_ids_name_the_nodes_of_the_drawing():
+    x = Tensor([1.0, 2.0], requires_grad=True, name="x")
+    y = x
+    for _ in range(6):
+        y = y.sigmoid()
+    source = viz.draw(y, max_nodes=5).source
+    ids = viz.drawing_ids(y, max_nodes=5)
+    assert [item for item, _ in ids][:2] == [y, y.grad_fn]  # nearest first
+    assert len(ids) == 13  # 7 tensors and 6 operations
+    drawn = [name for _, name in ids if name != "summary"]
+    assert len(drawn) == 4  # max_nodes − 1, and the summary node
+    for name in drawn:
+        assert f"\t{name} [" in source
+    assert ids[-1] == (x, "summary") and "\tsummary [" in source

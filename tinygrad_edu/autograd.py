@@ -1,9 +1,11 @@
 """The backward engine: `Function`, the graph `Node`, grad mode, `grad()`, `detect_anomaly`.
 
-A forward computation records one `Node` per operation. `backward()` visits those nodes
-in reverse topological order (iteratively, so graphs of any depth work) and calls each
-operation's `backward(ctx, grad)` to turn the gradient of its output into gradients of its
-inputs: the chain rule, one factor per node.
+A forward computation records one `Node` per operation (`Function.apply`). `backward()`
+visits those nodes in reverse topological order (Kahn's algorithm, iteratively, so graphs
+of any depth work) and calls each operation's `backward(ctx, grad)` to turn the gradient
+of its output into gradients of its inputs: the chain rule, one factor per node.
+`run_backward` is that loop; each step of it is a named helper below it (`_graph_of`,
+`_Pending.start`/`take`/`deliver`/`finish`, `_call_backward`).
 """
 
 from __future__ import annotations
@@ -211,6 +213,15 @@ class Node:
         self._constants = arrays
 
     @property
+    def saved_sources(self) -> tuple[int | str, ...]:
+        """Where each saved array came from, in the order forward saved them: an input's
+        index (0, 1, …), ``"output"``, ``"derived"`` (an array forward computed, saved with
+        `save_for_backward`) or ``"constant"`` (saved with `save_constants`). Kept after
+        backward frees the arrays themselves."""
+        names = {_OUTPUT: "output", _CONSTANT: "derived", _DECLARED_CONSTANT: "constant"}
+        return tuple(names.get(source, source) for source in self._saved_sources)
+
+    @property
     def constants(self) -> tuple[Any, ...]:
         """What forward saved with `save_constants` (plain arrays, also when recording)."""
         if self.released:
@@ -307,6 +318,10 @@ class Function:
     several backwards (``Add`` passes its incoming gradient to both inputs), so writing
     into it (``grad *= 2``) would change a sibling's gradient. Return new arrays.
     """
+
+    labels: tuple[str, ...] = ()
+    """The chain-rule factor each input's gradient picks up, one short label per tensor input
+    (``("·σ(1−σ)",)`` for sigmoid), written beside the formula; drawings show them."""
 
     # The built-in operations never write into their incoming gradient, so the engine hands
     # it to them as it is; any other backward gets a read-only view (functions.py clears it).
@@ -428,6 +443,32 @@ def _locate_saved(
 # --------------------------------------------------------------------------- engine
 
 
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Any],
+    *,
+    retain_graph: bool,
+    create_graph: bool = False,
+    targets: Sequence[Tensor] | None = None,
+) -> list[Any] | None:
+    """Propagate ``root_grads`` from ``roots`` back through the graph (Kahn's algorithm).
+
+    Without ``targets`` the gradients are added to the ``.grad`` of every leaf that
+    requires grad (and every tensor that called ``retain_grad()``); with ``targets`` they
+    are returned, one per target (None for a target the roots do not depend on), and no
+    ``.grad`` changes. Nothing is written until the whole pass has succeeded.
+    """
+    consumers = _graph_of(roots, targets)  # node -> how many nodes still owe it a gradient
+    pending = _Pending(consumers, targets)
+    pending.start(roots, root_grads)
+    ready = [node for node, count in consumers.items() if count == 0]
+    while ready:  # a node runs once every consumer of its output has sent its gradient
+        node = ready.pop()
+        input_grads = _call_backward(node, pending.take(node), create_graph)
+        ready += pending.deliver(node, input_grads)  # the inputs' nodes that are complete now
+    return pending.finish(retain_graph)
+
+
 def _graph_of(roots: Sequence[Tensor], targets: Sequence[Tensor] | None = None) -> dict[Node, int]:
     """Every node that gradients flow through, with how many consumers each one has.
 
@@ -442,9 +483,9 @@ def _graph_of(roots: Sequence[Tensor], targets: Sequence[Tensor] | None = None) 
             stack.append(root.grad_fn)
     while stack:  # one pass: count each edge as it is found
         node = stack.pop()
-        for t, needed in zip(node.inputs, node.needs_input_grad, strict=True):
+        for index, t in enumerate(node.inputs):
             child = t.grad_fn
-            if needed and child is not None:
+            if child is not None and node.needs_input_grad[index]:
                 if child in consumers:
                     consumers[child] += 1
                 else:
@@ -454,8 +495,8 @@ def _graph_of(roots: Sequence[Tensor], targets: Sequence[Tensor] | None = None) 
         kept = set(_leading_to(consumers, targets))
         consumers = dict.fromkeys(kept, 0)
         for node in kept:
-            for t, needed in zip(node.inputs, node.needs_input_grad, strict=True):
-                if needed and t.grad_fn in kept:
+            for index, t in enumerate(node.inputs):
+                if t.grad_fn in kept and node.needs_input_grad[index]:
                     consumers[t.grad_fn] += 1
     for node in consumers:
         if node.released and node._saved_sources:
@@ -486,41 +527,139 @@ def _outputs_first(consumers: dict[Node, int]) -> list[Node]:
     while ready:
         node = ready.pop()
         order.append(node)
-        for t, needed in zip(node.inputs, node.needs_input_grad, strict=True):
+        for index, t in enumerate(node.inputs):
             child = t.grad_fn
-            if needed and child in waiting:
+            if child in waiting and node.needs_input_grad[index]:
                 waiting[child] -= 1
                 if waiting[child] == 0:
                     ready.append(child)
     return order
 
 
+class _Pending:
+    """The gradients of one backward pass, summed as they arrive; written only at the end,
+    so that a pass that raises changes nothing."""
+
+    __slots__ = ("at_leaf", "at_node", "captured", "consumers", "retained", "target_of", "targets")
+
+    def __init__(self, consumers: dict[Node, int], targets: Sequence[Tensor] | None) -> None:
+        self.consumers = consumers
+        self.targets = targets
+        self.at_node: dict[Node, Any] = {}  # ∂L/∂(the node's output), summed so far
+        self.at_leaf: dict[int, tuple[Tensor, Any]] = {}  # id -> (tensor, summed gradient)
+        self.retained: list[tuple[Tensor, Any]] = []  # outputs that called retain_grad()
+        self.captured: dict[int, Any] = {}  # id(target) -> its gradient
+        self.target_of = {t.grad_fn: id(t) for t in targets or () if t.grad_fn is not None}
+
+    def start(self, roots: Sequence[Tensor], root_grads: Sequence[Any]) -> None:
+        """Each root receives its starting gradient (∂L/∂L = 1 for a scalar loss)."""
+        for index, (root, grad) in enumerate(zip(roots, root_grads, strict=True)):
+            if _state.anomaly_enabled and not _all_finite(grad):
+                raise FloatingPointError(
+                    f"detect_anomaly: the gradient given to start backward from output {index} "
+                    "holds NaN or inf"
+                )
+            if root.grad_fn in self.consumers:
+                self.at_node[root.grad_fn] = _accumulate(self.at_node.get(root.grad_fn), grad)
+            else:  # a leaf, or a target that is its own root
+                self._to_leaf(root, grad)
+
+    def take(self, node: Node) -> Any:
+        """The gradient of ``node``'s output, complete now (None if none arrived); kept too
+        where it is a target's or a retain_grad() tensor's."""
+        grad = self.at_node.pop(node, None)
+        if grad is not None:
+            if node in self.target_of:
+                self.captured[self.target_of[node]] = grad
+            if node._retain_output_grad and self.targets is None:
+                output = node.output
+                if output is not None:
+                    self.retained.append((output, grad))
+        return grad
+
+    def deliver(self, node: Node, input_grads: Sequence[Any]) -> list[Node]:
+        """Add each input's gradient to what that input has received: a leaf's (or, with
+        targets, a node's off their paths) is kept for the end, a node's is summed for its
+        own backward. Returns the inputs' nodes that every consumer has now delivered to."""
+        ready = []
+        consumers, at_node = self.consumers, self.at_node
+        for index, t in enumerate(node.inputs):  # (enumerate: cheaper than zip, per node)
+            if not node.needs_input_grad[index]:
+                continue
+            grad = input_grads[index]
+            child = t.grad_fn
+            if child is None or child not in consumers:  # a leaf, or off the targets' paths
+                if grad is not None:
+                    self._to_leaf(t, grad)
+                continue
+            if grad is not None:
+                total = at_node.get(child)
+                at_node[child] = grad if total is None else total + grad
+            consumers[child] -= 1
+            if consumers[child] == 0:
+                ready.append(child)
+        return ready
+
+    def _to_leaf(self, t: Tensor, grad: Any) -> None:
+        total = self.at_leaf.get(id(t))
+        self.at_leaf[id(t)] = (t, grad if total is None else total[1] + grad)
+
+    def finish(self, retain_graph: bool) -> list[Any] | None:
+        """Free the saved arrays (unless ``retain_graph``), then return the targets'
+        gradients, or add the leaves' to their ``.grad``."""
+        if not retain_graph:  # only now: a pass that raised leaves the graph usable
+            for node in self.consumers:  # every one of them has run (Kahn's visits them all)
+                node._release()
+        if self.targets is not None:
+            for t in self.targets:  # leaves, and targets whose own node was not run
+                if id(t) in self.at_leaf:
+                    self.captured[id(t)] = self.at_leaf[id(t)][1]
+            return [self.captured.get(id(t)) for t in self.targets]
+        for t, grad in self.at_leaf.values():
+            t._add_to_grad(grad)
+        for t, grad in self.retained:
+            t._add_to_grad(grad)
+        return None
+
+
 def _accumulate(total: Any, grad: Any) -> Any:
     return grad if total is None else total + grad
 
 
-def _check_grad(node: Node, index: int, tensor: Tensor, grad: Any) -> None:
-    if grad.shape != tensor.shape:
+def _call_backward(node: Node, grad: Any, create_graph: bool) -> Sequence[Any]:
+    """``node``'s backward on ``grad``: one gradient per input, each checked (its input's
+    shape; finite under detect_anomaly), None where none is needed. ``grad`` None (nothing
+    arrived) gives None for every input, without calling backward."""
+    if grad is None:  # nothing flows through this node; its inputs are still counted down
+        return (None,) * len(node.inputs)
+    if create_graph:  # ctx.saved hands out the graph's Tensors, so backward is recorded
+        node._recording = True
+        try:
+            input_grads = node.function.backward(node, grad)
+        finally:
+            node._recording = False
+    elif node.function._may_write_into_gradient:
+        input_grads = _backward_on_read_only(node, grad)
+    else:
+        input_grads = node.function.backward(node, grad)
+    if type(input_grads) is not tuple:
+        input_grads = (input_grads,)
+    if len(input_grads) != len(node.inputs):
         raise ValueError(
-            f"{node.function.__name__}.backward returned a gradient of shape {grad.shape} for "
-            f"input {index}, which has shape {tensor.shape}; a backward must return one "
-            "gradient of each input's shape (sum broadcast axes with unbroadcast)."
+            f"{node.function.__name__}.backward returned {len(input_grads)} "
+            f"gradients for {len(node.inputs)} inputs"
         )
-    if _state.anomaly_enabled:
-        values = grad.data if isinstance(grad, _tensor.Tensor) else grad
-        if not np.all(np.isfinite(values)):
-            if node.forward_stack is None:
-                where = (
-                    " (its forward ran outside detect_anomaly(); run the forward inside it "
-                    "too to see where)"
-                )
-            else:
-                lines = "".join(traceback.format_list(node.forward_stack)[-3:])
-                where = f". Its forward was called here:\n{lines}"
-            raise FloatingPointError(
-                f"detect_anomaly: {node.function.__name__}.backward produced NaN or inf in "
-                f"the gradient of input {index} (shape {tensor.shape}){where}"
-            )
+    anomaly = _state.anomaly_enabled
+    checked = list(input_grads)
+    for index, input_grad in enumerate(input_grads):
+        if input_grad is None or not node.needs_input_grad[index]:
+            continue
+        if not create_graph and type(input_grad) is not np.ndarray:
+            checked[index] = input_grad = np.asarray(input_grad)
+        t = node.inputs[index]
+        if input_grad.shape != t._data.shape or anomaly:
+            _check_grad(node, index, t, input_grad)
+    return checked
 
 
 def _backward_on_read_only(node: Node, grad: Any) -> Any:
@@ -541,113 +680,66 @@ def _backward_on_read_only(node: Node, grad: Any) -> Any:
         ) from error
 
 
-def run_backward(
-    roots: Sequence[Tensor],
-    root_grads: Sequence[Any],
-    *,
-    retain_graph: bool,
-    create_graph: bool = False,
-    targets: Sequence[Tensor] | None = None,
-) -> list[Any] | None:
-    """Propagate ``root_grads`` from ``roots`` back through the graph.
-
-    Without ``targets`` the gradients are added to the ``.grad`` of every leaf that
-    requires grad (and every tensor that called ``retain_grad()``); with ``targets`` they
-    are returned, one per target (None for a target the roots do not depend on), and no
-    ``.grad`` changes. Nothing is written until the whole pass has succeeded.
-    """
-    if _state.anomaly_enabled:
-        for index, grad in enumerate(root_grads):
-            values = grad.data if isinstance(grad, _tensor.Tensor) else grad
-            if not np.all(np.isfinite(values)):
-                raise FloatingPointError(
-                    f"detect_anomaly: the gradient given to start backward from output {index} "
-                    "holds NaN or inf"
-                )
-    consumers = _graph_of(roots, targets)
-    node_grads: dict[Node, Any] = {}
-    leaf_grads: dict[int, Any] = {}
-    leaves: dict[int, Tensor] = {}
-    retained: list[tuple[Tensor, Any]] = []
-    captured: dict[int, Any] = {}
-    target_by_node = {t.grad_fn: id(t) for t in targets or () if t.grad_fn is not None}
-
-    for root, grad in zip(roots, root_grads, strict=True):
-        if root.grad_fn not in consumers:  # a leaf, or a target that is its own root
-            leaf_grads[id(root)] = _accumulate(leaf_grads.get(id(root)), grad)
-            leaves[id(root)] = root
+def _check_grad(node: Node, index: int, tensor: Tensor, grad: Any) -> None:
+    if grad.shape != tensor.shape:
+        raise ValueError(
+            f"{node.function.__name__}.backward returned a gradient of shape {grad.shape} for "
+            f"input {index}, which has shape {tensor.shape}; a backward must return one "
+            "gradient of each input's shape (sum broadcast axes with unbroadcast)."
+        )
+    if _state.anomaly_enabled and not _all_finite(grad):
+        if node.forward_stack is None:
+            where = (
+                " (its forward ran outside detect_anomaly(); run the forward inside it "
+                "too to see where)"
+            )
         else:
-            node_grads[root.grad_fn] = _accumulate(node_grads.get(root.grad_fn), grad)
-    ready = [node for node, count in consumers.items() if count == 0]
-    visited: list[Node] = []
-    anomaly = _state.anomaly_enabled
+            lines = "".join(traceback.format_list(node.forward_stack)[-3:])
+            where = f". Its forward was called here:\n{lines}"
+        raise FloatingPointError(
+            f"detect_anomaly: {node.function.__name__}.backward produced NaN or inf in "
+            f"the gradient of input {index} (shape {tensor.shape}){where}"
+        )
 
-    while ready:
-        node = ready.pop()
-        visited.append(node)
-        grad = node_grads.pop(node, None)
-        if grad is None:  # nothing flows through this node; its inputs still get counted
-            input_grads: Any = (None,) * len(node.inputs)
-        else:
-            if node in target_by_node:
-                captured[target_by_node[node]] = grad
-            if node._retain_output_grad and targets is None:
-                output = node.output
-                if output is not None:
-                    retained.append((output, grad))
-            if create_graph:
-                node._recording = True
-                try:
-                    input_grads = node.function.backward(node, grad)
-                finally:
-                    node._recording = False
-            elif node.function._may_write_into_gradient:
-                input_grads = _backward_on_read_only(node, grad)
-            else:
-                input_grads = node.function.backward(node, grad)
-            if type(input_grads) is not tuple:
-                input_grads = (input_grads,)
-            if len(input_grads) != len(node.inputs):
-                raise ValueError(
-                    f"{node.function.__name__}.backward returned {len(input_grads)} "
-                    f"gradients for {len(node.inputs)} inputs"
-                )
-        for index, (t, needed, input_grad) in enumerate(
-            zip(node.inputs, node.needs_input_grad, input_grads, strict=True)
-        ):
-            if not needed:
-                continue
-            if input_grad is not None:
-                if not create_graph and type(input_grad) is not np.ndarray:
-                    input_grad = np.asarray(input_grad)
-                if input_grad.shape != t._data.shape or anomaly:
-                    _check_grad(node, index, t, input_grad)
-            child = t.grad_fn
-            if child is None or child not in consumers:  # a leaf, or off the targets' paths
-                if input_grad is not None:
-                    key = id(t)
-                    leaf_grads[key] = _accumulate(leaf_grads.get(key), input_grad)
-                    leaves[key] = t
-                continue
-            if input_grad is not None:
-                node_grads[child] = _accumulate(node_grads.get(child), input_grad)
-            consumers[child] -= 1
-            if consumers[child] == 0:
-                ready.append(child)
 
-    if not retain_graph:  # only now: a pass that raised leaves the graph usable
-        for node in visited:
-            node._release()
-    if targets is not None:
-        for t in targets:  # leaves, and targets whose own node was not run
-            if id(t) in leaf_grads:
-                captured[id(t)] = leaf_grads[id(t)]
-        return [captured.get(id(t)) for t in targets]
-    for key, grad in leaf_grads.items():
-        leaves[key]._add_to_grad(grad)
-    for t, grad in retained:
-        t._add_to_grad(grad)
-    return None
+def _all_finite(grad: Any) -> bool:
+    values = grad.data if isinstance(grad, _tensor.Tensor) else grad
+    return bool(np.all(np.isfinite(values)))
+
+
+def initial_gradient(root: Tensor, gradient: Any, caller: str, *, as_tensor: bool) -> Any:
+    """∂L/∂root to start a backward pass from: checked against the root's shape."""
+    if gradient is None:
+        if root._data.size != 1:
+            raise RuntimeError(
+                f"{caller}: Tensor{root._label()} has shape {root.shape}, so the gradient to "
+                "start from is ambiguous; pass gradient= (an array of that shape), or reduce "
+                "the tensor to one element first (e.g. .sum())"
+            )
+        ones = np.ones_like(root._data)  # ∂L/∂L = 1, of the root's shape and dtype
+        return _tensor.Tensor._constant(ones) if as_tensor else ones
+    values: Any
+    if isinstance(gradient, _tensor.Tensor):
+        values = gradient if as_tensor else gradient.data
+    else:
+        values = np.asarray(gradient)
+    if not (np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_):
+        raise TypeError(
+            f"{caller}: the gradient must hold numbers (an array or Tensor of shape "
+            f"{root.shape}), got {gradient!r}"
+        )
+    if values.shape != root.shape:
+        raise ValueError(
+            f"{caller}: the gradient has shape {values.shape} but Tensor{root._label()} has "
+            f"shape {root.shape}; they must be equal"
+        )
+    if as_tensor:
+        return (
+            values
+            if isinstance(values, _tensor.Tensor)
+            else _tensor.Tensor._constant(values.astype(root.dtype))
+        )
+    return values.astype(root.dtype, copy=False)
 
 
 def grad(
@@ -694,7 +786,7 @@ def grad(
                 "requires grad?)"
             )
     root_grads = [
-        _tensor.initial_gradient(t, g, "grad", as_tensor=create_graph)
+        initial_gradient(t, g, "grad", as_tensor=create_graph)
         for t, g in zip(output_list, grad_output_list, strict=True)
     ]
     keep = create_graph if retain_graph is None else retain_graph
@@ -712,8 +804,8 @@ def grad(
         if g is None:
             if not allow_unused:
                 raise ValueError(
-                    f"grad: input {i} (shape {t.shape}{_named(t)}) was not used to compute "
-                    "the outputs; pass allow_unused=True to get None for it"
+                    f"grad: input {i} (Tensor{t._label()}, shape {t.shape}) was not used to "
+                    "compute the outputs; pass allow_unused=True to get None for it"
                 )
             result.append(None)
         elif isinstance(g, tensor_type):
@@ -732,10 +824,6 @@ def _tensor_list(tensors: Any, what: str) -> list[Any]:
             f"{type(tensors).__name__} {tensors!r}"
         )
     return list(tensors)
-
-
-def _named(t: Tensor) -> str:
-    return f", name {t.name!r}" if t.name else ""
 
 
 # Last, because tensor.py builds on everything above (Tensor's operators are Functions).

@@ -31,7 +31,7 @@ import numpy as np
 
 from tinygrad_edu import viz
 from tinygrad_edu.autograd import Function, GraphReleasedError, Node, grad
-from tinygrad_edu.functions import REGISTRY, OpInfo
+from tinygrad_edu.registry import REGISTRY, OpInfo
 from tinygrad_edu.tensor import Tensor
 
 __all__ = [
@@ -408,14 +408,10 @@ class Explorer:
         self.backward_steps, self.leaf_grads = record_backward(loss)
         self.forward_steps = forward_order(loss)
         self.leaves = [t for t in _nodes_and_leaves(loss)[1] if id(t) in self.leaf_grads]
-        self._graph = viz._Graph(loss)
-        kept = len(self._graph.items)
-        if max_nodes is not None and kept > max_nodes:
-            kept = max_nodes - 1
-        self._drawn = {id(item) for item in self._graph.items[:kept]}
-        self._names = _distinct_names(
-            [item for item in self._graph.items if isinstance(item, Tensor)]
-        )
+        drawn = viz.drawing_ids(loss, max_nodes)
+        self._ids = {id(item): name for item, name in drawn}
+        self._tensors = [item for item, _ in drawn if isinstance(item, Tensor)]
+        self._names = _distinct_names(self._tensors)
 
     def _name(self, t: Tensor) -> str:
         return self._names[id(t)]
@@ -423,14 +419,14 @@ class Explorer:
     # ---------------------------------------------------------------- ids in the drawing
 
     def _id(self, item: Tensor | Node) -> str:
-        return self._graph.ids[id(item)] if id(item) in self._drawn else "summary"
+        return self._ids.get(id(item), "summary")
 
     def _svg(self, backward: bool) -> str:
         drawing = self._drawings[backward]
         try:
             svg = drawing.pipe(format="svg").decode("utf-8")
         except graphviz.ExecutableNotFound:
-            raise viz.GraphvizNotFoundError(f"explore: {viz._INSTALL_HINT}") from None
+            raise viz.GraphvizNotFoundError(f"explore: {viz.INSTALL_HINT}") from None
         return svg[svg.index("<svg") :]
 
     # ---------------------------------------------------------------- the steps as data
@@ -601,7 +597,7 @@ class Explorer:
         return '<h3>the parameters\' .grad</h3><table class="leaves">' + "".join(rows) + "</table>"
 
     def _forward_data(self) -> list[dict[str, Any]]:
-        leaves = [t for t in self._graph.items if isinstance(t, Tensor) and t.grad_fn is None]
+        leaves = [t for t in self._tensors if t.grad_fn is None]
         start_rows = "".join(
             _row(_e(self._name(t)), _array_html(t.data, "value")) for t in leaves[:12]
         )

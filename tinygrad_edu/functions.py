@@ -1,21 +1,19 @@
-"""Every operation, one `Function` each: forward and backward side by side; and the registry.
+"""Every operation, one `Function` each: forward and backward side by side.
 
 Notation in the docstrings: the operation computes ``y = f(x)``; ``g`` is the gradient
 ∂L/∂y arriving from above; backward returns ∂L/∂x = g · ∂y/∂x (the chain rule, one step).
 Each backward is written with operations that numpy arrays and Tensors share, so the same
-code runs on arrays (an ordinary backward) and on Tensors (``create_graph=True``).
-
-The registry at the bottom lists every operation with an independently written
-closed-form derivative, a label of its chain-rule factor per input (for drawings) and the
-domain of its inputs; the property tests enumerate it.
+code runs on arrays (an ordinary backward) and on Tensors (``create_graph=True``). Each
+class's ``labels`` abbreviate its factors ∂y/∂x for drawings. How every operation is
+checked (domains, closed-form references) is in registry.py.
 """
 
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -80,17 +78,40 @@ def _swap_last_axes(x: Any) -> Any:
     return x.transpose(tuple(axes))
 
 
-def _broadcast_error(op: str, a: np.ndarray, b: np.ndarray, error: ValueError) -> ValueError:
-    """The error to raise when numpy refused ``a op b``: a clear one if the shapes do not
-    broadcast, numpy's own reason (named by the operation) otherwise."""
+def _broadcasting(
+    op: str, combine: Callable[[Any, Any], np.ndarray], a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """``combine(a, b)`` for an elementwise operation on two arrays that numpy broadcasts.
+    If numpy refuses, the error names ``op``: the shapes, if they do not broadcast, else
+    numpy's own reason."""
     try:
-        np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        return ValueError(
-            f"{op}: shapes {a.shape} and {b.shape} do not broadcast; each axis (aligned from "
-            "the right) must have equal lengths or length 1"
-        )
-    return ValueError(f"{op}: {error} (dtypes {a.dtype} and {b.dtype})")
+        return combine(a, b)
+    except ValueError as error:
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ValueError(
+                f"{op}: shapes {a.shape} and {b.shape} do not broadcast; each axis (aligned "
+                "from the right) must have equal lengths or length 1"
+            ) from None
+        raise ValueError(f"{op}: {error} (dtypes {a.dtype} and {b.dtype})") from None
+
+
+def _each_input(
+    ctx: Node,
+    a_shape: tuple[int, ...],
+    a_rule: Callable[[], Any],
+    b_shape: tuple[int, ...],
+    b_rule: Callable[[], Any],
+) -> tuple[Any, Any]:
+    """The two gradients of a broadcasting operation y = f(a, b): ``a_rule()`` summed back
+    to ``a_shape`` (`unbroadcast`) if ``ctx.needs_input_grad`` asks for it, else None (not
+    computed at all); the same for b."""
+    need_a, need_b = ctx.needs_input_grad
+    return (
+        unbroadcast(a_rule(), a_shape) if need_a else None,
+        unbroadcast(b_rule(), b_shape) if need_b else None,
+    )
 
 
 def _normalize_axes(op: str, axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
@@ -182,85 +203,71 @@ def _is_basic_index(index: Any) -> bool:
 class Add(Function):
     """y = a + b.  ∂L/∂a = g, ∂L/∂b = g (each summed back to its input's shape)."""
 
+    labels = ("1", "1")
+
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        try:
-            y = a + b
-        except ValueError as error:
-            raise _broadcast_error("add", a, b, error) from None
         ctx.shapes = (a.shape, b.shape)
-        return y
+        return _broadcasting("add", operator.add, a, b)
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         a_shape, b_shape = ctx.shapes
-        grad_a = unbroadcast(g, a_shape) if ctx.needs_input_grad[0] else None
-        grad_b = unbroadcast(g, b_shape) if ctx.needs_input_grad[1] else None
-        return grad_a, grad_b
+        return _each_input(ctx, a_shape, lambda: g, b_shape, lambda: g)
 
 
 class Sub(Function):
     """y = a − b.  ∂L/∂a = g, ∂L/∂b = −g."""
 
+    labels = ("1", "−1")
+
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        try:
-            y = a - b
-        except ValueError as error:
-            raise _broadcast_error("sub", a, b, error) from None
         ctx.shapes = (a.shape, b.shape)
-        return y
+        return _broadcasting("sub", operator.sub, a, b)
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         a_shape, b_shape = ctx.shapes
-        grad_a = unbroadcast(g, a_shape) if ctx.needs_input_grad[0] else None
-        grad_b = unbroadcast(-g, b_shape) if ctx.needs_input_grad[1] else None
-        return grad_a, grad_b
+        return _each_input(ctx, a_shape, lambda: g, b_shape, lambda: -g)
 
 
 class Mul(Function):
     """y = a · b (elementwise).  ∂L/∂a = g · b, ∂L/∂b = g · a."""
 
+    labels = ("·b", "a·")
+
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        try:
-            y = a * b
-        except ValueError as error:
-            raise _broadcast_error("mul", a, b, error) from None
         ctx.save_for_backward(a, b)
-        return y
+        return _broadcasting("mul", operator.mul, a, b)
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         a, b = ctx.saved
-        grad_a = unbroadcast(g * b, a.shape) if ctx.needs_input_grad[0] else None
-        grad_b = unbroadcast(g * a, b.shape) if ctx.needs_input_grad[1] else None
-        return grad_a, grad_b
+        return _each_input(ctx, a.shape, lambda: g * b, b.shape, lambda: g * a)
 
 
 class Div(Function):
     """y = a / b.  ∂L/∂a = g / b, ∂L/∂b = −g · a / b²."""
 
+    labels = ("·1/b", "·(−a/b²)")
+
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        try:
-            y = a / b
-        except ValueError as error:
-            raise _broadcast_error("div", a, b, error) from None
         ctx.save_for_backward(a, b)
-        return y
+        return _broadcasting("div", operator.truediv, a, b)
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         a, b = ctx.saved
-        grad_a = unbroadcast(g / b, a.shape) if ctx.needs_input_grad[0] else None
-        grad_b = unbroadcast(-g * a / (b * b), b.shape) if ctx.needs_input_grad[1] else None
-        return grad_a, grad_b
+        return _each_input(ctx, a.shape, lambda: g / b, b.shape, lambda: -g * a / (b * b))
 
 
 class Neg(Function):
     """y = −x.  ∂L/∂x = −g."""
+
+    labels = ("−1",)
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray) -> np.ndarray:
@@ -280,12 +287,11 @@ class Pow(Function):
     ∂y/∂b = 0ᵇ · ln 0 = ∞ · (−∞) = −∞, ∂y/∂a = b · 0ᵇ⁻¹ = −∞.
     """
 
+    labels = ("·b·a^(b−1)", "·a^b·ln a")
+
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        try:
-            y = a**b
-        except ValueError as error:
-            raise _broadcast_error("pow", a, b, error) from None
+        y = _broadcasting("pow", operator.pow, a, b)
         # Constant masks, 1 only where a = 0 (and b = 0, or b ≥ 0): there b − 1 + mask and
         # a + mask avoid 0·∞; everywhere else they are 0 and the formulas (and their
         # derivatives, for create_graph) are untouched.
@@ -303,12 +309,13 @@ class Pow(Function):
         both_zero, zero_base_constant = ctx.constants
         # 0 to a negative power is ∞ and ln 0 is −∞ by design here: no warning for them
         with np.errstate(divide="ignore", invalid="ignore") if ctx.zero_base else _NO_ERRSTATE:
-            grad_a = grad_b = None
-            if ctx.needs_input_grad[0]:
-                grad_a = unbroadcast(g * b * a ** (b - 1 + both_zero), a.shape)
-            if ctx.needs_input_grad[1]:
-                grad_b = unbroadcast(g * y * _log(a + zero_base_constant), b.shape)
-        return grad_a, grad_b
+            return _each_input(
+                ctx,
+                a.shape,
+                lambda: g * b * a ** (b - 1 + both_zero),
+                b.shape,
+                lambda: g * y * _log(a + zero_base_constant),
+            )
 
 
 class MatMul(Function):
@@ -317,6 +324,8 @@ class MatMul(Function):
     ∂L/∂A = G · Bᵀ, ∂L/∂B = Aᵀ · G. The hidden-error rule of the book, W_hoᵀ · e, is the
     second one: the error flows back through the transpose of the weights.
     """
+
+    labels = ("·Bᵀ", "Aᵀ·")
 
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -368,6 +377,8 @@ class Linear(Function):
     and a matmul: ``nn.Linear`` runs this on every step.
     """
 
+    labels = ("·W", "Gᵀ·")
+
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
@@ -397,6 +408,8 @@ class Linear(Function):
 class Exp(Function):
     """y = eˣ.  ∂L/∂x = g · y."""
 
+    labels = ("·eˣ",)
+
     @staticmethod
     def forward(ctx: Node, x: np.ndarray) -> np.ndarray:
         y = np.exp(x)
@@ -411,6 +424,8 @@ class Exp(Function):
 
 class Log(Function):
     """y = ln x.  ∂L/∂x = g / x."""
+
+    labels = ("·1/x",)
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray) -> np.ndarray:
@@ -430,6 +445,8 @@ class Sigmoid(Function):
     that overflow is expected, so its warning is silenced (nothing else here can overflow).
     """
 
+    labels = ("·σ(1−σ)",)
+
     @staticmethod
     def forward(ctx: Node, x: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
@@ -446,6 +463,8 @@ class Sigmoid(Function):
 class Tanh(Function):
     """y = tanh x.  ∂L/∂x = g · (1 − y²)."""
 
+    labels = ("·(1−tanh²)",)
+
     @staticmethod
     def forward(ctx: Node, x: np.ndarray) -> np.ndarray:
         y = np.tanh(x)
@@ -460,6 +479,8 @@ class Tanh(Function):
 
 class Relu(Function):
     """y = max(x, 0).  ∂L/∂x = g · [x > 0]  (so relu′(0) = 0)."""
+
+    labels = ("·[x>0]",)
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray) -> np.ndarray:
@@ -478,6 +499,8 @@ class Relu(Function):
 class Sum(Function):
     """y = Σ x over ``axis``.  ∂L/∂x = g copied back along the summed axes."""
 
+    labels = ("copy back",)
+
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
         axes = _normalize_axes("sum", axis, x.ndim)
@@ -491,6 +514,8 @@ class Sum(Function):
 
 class Mean(Function):
     """y = (1/n) Σ x over ``axis`` (n elements each).  ∂L/∂x = g / n, copied back."""
+
+    labels = ("·1/n",)
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
@@ -511,6 +536,8 @@ class Max(Function):
 
     The gradient goes to the largest element; tied elements share it equally.
     """
+
+    labels = ("·[x = max]",)
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
@@ -540,6 +567,8 @@ class Max(Function):
 class Reshape(Function):
     """y = x with a new shape.  ∂L/∂x = g reshaped back."""
 
+    labels = ("reshape back",)
+
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, shape: tuple[int, ...] = ()) -> np.ndarray:
         ctx.in_shape = x.shape
@@ -559,6 +588,8 @@ class Reshape(Function):
 class Transpose(Function):
     """y = x with its axes permuted (reversed when ``axes`` is None).
     ∂L/∂x = g with the inverse permutation."""
+
+    labels = ("transpose back",)
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
@@ -582,6 +613,8 @@ class Transpose(Function):
 class BroadcastTo(Function):
     """y = x copied along new or length-1 axes to ``shape``.  ∂L/∂x = g summed back."""
 
+    labels = ("sum copies",)
+
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, shape: tuple[int, ...] = ()) -> np.ndarray:
         ctx.in_shape = x.shape
@@ -600,6 +633,8 @@ class BroadcastTo(Function):
 class GetItem(Function):
     """y = x[index] (numpy indexing).  ∂L/∂x = zeros with g added at the indexed places
     (added, not written: an element picked twice gets both gradients)."""
+
+    labels = ("scatter",)
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, index: Any = None) -> np.ndarray:
@@ -625,6 +660,8 @@ class ScatterAdd(Function):
     """y = zeros(shape) with x added at ``index`` — the backward of indexing.
     ∂L/∂x = g[index]."""
 
+    labels = ("gather",)
+
     @staticmethod
     def forward(
         ctx: Node, x: np.ndarray, shape: tuple[int, ...] = (), index: Any = None
@@ -642,6 +679,8 @@ class ScatterAdd(Function):
 
 class Softmax(Function):
     """yᵢ = e^xᵢ / Σⱼ e^xⱼ along ``axis``.  ∂L/∂x = y · (g − Σ g·y)."""
+
+    labels = ("·s(δ − s)",)
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -661,6 +700,8 @@ class Softmax(Function):
 class LogSoftmax(Function):
     """yᵢ = xᵢ − ln Σⱼ e^xⱼ along ``axis``.  ∂L/∂x = g − softmax(x) · Σ g, softmax = eʸ."""
 
+    labels = ("·(δ − softmax)",)
+
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, axis: int = -1) -> np.ndarray:
         (axis,) = _softmax_axis("log_softmax", axis, x)
@@ -679,15 +720,15 @@ class LogSoftmax(Function):
 class SquaredError(Function):
     """E = Σ (t − o)² over all elements.  ∂L/∂o = g · 2(o − t), ∂L/∂t = g · 2(t − o).
 
-    No ½: the factor 2 is part of the true gradient (DESIGN, "The loss and the factor 2").
+    No ½: the factor 2 is part of the true gradient (docs/design.md, "The loss and the
+    factor 2").
     """
+
+    labels = ("·2(o−t)", "·2(t−o)")
 
     @staticmethod
     def forward(ctx: Node, o: np.ndarray, t: np.ndarray) -> np.ndarray:
-        try:
-            d = t - o
-        except ValueError as error:
-            raise _broadcast_error("squared_error", o, t, error) from None
+        d = _broadcasting("squared_error", lambda o, t: t - o, o, t)
         if d.shape != o.shape:  # a column against a row would silently square a grid
             raise ValueError(
                 f"squared_error: the target's shape {t.shape} would stretch the output's "
@@ -701,185 +742,11 @@ class SquaredError(Function):
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         o, t = ctx.saved
         twice_diff = 2 * (o - t) * g
-        grad_o = unbroadcast(twice_diff, o.shape) if ctx.needs_input_grad[0] else None
-        grad_t = unbroadcast(-twice_diff, t.shape) if ctx.needs_input_grad[1] else None
-        return grad_o, grad_t
+        return _each_input(ctx, o.shape, lambda: twice_diff, t.shape, lambda: -twice_diff)
 
 
-# --------------------------------------------------------------------------- registry
-
-Domain = Literal["real", "positive", "nonzero", "away_from_zero", "distinct"]
-"""Where an input's elements may lie for the derivative to exist and be tested:
-``positive`` (log, a base raised to a tensor power), ``nonzero`` (a divisor),
-``away_from_zero`` (relu's kink), ``distinct`` (no ties for max)."""
-
-Signature = Literal[
-    "unary", "binary", "target", "matmul", "linear", "reduce", "softmax", "reshape", "transpose",
-    "broadcast_to", "getitem", "scatter_add",
-]  # fmt: skip
-"""How the property tests build an op's inputs and options (see testing/strategies.py)."""
-
-
-@dataclass(frozen=True)
-class OpInfo:
-    """One registered operation.
-
-    ``reference(g, *inputs, **options)`` is its vector-Jacobian product written again,
-    independently, as plain numpy from the closed-form derivative (the textbook's claim);
-    ``labels`` name the chain-rule factor each input's gradient picks up, for drawings.
-    """
-
-    name: str
-    function: type[Function]
-    signature: Signature
-    domains: tuple[Domain, ...]
-    labels: tuple[str, ...]
-    reference: Callable[..., tuple[np.ndarray, ...]]
-
-
-REGISTRY: dict[str, OpInfo] = {}
-
-
-def register(
-    name: str,
-    function: type[Function],
-    signature: Signature,
-    domains: tuple[Domain, ...],
-    labels: tuple[str, ...],
-    reference: Callable[..., tuple[np.ndarray, ...]],
-) -> None:
-    if name in REGISTRY:
-        raise ValueError(f"register: an operation named {name!r} is registered already")
-    if len(domains) != len(labels):
-        raise ValueError(f"register: {name} has {len(domains)} domains but {len(labels)} labels")
-    REGISTRY[name] = OpInfo(name, function, signature, domains, labels, reference)
-
-
-def _sum_to(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Reference reduction for the closed forms, kept apart from `unbroadcast` on purpose:
-    it adds the copies up one axis at a time."""
-    while grad.ndim > len(shape):
-        grad = grad.sum(axis=0)
-    for axis, n in enumerate(shape):
-        if n == 1 and grad.shape[axis] != 1:
-            grad = grad.sum(axis=axis, keepdims=True)
-    return grad
-
-
-def _sigmoid_reference(x: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-x))
-
-
-def _spread(g: np.ndarray, shape: tuple[int, ...], axis: Any, keepdims: bool) -> np.ndarray:
-    axes = tuple(range(len(shape))) if axis is None else np.atleast_1d(axis) % max(len(shape), 1)
-    if not keepdims:
-        g = np.expand_dims(g, tuple(sorted(int(a) for a in axes)))
-    return np.broadcast_to(g, shape)
-
-
-def _reduced_count(shape: tuple[int, ...], axis: Any) -> int:
-    if axis is None:
-        return int(np.prod(shape))
-    return int(np.prod([shape[a] for a in np.atleast_1d(axis)]))
-
-
-def _matmul_reference(g: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # Element by element: ∂y[..., i, j]/∂a[..., i, k] = b[..., k, j] (1-D operands promoted).
-    a2 = a[None, :] if a.ndim == 1 else a
-    b2 = b[:, None] if b.ndim == 1 else b
-    g2 = g.reshape((*np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]), a2.shape[-2], b2.shape[-1]))
-    grad_a = np.einsum("...ij,...kj->...ik", g2, np.broadcast_to(b2, g2.shape[:-2] + b2.shape[-2:]))
-    grad_b = np.einsum("...ik,...ij->...kj", np.broadcast_to(a2, g2.shape[:-2] + a2.shape[-2:]), g2)
-    return _sum_to(grad_a, a2.shape).reshape(a.shape), _sum_to(grad_b, b2.shape).reshape(b.shape)
-
-
-def _linear_reference(g: np.ndarray, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # y[..., o] = Σᵢ x[..., i]·w[o, i]: ∂y/∂x[..., i] = w[o, i], ∂y/∂w[o, i] = x[..., i]
-    grad_x = np.einsum("...o,oi->...i", g, w)
-    batch_axes = list(range(g.ndim - 1))
-    grad_w = np.tensordot(g, x, axes=(batch_axes, batch_axes))
-    return grad_x, grad_w
-
-
-def _max_reference(
-    g: np.ndarray, x: np.ndarray, axis: Any = None, keepdims: bool = False
-) -> tuple[np.ndarray]:
-    top = x.max(axis=axis, keepdims=True)
-    is_max = x == top
-    return (_spread(g, x.shape, axis, keepdims) * is_max / is_max.sum(axis=axis, keepdims=True),)
-
-
-def _softmax_reference(g: np.ndarray, x: np.ndarray, axis: int = -1) -> tuple[np.ndarray]:
-    # Jacobian of softmax: ∂sᵢ/∂xⱼ = sᵢ(δᵢⱼ − sⱼ); contract it with g along the axis.
-    s = np.exp(x) / np.exp(x).sum(axis=axis, keepdims=True)
-    return (s * g - s * (s * g).sum(axis=axis, keepdims=True),)
-
-
-def _log_softmax_reference(g: np.ndarray, x: np.ndarray, axis: int = -1) -> tuple[np.ndarray]:
-    # ∂(xᵢ − ln Σ eˣ)/∂xⱼ = δᵢⱼ − softmax(x)ⱼ
-    s = np.exp(x) / np.exp(x).sum(axis=axis, keepdims=True)
-    return (g - s * g.sum(axis=axis, keepdims=True),)
-
-
-def _getitem_reference(g: np.ndarray, x: np.ndarray, index: Any = None) -> tuple[np.ndarray]:
-    # ∂y[k]/∂x[m] = 1 where element m was picked as y's element k: count every pick.
-    grad = np.zeros(x.size)
-    positions = np.arange(x.size).reshape(x.shape)[index]
-    for position, value in zip(np.ravel(positions), np.ravel(g), strict=True):
-        grad[position] += value
-    return (grad.reshape(x.shape),)
-
-
-def _scatter_add_reference(
-    g: np.ndarray, x: np.ndarray, shape: tuple[int, ...] = (), index: Any = None
-) -> tuple[np.ndarray]:
-    positions = np.arange(int(np.prod(shape))).reshape(shape)[index]
-    return (np.ravel(g)[np.ravel(positions)].reshape(x.shape),)
-
-
-# fmt: off
-register("add", Add, "binary", ("real", "real"), ("1", "1"),
-         lambda g, a, b: (_sum_to(g, a.shape), _sum_to(g, b.shape)))
-register("sub", Sub, "binary", ("real", "real"), ("1", "−1"),
-         lambda g, a, b: (_sum_to(g, a.shape), _sum_to(-g, b.shape)))
-register("mul", Mul, "binary", ("real", "real"), ("·b", "a·"),
-         lambda g, a, b: (_sum_to(g * b, a.shape), _sum_to(g * a, b.shape)))
-register("div", Div, "binary", ("real", "nonzero"), ("·1/b", "·(−a/b²)"),
-         lambda g, a, b: (_sum_to(g / b, a.shape), _sum_to(-g * a / b**2, b.shape)))
-register("neg", Neg, "unary", ("real",), ("−1",), lambda g, x: (-g,))
-register("pow", Pow, "binary", ("positive", "real"), ("·b·a^(b−1)", "·a^b·ln a"),
-         lambda g, a, b: (_sum_to(g * b * a ** (b - 1), a.shape),
-                          _sum_to(g * a**b * np.log(a), b.shape)))
-register("matmul", MatMul, "matmul", ("real", "real"), ("·Bᵀ", "Aᵀ·"), _matmul_reference)
-register("linear", Linear, "linear", ("real", "real"), ("·W", "Gᵀ·"), _linear_reference)
-register("exp", Exp, "unary", ("real",), ("·eˣ",), lambda g, x: (g * np.exp(x),))
-register("log", Log, "unary", ("positive",), ("·1/x",), lambda g, x: (g / x,))
-register("sigmoid", Sigmoid, "unary", ("real",), ("·σ(1−σ)",),
-         lambda g, x: (g * _sigmoid_reference(x) * (1 - _sigmoid_reference(x)),))
-register("tanh", Tanh, "unary", ("real",), ("·(1−tanh²)",),
-         lambda g, x: (g * (1 - np.tanh(x) ** 2),))
-register("relu", Relu, "unary", ("away_from_zero",), ("·[x>0]",),
-         lambda g, x: (np.where(x > 0, g, 0.0),))
-register("sum", Sum, "reduce", ("real",), ("copy back",),
-         lambda g, x, axis=None, keepdims=False: (_spread(g, x.shape, axis, keepdims),))
-register("mean", Mean, "reduce", ("real",), ("·1/n",),
-         lambda g, x, axis=None, keepdims=False: (
-             _spread(g, x.shape, axis, keepdims) / _reduced_count(x.shape, axis),))
-register("max", Max, "reduce", ("distinct",), ("·[x = max]",), _max_reference)
-register("reshape", Reshape, "reshape", ("real",), ("reshape back",),
-         lambda g, x, shape=(): (g.reshape(x.shape),))
-register("transpose", Transpose, "transpose", ("real",), ("transpose back",),
-         lambda g, x, axes=None: (np.transpose(g, None if axes is None else np.argsort(axes)),))
-register("broadcast_to", BroadcastTo, "broadcast_to", ("real",), ("sum copies",),
-         lambda g, x, shape=(): (_sum_to(g, x.shape),))
-register("getitem", GetItem, "getitem", ("real",), ("scatter",), _getitem_reference)
-register("scatter_add", ScatterAdd, "scatter_add", ("real",), ("gather",), _scatter_add_reference)
-register("softmax", Softmax, "softmax", ("real",), ("·s(δ − s)",), _softmax_reference)
-register("log_softmax", LogSoftmax, "softmax", ("real",), ("·(δ − softmax)",),
-         _log_softmax_reference)
-register("squared_error", SquaredError, "target", ("real", "real"), ("·2(o−t)", "·2(t−o)"),
-         lambda g, o, t: (_sum_to(2 * g * (o - t), o.shape), _sum_to(2 * g * (t - o), t.shape)))
-# fmt: on
-
-for _info in REGISTRY.values():  # every built-in operation: see Function._may_write_into_gradient
-    _info.function._may_write_into_gradient = False
+# Every operation above never writes into its incoming gradient, so the engine hands it to
+# them as it is (see Function._may_write_into_gradient).
+for _value in list(globals().values()):
+    if isinstance(_value, type) and issubclass(_value, Function) and _value.__module__ == __name__:
+        _value._may_write_into_gradient = False

@@ -249,8 +249,8 @@ class Sequential(Module):
 
 
 def squared_error(output: Tensor, target: Any) -> Tensor:
-    """E = Σ(t − o)² over all elements — no ½ and no mean (DESIGN, "The loss and the
-    factor 2"); the book's E is ``0.5 * squared_error(o, t)``."""
+    """E = Σ(t − o)² over all elements — no ½ and no mean (docs/design.md, "The loss
+    and the factor 2"); the book's E is ``0.5 * squared_error(o, t)``."""
     return output.squared_error(target)
 
 

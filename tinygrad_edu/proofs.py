@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu.autograd import Node, grad
-from tinygrad_edu.functions import REGISTRY, MatMul, Mul, Sigmoid, SquaredError, Sum
+from tinygrad_edu.functions import MatMul, Mul, Sigmoid, SquaredError, Sum
 from tinygrad_edu.gradcheck import numerical_gradient
 from tinygrad_edu.tensor import Tensor
 from tinygrad_edu.textbook import (
@@ -554,7 +554,6 @@ def explain(
     feeding = _feeds_target(loss, tensor)
     if id(loss) not in feeding:
         raise ValueError("explain: the loss does not depend on this tensor")
-    labels = {info.function: info.labels for info in REGISTRY.values()}
     paths: list[ChainPath] = []
     stack: list[tuple[Tensor, tuple[int, ...], tuple[Step, ...]]] = [(loss, (0,) * loss.ndim, ())]
     while stack:
@@ -580,7 +579,7 @@ def explain(
             if partials is None or id(source) not in feeding:
                 continue
             partials = np.broadcast_to(np.asarray(partials), source.shape)
-            formula = labels.get(node.function, ("",) * len(node.inputs))[position]
+            formula = (node.function.labels or ("",) * len(node.inputs))[position]
             for source_element in (i for i in np.ndindex(partials.shape) if partials[i] != 0):
                 factor = float(partials[source_element])
                 here = (_element_name(current, element), _element_name(source, source_element))

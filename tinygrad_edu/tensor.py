@@ -355,7 +355,7 @@ class Tensor:
                 f"backward: Tensor{self._label()} does not require grad and has no grad_fn, so "
                 "there is nothing to differentiate; create the inputs with requires_grad=True"
             )
-        root_grad = initial_gradient(self, gradient, "backward", as_tensor=False)
+        root_grad = autograd.initial_gradient(self, gradient, "backward", as_tensor=False)
         with autograd.no_grad():
             autograd.run_backward([self], [root_grad], retain_graph=retain_graph)
 
@@ -521,34 +521,6 @@ class Tensor:
         return F.LogSoftmax.apply(self, axis=axis)
 
     def squared_error(self, target: Any) -> Tensor:
-        """E = Σ(t − o)² over all elements (no ½: see DESIGN, "The loss and the factor 2")."""
+        """E = Σ(t − o)² over all elements (no ½: see docs/design.md, "The loss and the
+        factor 2")."""
         return F.SquaredError.apply(self, target)
-
-
-def initial_gradient(root: Tensor, gradient: Any, caller: str, *, as_tensor: bool) -> Any:
-    """∂L/∂root to start a backward pass from: checked against the root's shape."""
-    if gradient is None:
-        if root._data.size != 1:
-            raise RuntimeError(
-                f"{caller}: Tensor{root._label()} has shape {root.shape}, so the gradient to "
-                "start from is ambiguous; pass gradient= (an array of that shape), or reduce "
-                "the tensor to one element first (e.g. .sum())"
-            )
-        values: Any = np.ones_like(root._data)
-    elif isinstance(gradient, Tensor):
-        values = gradient if as_tensor else gradient.data
-    else:
-        values = np.asarray(gradient)
-    if values.dtype.kind not in "biufc":  # bool, integers, floats, complex: numbers
-        raise TypeError(
-            f"{caller}: the gradient must hold numbers (an array or Tensor of shape "
-            f"{root.shape}), got {gradient!r}"
-        )
-    if values.shape != root.shape:
-        raise ValueError(
-            f"{caller}: the gradient has shape {values.shape} but Tensor{root._label()} has "
-            f"shape {root.shape}; they must be equal"
-        )
-    if as_tensor:
-        return values if isinstance(values, Tensor) else Tensor._constant(values.astype(root.dtype))
-    return values.astype(root.dtype, copy=False)

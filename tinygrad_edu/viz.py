@@ -10,8 +10,8 @@ any depth draw) and returns a `graphviz.Digraph`, which Jupyter shows inline:
 
 ``draw(loss, backward=True)`` draws the backward pass over the same graph: arrows point the
 way the gradient flows, from the output to the leaves, and each carries the chain-rule
-factor that step multiplies the gradient by, taken from the registry of operations
-(``·σ(1−σ)`` for sigmoid, ``·Bᵀ`` and ``Aᵀ·`` for a matrix product A·B).
+factor that step multiplies the gradient by, the operation's own ``labels`` (``·σ(1−σ)``
+for sigmoid, ``·Bᵀ`` and ``Aᵀ·`` for a matrix product A·B).
 
 ``save(loss, "graph.svg")`` renders by suffix. Building a drawing needs only the
 ``graphviz`` Python package; rendering it (.svg, .png, .pdf, Jupyter) needs the Graphviz
@@ -28,18 +28,20 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from tinygrad_edu.autograd import _OUTPUT, Function, Node, grad
-from tinygrad_edu.functions import REGISTRY, OpInfo
+from tinygrad_edu.autograd import Function, Node, grad
+from tinygrad_edu.functions import Linear, MatMul, SquaredError
 from tinygrad_edu.tensor import Tensor
 
 __all__ = [
     "COLOURS",
+    "INSTALL_HINT",
     "LEGEND",
     "SAVED_BORDER",
     "SMALL_TENSOR",
     "Drawing",
     "GraphvizNotFoundError",
     "draw",
+    "drawing_ids",
     "save",
 ]
 
@@ -73,12 +75,13 @@ SMALL_TENSOR = 16
 """Data and gradients of tensors with at most this many elements are printed in full; larger
 ones show their range."""
 
-_INSTALL_HINT = (
+INSTALL_HINT = (
     "rendering needs the Graphviz 'dot' program, which is not on PATH. Install Graphviz: "
     "'sudo apt-get install graphviz' (Debian, Ubuntu) or 'brew install graphviz' (macOS, "
     "Homebrew); others: https://graphviz.org/download/. Without it, draw() still builds the "
     "graph and save() still writes DOT source (.dot, .gv)."
 )
+"""What `GraphvizNotFoundError` says: how to install the ``dot`` program."""
 _RENDERED = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
 _SOURCE = (".dot", ".gv")
 _RANKDIRS = ("LR", "RL", "TB", "BT")
@@ -87,8 +90,12 @@ _FACTOR_COLOUR = "#c92a2a"  # the chain-rule factors of the backward view (dark 
 MAX_WIDTH_INCHES = 8.3
 """Drawings wider than this are scaled down to it (Graphviz's ``size``): about 800 pixels
 on a screen, so that a drawing fits a notebook or a docs page."""
-_OPERANDS = {"matmul": ("A", "B"), "linear": ("X", "W"), "squared_error": ("o", "t")}
-"""Operand names of the registry's labels ("·Bᵀ" for A·B); other binary ops use a and b."""
+_OPERANDS: dict[type[Function], tuple[str, ...]] = {
+    MatMul: ("A", "B"),
+    Linear: ("X", "W"),
+    SquaredError: ("o", "t"),
+}
+"""Operand names of the operations' labels ("·Bᵀ" for A·B); other binary ops use a and b."""
 
 
 class GraphvizNotFoundError(RuntimeError):
@@ -105,7 +112,7 @@ class Drawing(graphviz.Digraph):  # type: ignore[misc]  # graphviz ships without
         try:
             return super()._repr_mimebundle_(include, exclude, **options)
         except graphviz.ExecutableNotFound:
-            return {"text/plain": f"GraphvizNotFoundError: {_INSTALL_HINT}"}
+            return {"text/plain": f"GraphvizNotFoundError: {INSTALL_HINT}"}
 
 
 # --------------------------------------------------------------------------- the walk
@@ -141,13 +148,19 @@ class _Graph:
         self.saved_arrays: Counter[int] = Counter()  # id(node) -> saved arrays not in the graph
         for item in self.items:
             if isinstance(item, Node):
-                for source in item._saved_sources:  # an input's index, the output, or neither
-                    if source >= 0:
+                for source in item.saved_sources:  # an input's index, the output, or neither
+                    if isinstance(source, int):
                         self.saved.add(id(item.inputs[source]))
-                    elif source == _OUTPUT:
+                    elif source == "output":
                         self.saved.add(id(self.output_of[id(item)]))
                     else:
                         self.saved_arrays[id(item)] += 1
+
+    def kept(self, max_nodes: int | None) -> int:
+        """How many of the items are drawn: all, or max_nodes − 1 and one summary node."""
+        if max_nodes is not None and len(self.items) > max_nodes:
+            return max_nodes - 1
+        return len(self.items)
 
     def kind(self, t: Tensor) -> str:
         if t is self.root:
@@ -222,11 +235,11 @@ def _tensor_label(
     return _html(lines)
 
 
-def _operands(info: OpInfo | None, count: int) -> tuple[str, ...]:
+def _operands(function: type[Function], count: int) -> tuple[str, ...]:
     if count == 1:
         return ("x",)
-    if info is not None and info.name in _OPERANDS:
-        return _OPERANDS[info.name]
+    if function in _OPERANDS:
+        return _OPERANDS[function]
     return ("a", "b") if count == 2 else tuple(f"x{i + 1}" for i in range(count))
 
 
@@ -235,11 +248,11 @@ def _short(t: Tensor, graph: _Graph) -> str:
     return title if title is not None else ("scalar" if t.ndim == 0 else str(t.shape))
 
 
-def _op_label(node: Node, info: OpInfo | None, graph: _Graph, backward: bool) -> str:
+def _op_label(node: Node, graph: _Graph, backward: bool) -> str:
     lines = [html.escape(node.name if backward else node.function.__name__)]
     small = '<font point-size="9">{}</font>'
     if backward and len(node.inputs) > 1:
-        names = _operands(info, len(node.inputs))
+        names = _operands(node.function, len(node.inputs))
         pairs = [f"{n} = {_short(t, graph)}" for n, t in zip(names, node.inputs, strict=True)]
         lines.append(small.format(html.escape(", ".join(pairs))))
     hidden = graph.saved_arrays[id(node)]
@@ -263,7 +276,7 @@ def _legend(backward: bool, collapsed: bool, has_linear: bool = False) -> str:
         )
     notes = (
         [
-            "edge label: the chain-rule factor of that step (functions.REGISTRY labels)",
+            "edge label: the chain-rule factor of that step (each operation's labels)",
             "A, B (a, b): the operands of the operation, as its box says",
             *(["G (Linear's Gᵀ·): the gradient arriving at the operation's output"] * has_linear),
             "grad = 1 on the output: where the backward pass starts (∂output/∂output)",
@@ -319,12 +332,9 @@ def draw(
             f"of the rest), got {max_nodes!r}"
         )
     graph = _Graph(tensor)
-    kept = len(graph.items)
-    if max_nodes is not None and kept > max_nodes:
-        kept = max_nodes - 1  # and one summary node
+    kept = graph.kept(max_nodes)
     drawn = {id(item) for item in graph.items[:kept]}
     collapsed = kept < len(graph.items)
-    infos = {info.function: info for info in REGISTRY.values()}
 
     graph_attributes = {
         "rankdir": rankdir,
@@ -333,8 +343,7 @@ def draw(
         "size": f"{MAX_WIDTH_INCHES},{10 * MAX_WIDTH_INCHES}",  # only ever scales down
     }
     has_linear = any(
-        isinstance(item, Node) and infos.get(item.function) is REGISTRY.get("linear")
-        for item in graph.items[:kept]
+        isinstance(item, Node) and item.function is Linear for item in graph.items[:kept]
     )
     if legend:  # the graph's label, not a node: it takes nothing from max_nodes
         graph_attributes |= {
@@ -353,8 +362,8 @@ def draw(
         if isinstance(item, Tensor):
             _add_tensor(dot, graph, item, show_data, show_grad, gradients.get(id(item)))
         else:
-            _add_operation(dot, graph, item, infos.get(item.function), backward)
-    _add_edges(dot, graph, drawn, infos, backward)
+            _add_operation(dot, graph, item, backward)
+    _add_edges(dot, graph, drawn, backward)
     if collapsed:
         dot.node(
             "summary",
@@ -364,6 +373,18 @@ def draw(
             fillcolor=COLOURS["summary"],
         )
     return dot
+
+
+def drawing_ids(tensor: Tensor, max_nodes: int | None = None) -> list[tuple[Tensor | Node, str]]:
+    """Each tensor and operation of ``draw(tensor, max_nodes=max_nodes)`` with the name of
+    its node in the DOT source ("t0", "op1", …; "summary" for those folded into the summary
+    node), nearest to ``tensor`` first: for a page that highlights parts of the drawing."""
+    graph = _Graph(tensor)
+    kept = graph.kept(max_nodes)
+    return [
+        (item, graph.ids[id(item)] if position < kept else "summary")
+        for position, item in enumerate(graph.items)
+    ]
 
 
 def _engine_gradients(graph: _Graph, drawn: list[Tensor | Node]) -> dict[int, np.ndarray]:
@@ -414,12 +435,10 @@ def _add_tensor(
     )
 
 
-def _add_operation(
-    dot: graphviz.Digraph, graph: _Graph, node: Node, info: OpInfo | None, backward: bool
-) -> None:
+def _add_operation(dot: graphviz.Digraph, graph: _Graph, node: Node, backward: bool) -> None:
     dot.node(
         graph.ids[id(node)],
-        _op_label(node, info, graph, backward),
+        _op_label(node, graph, backward),
         shape="ellipse",
         style="filled,dashed" if node.released else "filled",
         fillcolor=COLOURS["operation"],
@@ -430,11 +449,10 @@ def _add_edges(
     dot: graphviz.Digraph,
     graph: _Graph,
     drawn: set[int],
-    infos: dict[type[Function], OpInfo],
     backward: bool,
 ) -> None:
     """Forward: input → operation → output, operands named. Backward: output → operation →
-    each input, labelled with the registry's chain-rule factor (dotted where an input needs
+    each input, labelled with the operation's chain-rule factor (dotted where an input needs
     no gradient). An edge with one end not drawn goes to the summary node, once."""
     to_summary: set[tuple[str, str]] = set()
 
@@ -453,19 +471,19 @@ def _add_edges(
         if not isinstance(node, Node):
             continue
         output = graph.output_of[id(node)]
-        info = infos.get(node.function)
+        labels = node.function.labels
         if backward:
             edge(output, node)
             for index, t in enumerate(node.inputs):
                 if not node.needs_input_grad[index]:
                     edge(node, t, style="dotted", dir="none", color="#868e96")
-                elif info is None:  # an operation outside the registry: no label known
+                elif len(labels) != len(node.inputs):  # an operation without labels
                     edge(node, t)
                 else:
-                    label = info.labels[index]
+                    label = labels[index]
                     edge(node, t, label=label, fontsize="12", fontcolor=_FACTOR_COLOUR)
         else:
-            operands = _operands(info, len(node.inputs))
+            operands = _operands(node.function, len(node.inputs))
             for index, t in enumerate(node.inputs):
                 edge(t, node, **({"label": operands[index]} if len(node.inputs) > 1 else {}))
             edge(node, output)
@@ -522,7 +540,7 @@ def save(
     try:
         image = drawing.pipe(format=_RENDERED[suffix])
     except graphviz.ExecutableNotFound:
-        raise GraphvizNotFoundError(f"save {str(path)!r}: {_INSTALL_HINT}") from None
+        raise GraphvizNotFoundError(f"save {str(path)!r}: {INSTALL_HINT}") from None
     path.write_bytes(image)
     return path
 

@@ -26,7 +26,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_edu.functions import REGISTRY, Domain, OpInfo
+from tinygrad_edu.registry import REGISTRY, Domain, OpInfo
 from tinygrad_edu.tensor import Tensor
 
 MAX_SIDE = 4
