@@ -1,10 +1,12 @@
-"""Reference formulas that many tests compare the library with, written once.
+"""Reference formulas (and a custom Function) that many tests use, written once.
 
 Each is the closed form straight from its definition in plain numpy, independent of the
 library's own code (so that the two can disagree).
 """
 
 import numpy as np
+
+from tinygrad_edu import Function
 
 
 def sigmoid(x):
@@ -19,3 +21,19 @@ def book_demo_network(seed=0):
     rng = np.random.default_rng(seed)
     w_ih, w_ho = rng.normal(0, 3**-0.5, (3, 3)), rng.normal(0, 3**-0.5, (3, 3))
     return w_ih, w_ho, np.array([[0.9], [0.1], [0.8]]), np.array([[0.01], [0.99], [0.01]])
+
+
+class CubeSavingItsSlope(Function):
+    """y = x³, whose forward saves the slope 3x² it derived — an array that is neither an
+    input nor the output. Right for a first derivative; refused where a recorded backward
+    (``create_graph=True``) would treat it as a constant."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(3 * x * x)
+        return x * x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (slope,) = ctx.saved
+        return g * slope

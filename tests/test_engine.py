@@ -7,6 +7,7 @@ import weakref
 import numpy as np
 import pytest
 from hypothesis import given
+from references import CubeSavingItsSlope, sigmoid
 
 from tinygrad_edu import (
     Function,
@@ -21,11 +22,6 @@ from tinygrad_edu import (
 from tinygrad_edu.autograd import GraphReleasedError, is_grad_enabled
 from tinygrad_edu.gradcheck import numerical_gradient
 from tinygrad_edu.testing import strategies as tst
-
-
-def sigma(x):
-    return 1 / (1 + np.exp(-x))
-
 
 # --------------------------------------------------------------------------- order and sums
 
@@ -60,7 +56,7 @@ def test_diamond_graph_waits_for_both_branches_before_going_further():
     x = Tensor(0.7, requires_grad=True)
     s = x.sigmoid()
     (s * s).backward()
-    expected = 2 * sigma(0.7) * sigma(0.7) * (1 - sigma(0.7))
+    expected = 2 * sigmoid(0.7) * sigmoid(0.7) * (1 - sigmoid(0.7))
     assert x.grad == pytest.approx(expected, rel=1e-12)
 
 
@@ -117,7 +113,7 @@ def test_gradient_argument_sets_the_vector_of_a_vector_jacobian_product():
     x = Tensor(x0, requires_grad=True)
     v = np.array([1.0, -2.0, 0.5])
     x.sigmoid().backward(gradient=v)
-    np.testing.assert_allclose(x.grad, v * sigma(x0) * (1 - sigma(x0)))
+    np.testing.assert_allclose(x.grad, v * sigmoid(x0) * (1 - sigmoid(x0)))
 
 
 # --------------------------------------------------------------------------- released graph
@@ -141,7 +137,7 @@ def test_saved_arrays_are_freed_after_backward_but_the_structure_stays():
     assert node.released
     assert node._saved_arrays == ()
     assert node.inputs[0] is x  # the graph can still be walked (and drawn)
-    np.testing.assert_allclose(y.data, sigma(np.array([0.3, 0.4])))
+    np.testing.assert_allclose(y.data, sigmoid(np.array([0.3, 0.4])))
 
 
 def test_graph_is_freed_by_reference_counting_alone():
@@ -226,20 +222,6 @@ def test_user_defined_function_has_second_derivatives_through_saved_inputs():
     (first,) = grad(Cube.apply(x).sum(), x, create_graph=True)
     (second,) = grad(first.sum(), x)
     np.testing.assert_allclose(second.data, 6 * np.array([0.5, -1.5]), rtol=1e-12)
-
-
-class CubeSavingItsSlope(Function):
-    """y = x³, saving the slope 3x² that forward derived (not an input, not the output)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(3 * x * x)
-        return x**3
-
-    @staticmethod
-    def backward(ctx, g):
-        (slope,) = ctx.saved
-        return g * slope
 
 
 def test_a_derived_saved_array_serves_a_first_derivative():
@@ -392,9 +374,9 @@ def test_second_derivative_of_sigmoid_is_the_closed_form(x0):
     # σ'' = σ(1 − σ)(1 − 2σ)
     x = Tensor(x0, requires_grad=True)
     (first,) = grad(x.sigmoid().sum(), x, create_graph=True)
-    np.testing.assert_allclose(first.data, sigma(x0) * (1 - sigma(x0)), rtol=1e-12)
+    np.testing.assert_allclose(first.data, sigmoid(x0) * (1 - sigmoid(x0)), rtol=1e-12)
     (second,) = grad(first.sum(), x)
-    s = sigma(x0)
+    s = sigmoid(x0)
     np.testing.assert_allclose(second.data, s * (1 - s) * (1 - 2 * s), rtol=1e-10, atol=1e-15)
 
 
@@ -721,7 +703,7 @@ def test_grad_with_respect_to_an_intermediate_runs_and_frees_only_the_part_above
     h = x * x
     loss = h.sigmoid().sum()
     (g_h,) = grad(loss, h)
-    s = sigma(np.array([0.25, 4.0]))
+    s = sigmoid(np.array([0.25, 4.0]))
     np.testing.assert_allclose(g_h.data, s * (1 - s))
     assert not h.grad_fn.released  # the part below h was not run, so it can still be used
     h.backward(gradient=np.ones(2))
@@ -735,7 +717,7 @@ def test_grad_prunes_a_diamond_whose_paths_reach_the_target_at_different_depths(
     a = x * 2
     y = (a.sigmoid() * a + a).sum()
     (g_a, g_x) = grad(y, [a, x])
-    s = sigma(2 * x.data)
+    s = sigmoid(2 * x.data)
     dy_da = s * (1 - s) * 2 * x.data + s + 1
     np.testing.assert_allclose(g_a.data, dy_da)
     np.testing.assert_allclose(g_x.data, 2 * dy_da)

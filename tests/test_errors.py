@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from references import CubeSavingItsSlope
 
 from tinygrad_edu import Function, Tensor, grad, nn, no_grad
 from tinygrad_edu.autograd import GraphReleasedError
@@ -71,18 +72,6 @@ def _assert_same(before: list[Any], after: list[Any]) -> None:
                 np.testing.assert_equal(a, b)
         else:
             np.testing.assert_equal(old, new)
-
-
-class CubeSavingItsSlope(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(3 * x * x)  # derived: a constant to a recorded backward
-        return x**3
-
-    @staticmethod
-    def backward(ctx, g):
-        (slope,) = ctx.saved
-        return g * slope
 
 
 class SavesTwice(Function):

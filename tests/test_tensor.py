@@ -397,6 +397,13 @@ def test_uniform_spreads_over_the_whole_interval():
     assert 4.95 < t.data.max() < 5.0
 
 
+def test_numpy_integers_are_accepted_as_sizes_and_axes():
+    x = Tensor.zeros(np.int64(2), np.int32(3))
+    assert x.shape == (2, 3)
+    assert x.reshape(np.int64(3), 2).shape == (3, 2)
+    assert x.sum(axis=np.int64(1)).shape == (2,)
+
+
 # --------------------------------------------------------------------------- attributes
 
 
@@ -526,6 +533,14 @@ def test_repr_of_a_computed_tensor_contains_name_and_grad_fn():
 
 def test_repr_shows_a_non_default_dtype():
     assert "float32" in repr(Tensor(np.ones(2, dtype=np.float32)))
+
+
+def test_np_array_of_a_tensor_is_a_copy_and_np_asarray_a_view():
+    t = Tensor([1.0, 2.0])
+    copied = np.array(t)
+    copied[0] = 99.0
+    assert t.data[0] == 1.0
+    assert np.asarray(t) is t.data
 
 
 # --------------------------------------------------------------------------- bad input
@@ -684,6 +699,50 @@ def test_a_failed_backward_changes_no_grad():
     assert bad.grad is None
 
 
+def test_integer_power_error_is_numpys_not_a_broadcast_complaint():
+    base = Tensor([1, 2, 3], dtype=np.int64)
+    with pytest.raises(ValueError) as error:
+        base ** Tensor([-1], dtype=np.int64)
+    assert "broadcast" not in str(error.value)
+
+
+def test_a_non_integer_axis_is_refused_by_name():
+    with pytest.raises(TypeError, match=r"sum: axis must be"):
+        Tensor([1.0, 2.0]).sum(axis=1.7)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: Tensor.zeros(2.5), r"zeros: the shape must be integers, got 2.5"),
+        (lambda: Tensor.ones(True, 2), r"ones: the shape must be integers, got True"),
+        (lambda: Tensor.randn("3"), r"randn: the shape must be integers, got '3'"),
+        (lambda: Tensor.uniform((2, 1.0)), r"uniform: the shape must be integers"),
+        (lambda: Tensor.zeros(4).reshape(2.9, 2), r"reshape: the shape must be integers, got 2.9"),
+        (lambda: Tensor.zeros(4).reshape("2", 2), r"reshape: the shape must be integers, got '2'"),
+        (lambda: Tensor.zeros(2, 3).transpose(1.0, 0), r"transpose: the axes must be integers"),
+        (lambda: Tensor.zeros(3).broadcast_to(2, 3.0), r"broadcast_to: the shape must be"),
+        (lambda: Tensor.zeros(2, 3).sum(axis=True), r"sum: axis must be"),
+        (lambda: Tensor.zeros(2, 3).max(axis=(0, False)), r"max: axis must be"),
+        (lambda: Tensor.zeros(2, 3).softmax(axis=True), r"softmax: axis must be one integer"),
+    ],
+)
+def test_shapes_and_axes_must_be_integers_not_floats_strings_or_bools(call, match):
+    with pytest.raises(TypeError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones", "randn", "uniform"])
+def test_a_negative_size_is_refused_by_the_constructor(name):
+    with pytest.raises(ValueError, match=rf"{name}: the shape \(2, -1\) has a negative size"):
+        getattr(Tensor, name)(2, -1)
+
+
+def test_ragged_lists_are_refused_with_a_hint():
+    with pytest.raises(ValueError, match="rectangular"):
+        Tensor([[1, 2], [3]])
+
+
 # --------------------------------------------------------------------------- stability
 
 EXTREME_ROWS = np.array(
@@ -809,6 +868,19 @@ def test_pow_at_a_zero_base_and_negative_exponent_has_minus_infinite_derivatives
     np.testing.assert_array_equal(a.grad, [-np.inf, -np.inf, 0.0])
 
 
+def test_pow_at_a_zero_base_uses_the_limits_not_nan():
+    # d(x⁰)/dx = 0 everywhere; d(0ᵇ)/db = 0 for b > 0; d(3ᵇ)/db = 3ᵇ·ln 3
+    x = Tensor([0.0, 2.0], requires_grad=True)
+    (x**0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+    b = Tensor(2.0, requires_grad=True)
+    (Tensor([0.0, 3.0]) ** b).sum().backward()
+    assert b.grad == pytest.approx(9 * np.log(3), rel=1e-12)
+    y = Tensor([0.0, 1.5], requires_grad=True)
+    (y**2).sum().backward()
+    np.testing.assert_array_equal(y.grad, [0.0, 3.0])
+
+
 # --------------------------------------------------------------------------- forward values
 
 UNARY = {
@@ -922,74 +994,7 @@ def test_getitem_with_an_int_tensor_matches_numpy_integer_indexing(values, data)
     np.testing.assert_array_equal(result.data, values[np.array(rows)])
 
 
-# --------------------------------------------------------------------------- review fixes
-
-
-def test_np_array_of_a_tensor_is_a_copy_and_np_asarray_a_view():
-    t = Tensor([1.0, 2.0])
-    copied = np.array(t)
-    copied[0] = 99.0
-    assert t.data[0] == 1.0
-    assert np.asarray(t) is t.data
-
-
-def test_pow_at_a_zero_base_uses_the_limits_not_nan():
-    # d(x⁰)/dx = 0 everywhere; d(0ᵇ)/db = 0 for b > 0; d(3ᵇ)/db = 3ᵇ·ln 3
-    x = Tensor([0.0, 2.0], requires_grad=True)
-    (x**0).sum().backward()
-    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
-    b = Tensor(2.0, requires_grad=True)
-    (Tensor([0.0, 3.0]) ** b).sum().backward()
-    assert b.grad == pytest.approx(9 * np.log(3), rel=1e-12)
-    y = Tensor([0.0, 1.5], requires_grad=True)
-    (y**2).sum().backward()
-    np.testing.assert_array_equal(y.grad, [0.0, 3.0])
-
-
-def test_integer_power_error_is_numpys_not_a_broadcast_complaint():
-    base = Tensor([1, 2, 3], dtype=np.int64)
-    with pytest.raises(ValueError) as error:
-        base ** Tensor([-1], dtype=np.int64)
-    assert "broadcast" not in str(error.value)
-
-
-def test_a_non_integer_axis_is_refused_by_name():
-    with pytest.raises(TypeError, match=r"sum: axis must be"):
-        Tensor([1.0, 2.0]).sum(axis=1.7)
-
-
-@pytest.mark.parametrize(
-    ("call", "match"),
-    [
-        (lambda: Tensor.zeros(2.5), r"zeros: the shape must be integers, got 2.5"),
-        (lambda: Tensor.ones(True, 2), r"ones: the shape must be integers, got True"),
-        (lambda: Tensor.randn("3"), r"randn: the shape must be integers, got '3'"),
-        (lambda: Tensor.uniform((2, 1.0)), r"uniform: the shape must be integers"),
-        (lambda: Tensor.zeros(4).reshape(2.9, 2), r"reshape: the shape must be integers, got 2.9"),
-        (lambda: Tensor.zeros(4).reshape("2", 2), r"reshape: the shape must be integers, got '2'"),
-        (lambda: Tensor.zeros(2, 3).transpose(1.0, 0), r"transpose: the axes must be integers"),
-        (lambda: Tensor.zeros(3).broadcast_to(2, 3.0), r"broadcast_to: the shape must be"),
-        (lambda: Tensor.zeros(2, 3).sum(axis=True), r"sum: axis must be"),
-        (lambda: Tensor.zeros(2, 3).max(axis=(0, False)), r"max: axis must be"),
-        (lambda: Tensor.zeros(2, 3).softmax(axis=True), r"softmax: axis must be one integer"),
-    ],
-)
-def test_shapes_and_axes_must_be_integers_not_floats_strings_or_bools(call, match):
-    with pytest.raises(TypeError, match=match):
-        call()
-
-
-def test_numpy_integers_are_accepted_as_sizes_and_axes():
-    x = Tensor.zeros(np.int64(2), np.int32(3))
-    assert x.shape == (2, 3)
-    assert x.reshape(np.int64(3), 2).shape == (3, 2)
-    assert x.sum(axis=np.int64(1)).shape == (2,)
-
-
-@pytest.mark.parametrize("name", ["zeros", "ones", "randn", "uniform"])
-def test_a_negative_size_is_refused_by_the_constructor(name):
-    with pytest.raises(ValueError, match=rf"{name}: the shape \(2, -1\) has a negative size"):
-        getattr(Tensor, name)(2, -1)
+# --------------------------------------------------------------------------- indexing
 
 
 @pytest.mark.parametrize("make_index", [lambda: np.array([0, 0]), lambda: [0, 0]])
@@ -1011,8 +1016,3 @@ def test_an_index_tensor_is_copied_when_recorded():
         idx += 1
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, [2.0, 0.0])
-
-
-def test_ragged_lists_are_refused_with_a_hint():
-    with pytest.raises(ValueError, match="rectangular"):
-        Tensor([[1, 2], [3]])
