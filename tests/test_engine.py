@@ -710,6 +710,15 @@ def test_grad_with_respect_to_an_intermediate_runs_and_frees_only_the_part_above
     np.testing.assert_allclose(x.grad, 2 * x.data)
 
 
+def test_a_detached_operand_is_a_constant_to_a_recorded_backward():
+    # f = Σ x·stop(x): ∂f/∂x = stop(x), which no longer depends on x, so the recorded
+    # gradient must not pass the detached operand off as x itself.
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (g,) = grad((x * x.detach()).sum(), x, create_graph=True)
+    np.testing.assert_array_equal(g.data, [1.0, 2.0, 3.0])
+    assert not g.requires_grad
+
+
 def test_grad_prunes_a_diamond_whose_paths_reach_the_target_at_different_depths():
     # y = σ(a)·a + a with a = 2x: the target a is reached directly and through σ, so the
     # pruning must see both paths whatever order the graph walk found the nodes in.

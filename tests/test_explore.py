@@ -439,3 +439,27 @@ def test_explore_builds_on_the_core_viz_and_registry_only():
     # and the registry, for each operation's name ("sigmoid", "matmul")
     allowed = core | {"tinygrad_edu.viz", "tinygrad_edu.registry"}
     assert ours <= allowed and "tinygrad_edu.viz" in ours
+
+
+class Cube(Function):
+    """y = x³, a user's operation that is not in the registry, with its own label."""
+
+    labels = ("·3x²",)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return g * 3 * x * x
+
+
+def test_a_users_operation_shows_its_own_label():
+    x = Tensor([0.5, 2.0], requires_grad=True)
+    steps = explore(Cube.apply(x).sum()).backward_steps
+    cube = next(step for step in steps if step.node.function is Cube)
+    assert [send.label for send in cube.sends] == ["·3x²"]
+    np.testing.assert_allclose(cube.sends[0].gradient, 3 * x.data**2)  # d(x³)/dx, by hand

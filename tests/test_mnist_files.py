@@ -520,3 +520,19 @@ def test_the_debian_fashion_mnist_files_load_as_published():
         for index in (0, 1, len(labels) - 1):
             image = image_bytes[index * 784 : (index + 1) * 784]
             np.testing.assert_allclose(inputs[index], [p / 255 * 0.99 + 0.01 for p in image])
+
+
+def test_a_stray_carriage_return_is_named_with_its_line(tmp_path):
+    # a double-converted file: line 2 ends in \r\r\n, so one \r stays in its last field
+    good = ",".join(["3"] + ["0"] * 784)
+    path = tmp_path / "cr.csv"
+    path.write_bytes(f"{good}\r\n{good}\r\r\n".encode())
+    with pytest.raises(DataFileError, match=r"cr\.csv, line 2: field 785 \(pixel 784\)"):
+        data.read_images(path)
+
+
+def test_an_idx_file_of_no_images_is_refused(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(struct.pack(">IIII", 0x00000803, 0, 28, 28))
+    with pytest.raises(DataFileError, match=r"holds no images"):
+        data.read_images(path)

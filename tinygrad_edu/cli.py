@@ -13,6 +13,7 @@ import numpy as np
 
 from tinygrad_edu import __version__, nn, proofs, textbook
 from tinygrad_edu import io as weights_io
+from tinygrad_edu.data import BOOK_PIXELS, CLASSES
 
 
 def _matrix(values: np.ndarray, indent: str) -> str:
@@ -546,7 +547,7 @@ def _refuse_bad_train_options(args: argparse.Namespace, parser: argparse.Argumen
             require_matplotlib()
         except ImportError as error:
             parser.error(f"--plot: {error}")
-    _refuse_too_large(args.hidden, parser, inputs=BOOK_INPUTS if from_files else DIGIT_INPUTS)
+    _refuse_too_large(args.hidden, parser, inputs=BOOK_PIXELS if from_files else DIGIT_INPUTS)
 
 
 def _refuse_unwritable(option: str, path: Path, parser: argparse.ArgumentParser) -> None:
@@ -555,8 +556,7 @@ def _refuse_unwritable(option: str, path: Path, parser: argparse.ArgumentParser)
         parser.error(f"{option} {str(path)!r}: the folder {folder} is not writable")
 
 
-DIGIT_INPUTS, DIGIT_CLASSES = 64, 10  # the digits' 8×8 pixels and their 10 labels
-BOOK_INPUTS = 784  # MNIST's 28×28 pixels, the book's input layer
+DIGIT_INPUTS = 8 * 8  # the built-in digits' pixels
 
 
 def _refuse_too_large(
@@ -564,12 +564,12 @@ def _refuse_too_large(
 ) -> None:
     """A lower bound on the memory training needs: the weights and their gradients, float64
     (activations and temporaries come on top). Refused if above the machine's memory."""
-    weights = hidden * (inputs + DIGIT_CLASSES)
+    weights = hidden * (inputs + CLASSES)
     needed = 2 * weights * np.dtype(np.float64).itemsize
     available = _physical_memory()
     if available is not None and needed > available:
         parser.error(
-            f"--hidden {hidden}: the {inputs}-{hidden}-{DIGIT_CLASSES} network's "
+            f"--hidden {hidden}: the {inputs}-{hidden}-{CLASSES} network's "
             f"{weights:,} weights and their gradients alone need {needed / 2**30:,.1f} GiB, "
             f"more than this machine's {available / 2**30:,.1f} GiB of memory"
         )
@@ -584,7 +584,7 @@ def _physical_memory() -> int | None:
 
 
 def _network_from_file(
-    path: str, inputs: int = DIGIT_INPUTS, classes: int = DIGIT_CLASSES
+    path: str, inputs: int = DIGIT_INPUTS, classes: int = CLASSES
 ) -> nn.Sequential:
     """The book's network from a weight file, refused (naming the file) unless evaluate can
     trust its answer: floating, finite weights of a network that fits the data (``inputs``

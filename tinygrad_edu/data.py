@@ -256,7 +256,7 @@ def _pair(images_path: str | Path, images: np.ndarray, labels_path: str | Path) 
 def _diagnose_csv_line(path: str | Path, number: int, line: bytes, pixels: int) -> None:
     """Raise the DataFileError that says what is wrong with one CSV line (the plain path,
     used once the fast parse has found the first bad line)."""
-    text = line.decode("ascii", errors="replace").rstrip("\r")
+    text = line.decode("ascii", errors="replace")  # CRLF is normalised before the parse
     fields = text.split(",")
     if len(fields) != pixels + 1:
         raise DataFileError(
@@ -379,6 +379,8 @@ def read_images(path: str | Path, labels_path: str | Path | None = None) -> Labe
             )
         return _parse_csv(path, content, BOOK_PIXELS)
     images = _parse_idx(path, content, gzipped, IDX_IMAGES_MAGIC)
+    if len(images) == 0:
+        raise DataFileError(path, "the file holds no images", offset=4)
     return _pair(path, images, labels_path if labels_path is not None else find_labels_file(path))
 
 

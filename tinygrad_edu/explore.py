@@ -2,7 +2,7 @@
 
 ``explore(loss)`` records what the engine does when it differentiates ``loss``: for every
 operation, in the engine's own order, the gradient that arrives from above, the local
-chain-rule factor (the registry's label written out with numbers, σ(1−σ) = 0.08282) and
+chain-rule factor (the operation's label written out with numbers, σ(1−σ) = 0.08282) and
 the product it sends to each input, with the running sum where a tensor is used more than
 once. It returns an `Explorer`: Jupyter shows it inline, ``.save("page.html")`` writes the
 page. The page draws the graph with `viz.draw` (inline SVG from Graphviz) and steps through
@@ -57,7 +57,7 @@ class Send:
 
     tensor: Tensor
     operand: str  # the input's role in the operation: "x", or "A"/"B", "a"/"b", "o"/"t"
-    label: str  # the registry's chain-rule factor, e.g. "·σ(1−σ)"
+    label: str  # the operation's chain-rule label (`Function.labels`), e.g. "·σ(1−σ)"
     factor: np.ndarray | None  # the factor's values, where they are one array (else None)
     gradient: np.ndarray | None  # what backward returned for this input (None: not needed)
     total: np.ndarray | None = None  # the tensor's gradient summed so far, this one included
@@ -132,7 +132,8 @@ def record_backward(loss: Tensor) -> tuple[list[BackwardStep], dict[int, np.ndar
         sends = []
         for index, (t, needed) in enumerate(zip(node.inputs, node.needs_input_grad, strict=True)):
             gradient = None if not needed or results[index] is None else np.asarray(results[index])
-            label = info.labels[index] if info else "?"
+            labels = node.function.labels  # on the Function class, registered or not
+            label = labels[index] if labels else "?"
             factor = _factor(info, node, index) if gradient is not None else None
             sends.append(Send(t, operands[index], label, factor, gradient))
         steps.append(BackwardStep(node, output, arriving, sends))
@@ -246,7 +247,7 @@ _FACTORS: dict[str, tuple[Callable[[list[np.ndarray], np.ndarray], np.ndarray], 
 }  # fmt: skip
 
 # The factor as written out, and what its letters stand for ({0}, {1}: the inputs' names,
-# {y}: the output's). Others: the registry's label without its leading "·".
+# {y}: the output's). Others: the operation's label without its leading "·".
 _FACTOR_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
     "mul": (("b", "b = {1}"), ("a", "a = {0}")),
     "div": (("1/b", "b = {1}"), ("−a/b²", "a = {0}, b = {1}")),

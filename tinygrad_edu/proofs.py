@@ -344,7 +344,7 @@ class Step:
     """One factor of a chain-rule path: ∂(output element)/∂(input element) of one node."""
 
     operation: str  # the node, e.g. "Sigmoid"
-    formula: str  # the registry's label of the factor, e.g. "·σ(1−σ)"
+    formula: str  # the operation's label of the factor (`Function.labels`), e.g. "·σ(1−σ)"
     output: str  # the element the gradient comes from, e.g. "output[0, 0]"
     input: str  # the element it goes to
     factor: float

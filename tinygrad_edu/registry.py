@@ -5,7 +5,7 @@ tested), how the property tests build its inputs (`Signature`), and its vector-J
 product written a second time, independently, as plain numpy from the closed-form
 derivative. `testing.strategies.in_domain` and tests/test_registry.py enumerate it, so a
 registered operation is checked against finite differences and its closed form at once;
-viz and explore read an operation's name and ``labels`` here.
+explore reads an operation's registered name here (its ``labels`` live on the class).
 
 Core or test metadata? Metadata. The engine never reads it: ``Tensor``, ``Function`` and
 the operations work without this module ever being imported, and the chain-rule label of

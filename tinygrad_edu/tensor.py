@@ -283,7 +283,9 @@ class Tensor:
     def detach(self) -> Tensor:
         """The same data, outside the graph: a leaf that does not require grad (sharing the
         version, as it shares the memory)."""
-        out = Tensor._constant(self._data)
+        # A view, not the array itself: saved arrays are matched to a node's inputs by
+        # identity, so in x * x.detach() the detached operand must not pass for x.
+        out = Tensor._constant(self._data.view())
         out._versions = self._counter()
         return out
 

@@ -148,7 +148,7 @@ class _Graph:
         self.saved_arrays: Counter[int] = Counter()  # id(node) -> saved arrays not in the graph
         for item in self.items:
             if isinstance(item, Node):
-                for source in item.saved_sources:  # an input's index, the output, or neither
+                for source in item.saved_sources:  # an input's index, or output/derived/constant
                     if isinstance(source, int):
                         self.saved.add(id(item.inputs[source]))
                     elif source == "output":
