@@ -754,6 +754,10 @@ ROOT main { flex: 1; display: flex; min-height: 0; }
 ROOT .graph { flex: 0 0 44%; overflow: auto; border-right: 1px solid #ced4da;
   padding: 6px; box-sizing: border-box; }
 ROOT .panel { flex: 1; overflow: auto; padding: 6px 14px; }
+@media (max-width: 760px) {  /* narrow (a notebook or docs column): graph above the panel */
+  ROOT main { flex-direction: column; }
+  ROOT .graph { flex: 0 0 55%; border-right: none; border-bottom: 1px solid #ced4da; }
+}
 ROOT .panel h2 { margin: 4px 0; font-size: 17px; }
 ROOT .panel h3 { margin: 14px 0 4px; font-size: 14px; }
 ROOT .lead { margin: 4px 0 8px; }
