@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Protocol
 
 import numpy as np
@@ -244,8 +245,13 @@ class _Sigmoid:
     computes them (e⁻ˣ overflows to inf for very negative x, and σ(x) is then 0)."""
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with np.errstate(over="ignore"):
+        # e⁻ˣ can only overflow where x < −88 (float32; −709 in float64): one look at the
+        # smallest x costs less than entering np.errstate, which the eager engine does always.
+        if x.size and np.minimum.reduce(x, axis=None) >= -88:
             y = 1 / (1 + np.exp(-x))
+        else:  # also for NaN, which compares False
+            with np.errstate(over="ignore"):
+                y = 1 / (1 + np.exp(-x))
         return y, y
 
     def backward(self, y: np.ndarray, g: np.ndarray) -> Sequence[np.ndarray | None]:
@@ -276,7 +282,9 @@ class _Sum:
         self.kept_shape = tuple(1 if i in axes else n for i, n in enumerate(shape))
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, None]:
-        return np.asarray(x.sum(axis=self.axes, keepdims=self.keepdims)), None
+        # np.add.reduce is what x.sum calls, without x.sum's Python wrapper in between.
+        total = np.add.reduce(x, axis=self.axes, keepdims=self.keepdims)  # type: ignore[call-overload]
+        return np.asarray(total), None
 
     def backward(self, saved: None, g: np.ndarray) -> Sequence[np.ndarray | None]:
         grad = np.empty(self.shape, g.dtype)
@@ -361,12 +369,17 @@ class _Program:
         # The two loops of a step, as flat tuples made once (each attribute looked up on
         # every step costs time at batch 1). Backward: the ops that have something to
         # differentiate, each after every op that used its output (reverse recorded order).
-        self.forward_plan = [(op.kernel.forward, op.inputs, op.output) for op in self.ops]
+        # The forward fetches an op's inputs with one C call (`_fetcher`); the backward
+        # visits only the (position, slot) pairs that need a gradient.
+        self.forward_plan = [
+            (k, op.kernel.forward, _fetcher(op.inputs), op.output) for k, op in enumerate(self.ops)
+        ]
         self.backward_plan = [
-            (k, op.kernel.backward, op.inputs, op.output, op.needs_input_grad)
+            (k, op.kernel.backward, op.output, _needed(op))
             for k, op in reversed(list(enumerate(self.ops)))
             if True in op.needs_input_grad
         ]
+        self.parameter_dtypes = [p.data.dtype for p in self.parameters]
 
     def run(self, arguments: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray | None]]:
         """The loss and each parameter's gradient (None if the loss does not use it)."""
@@ -375,12 +388,12 @@ class _Program:
         values[:first] = arguments
         values[first : first + len(self.parameters)] = [p.data for p in self.parameters]
         saved: list[Any] = [None] * len(self.ops)
-        for k, (forward, inputs, output) in enumerate(self.forward_plan):
-            values[output], saved[k] = forward(*[values[i] for i in inputs])
+        for k, forward, fetch, output in self.forward_plan:
+            values[output], saved[k] = forward(*fetch(values))
         loss = values[self.loss_slot]
         grads: list[Any] = [None] * len(values)
         grads[self.loss_slot] = self.loss_grad
-        for k, backward, inputs, output, needs_input_grad in self.backward_plan:
+        for k, backward, output, needed in self.backward_plan:
             grad = grads[output]
             if grad is None:  # nothing flows back through this op
                 continue
@@ -388,15 +401,36 @@ class _Program:
             # Free what is used up, as the engine frees a graph: the next step's arrays
             # then reuse this memory while it is still in the processor's cache.
             saved[k] = grads[output] = values[output] = None
-            for slot, needed, input_grad in zip(inputs, needs_input_grad, input_grads, strict=True):
-                if needed and input_grad is not None:
+            for position, slot in needed:
+                input_grad = input_grads[position]
+                if input_grad is not None:
                     total = grads[slot]
                     grads[slot] = input_grad if total is None else total + input_grad
         parameter_grads = grads[first : first + len(self.parameters)]
-        for index, (p, g) in enumerate(zip(self.parameters, parameter_grads, strict=True)):
-            if g is not None and (type(g) is not np.ndarray or g.dtype != p.data.dtype):
-                parameter_grads[index] = np.asarray(g, dtype=p.data.dtype)
+        for index, (g, dtype) in enumerate(
+            zip(parameter_grads, self.parameter_dtypes, strict=True)
+        ):
+            if g is not None and (type(g) is not np.ndarray or g.dtype != dtype):
+                parameter_grads[index] = np.asarray(g, dtype=dtype)
         return loss, parameter_grads
+
+
+def _fetcher(inputs: tuple[int, ...]) -> Callable[[list[Any]], Sequence[Any]]:
+    """A C-level function from the slots to an op's input arrays, as a sequence."""
+    if len(inputs) == 1:
+        return itemgetter(slice(inputs[0], inputs[0] + 1))  # a one-element list
+    if len(inputs) == 0:
+        return lambda values: ()
+    return itemgetter(*inputs)
+
+
+def _needed(op: _Op) -> tuple[tuple[int, int], ...]:
+    """(position, slot) of each input of ``op`` whose gradient the step needs."""
+    return tuple(
+        (position, slot)
+        for position, (slot, needed) in enumerate(zip(op.inputs, op.needs_input_grad, strict=True))
+        if needed
+    )
 
 
 def _build(
