@@ -245,17 +245,24 @@ class _Sigmoid:
     computes them (e⁻ˣ overflows to inf for very negative x, and σ(x) is then 0)."""
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # The four steps of 1 / (1 + e⁻ˣ) write into one new array instead of four: the same
+        # operations and roundings, with less memory to allocate and stream through.
+        y = np.negative(x, out=np.empty_like(x))
         # e⁻ˣ can only overflow where x < −88 (float32; −709 in float64): one look at the
         # smallest x costs less than entering np.errstate, which the eager engine does always.
         if x.size and np.minimum.reduce(x, axis=None) >= -88:
-            y = 1 / (1 + np.exp(-x))
+            np.exp(y, out=y)
         else:  # also for NaN, which compares False
             with np.errstate(over="ignore"):
-                y = 1 / (1 + np.exp(-x))
+                np.exp(y, out=y)
+        np.add(1, y, out=y)
+        np.divide(1, y, out=y)
         return y, y
 
     def backward(self, y: np.ndarray, g: np.ndarray) -> Sequence[np.ndarray | None]:
-        return (g * y * (1 - y),)
+        grad = g * y
+        grad *= 1 - y  # (g · y) · (1 − y) in the order Sigmoid computes it, one array fewer
+        return (grad,)
 
 
 class _Square:
