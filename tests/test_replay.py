@@ -419,6 +419,33 @@ def test_square_kernel_matches_pow_by_two_exactly(shape, dtype, seed):
     assert y.dtype == grad_a.dtype == np.dtype(dtype)
 
 
+@given(
+    st.lists(sizes, max_size=3),
+    st.sampled_from(["float64", "float32"]),
+    st.tuples(st.booleans(), st.booleans()),
+    st.integers(0, 99),
+)
+def test_squared_error_kernel_matches_squared_error_exactly(shape, dtype, needs, seed):
+    rng = np.random.default_rng(seed)
+    o, t = rng.normal(size=shape).astype(dtype), rng.normal(size=shape).astype(dtype)
+    g = np.asarray(rng.normal(), dtype)
+    y, grads = kernel_vjp(replay._SquaredError(needs), [o, t], g)
+    tensors = [Tensor(a, requires_grad=need) for a, need in zip((o, t), needs, strict=True)]
+    y_ref = functions.SquaredError.apply(*tensors)
+    np.testing.assert_array_equal(y, y_ref.data)
+    assert y.shape == () and y.dtype == np.dtype(dtype)
+    wanted = [tensor for tensor, need in zip(tensors, needs, strict=True) if need]
+    refs = iter(grad(y_ref, wanted, grad_outputs=g) if wanted else [])
+    for mine, need in zip(grads, needs, strict=True):
+        if need:
+            np.testing.assert_array_equal(mine, next(refs).data)
+        else:
+            assert mine is None
+    # by hand: ∂/∂o Σ (t − o)² = 2(o − t)
+    if needs[0]:
+        np.testing.assert_allclose(grads[0], 2 * (o - t) * g, rtol=1e-6)
+
+
 @given(st.lists(sizes, min_size=1, max_size=4), st.data())
 def test_transpose_kernel_matches_transpose(shape, data):
     axes = data.draw(st.none() | st.permutations(range(len(shape))).map(tuple))
@@ -457,6 +484,17 @@ def test_the_book_network_runs_on_the_fast_kernels():
     kernels = [type(op.kernel).__name__ for op in program.ops]
     # x @ W.T: the transpose and the product folded into one kernel
     assert kernels == ["_Linear2D", "_Sigmoid", "_Linear2D", "_Sigmoid", "_Sub", "_Square", "_Sum"]
+
+
+def test_the_book_network_in_nn_layers_runs_on_the_fast_kernels():
+    model = nn.Sequential(
+        nn.Linear(8, 4, bias=False), nn.Sigmoid(), nn.Linear(4, 3, bias=False), nn.Sigmoid()
+    )
+    step = replay.trace(lambda x, t: nn.squared_error(model(x), t), SGD(model.parameters(), 0.1))
+    step(*book_batches(1, 2, "float64", inputs=8, outputs=3)[0])
+    (program,) = step.programs.values()
+    kernels = [type(op.kernel).__name__ for op in program.ops]
+    assert kernels == ["_Linear2D", "_Sigmoid", "_Linear2D", "_Sigmoid", "_SquaredError"]
 
 
 def test_a_transpose_read_twice_is_not_folded_and_still_matches():

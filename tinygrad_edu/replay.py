@@ -44,8 +44,9 @@ import numpy as np
 #      ``p.data -= lr * grad`` (``keep_grad=False`` does that itself); assigning
 #      ``p.data`` is how the core notices an update.
 #   6. The fast kernels below stand for ``functions.MatMul``, ``Linear``, ``Sub``,
-#      ``Sigmoid``, ``Pow``, ``Sum`` and ``Transpose`` and compute the formulas in their
-#      docstrings (``functions.unbroadcast`` sums a gradient back to an input's shape).
+#      ``Sigmoid``, ``Pow``, ``SquaredError``, ``Sum`` and ``Transpose`` and compute the
+#      formulas in their docstrings (``functions.unbroadcast`` sums a gradient back to an
+#      input's shape).
 #   7. ``Tensor(array)`` makes the argument tensors; ``tinygrad_edu.grad`` gives the eager
 #      gradients the replay is checked against.
 # ----------------------------------------------------------------------------------------
@@ -180,9 +181,12 @@ class OwnFunction:
 #   computes (Gᵀ · X)ᵀ), a C-ordered array like W itself, so the optimizer's update runs
 #   over contiguous memory;
 # - x ** 2 as x · x: the same numbers without Pow's masks for a zero base, which a
-#   constant exponent 2 never needs;
+#   constant exponent 2 never needs (in float32, where the base has a zero, Pow's power
+#   with an array of exponents 1 can be one unit in the last place off; x · x is not);
 # - no checks of shapes and options on every call: they were checked when recording, and
-#   no ctx object per call (the sigmoid keeps its output as what backward needs).
+#   no ctx object per call (the sigmoid keeps its output as what backward needs);
+# - fewer new arrays: numpy's ``out=`` writes a step's result over the previous step's
+#   temporary where the formula allows it, in the same order of operations.
 
 _Pair = tuple[np.ndarray, np.ndarray]
 
@@ -275,6 +279,23 @@ class _Square:
         return g * 2 * a, None
 
 
+class _SquaredError:
+    """SquaredError of an output and a target of the same shape: E = Σ (t − o)²,
+    ∂L/∂o = 2(o − t) · g, ∂L/∂t = −2(o − t) · g (``nn.squared_error``)."""
+
+    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
+        self.needs_o, self.needs_t = needs_input_grad
+
+    def forward(self, o: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, _Pair]:
+        d = t - o
+        return np.asarray(np.add.reduce(d * d, axis=None)), (o, t)
+
+    def backward(self, saved: _Pair, g: np.ndarray) -> Sequence[np.ndarray | None]:
+        o, t = saved
+        twice_diff = 2 * (o - t) * g
+        return (twice_diff if self.needs_o else None), (-twice_diff if self.needs_t else None)
+
+
 class _Sum:
     """Sum over the recorded axes: y = Σ x, ∂L/∂x = g copied back along the summed axes
     (into a new array: numpy's broadcast_to view costs more than the copy at these sizes)."""
@@ -336,6 +357,9 @@ def _kernel(call: _Call, needs_input_grad: tuple[bool, ...], constant: list[bool
         return _Linear2D(needs_input_grad)
     if one_float_dtype and function is functions.Pow and _is_two(call.inputs[1], constant[1]):
         return _Square()
+    same_shapes = len({t.data.shape for t in call.inputs}) == 1
+    if one_float_dtype and function is functions.SquaredError and same_shapes:
+        return _SquaredError(needs_input_grad)
     return OwnFunction(function, call.options, needs_input_grad)
 
 
