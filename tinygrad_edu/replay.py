@@ -504,7 +504,7 @@ def _build(
     loss_slot = slot_of.get(id(loss))
     if loss_slot is None or loss_slot < len(arguments) + len(parameters):
         raise TraceError("trace: the loss was not computed by an operation inside the step")
-    ops = _fold_transposes(ops, loss_slot)
+    ops = _fold_squared_errors(_fold_transposes(ops, loss_slot), loss_slot)
     loss_grad = np.ones_like(loss.data)
     loss_grad.flags.writeable = False
     dtypes = [a.data.dtype for a in arguments]
@@ -536,6 +536,43 @@ def _fold_transposes(ops: list[_Op], loss_slot: int) -> list[_Op]:
             inputs = (op.inputs[0], transpose.inputs[0])
             replaced[id(op)] = _Op(_Linear2D(needs), inputs, op.output, needs)
             dropped.add(id(transpose))
+    return [replaced.get(id(op), op) for op in ops if id(op) not in dropped]
+
+
+def _fold_squared_errors(ops: list[_Op], loss_slot: int) -> list[_Op]:
+    """``((t - o) ** 2).sum()`` was recorded as a Sub, a Square and a Sum of everything;
+    where nothing else reads the difference or its square, the three become one
+    `_SquaredError`, the same numbers: its 2(o − t) · g is the chain's −((g · 2) · (t − o))
+    exactly, as negating and doubling are exact and rounding is symmetric about zero."""
+    readers: dict[int, int] = {}
+    for op in ops:
+        for slot in op.inputs:
+            readers[slot] = readers.get(slot, 0) + 1
+    made_by = {op.output: op for op in ops}
+    replaced: dict[int, _Op] = {}  # id(sum) -> the folded op
+    dropped: set[int] = set()  # id(sub), id(square)
+    for op in ops:
+        kernel = op.kernel
+        if not isinstance(kernel, _Sum) or kernel.keepdims or len(kernel.axes) < len(kernel.shape):
+            continue
+        square = made_by.get(op.inputs[0])
+        if square is None or not isinstance(square.kernel, _Square):
+            continue
+        sub = made_by.get(square.inputs[0])
+        if (
+            sub is None
+            or not isinstance(sub.kernel, _Sub)
+            or sub.kernel.a_shape != sub.kernel.b_shape
+        ):
+            continue
+        if readers[sub.output] != 1 or readers[square.output] != 1:
+            continue
+        if loss_slot in (sub.output, square.output):
+            continue
+        t, o = sub.inputs
+        needs = (sub.needs_input_grad[1], sub.needs_input_grad[0])
+        replaced[id(op)] = _Op(_SquaredError(needs), (o, t), op.output, needs)
+        dropped.update((id(sub), id(square)))
     return [replaced.get(id(op), op) for op in ops if id(op) not in dropped]
 
 
