@@ -84,8 +84,11 @@ def test_book_network_replay_ends_on_the_eager_weights_float64(batch):
     assert eager_losses[-1] < eager_losses[0]  # it trained: the comparison is not trivial
 
 
-def test_without_keep_grad_the_book_network_ends_on_the_same_weights_and_grad_is_none():
-    data = book_batches(200, 2, "float64")
+@pytest.mark.parametrize("batch", [1, 2])
+def test_without_keep_grad_the_book_network_ends_on_the_same_weights_and_grad_is_none(batch):
+    """At batch 1 the first weight's update comes from the factors of its gradient
+    (`_OuterProduct`), at batch 2 from the gradient itself."""
+    data = book_batches(200, batch, "float64")
     eager_params = book_weights("float64")
     eager_steps(book_loss(*eager_params), SGD(eager_params, lr=0.01), data)
     replay_params = book_weights("float64")
@@ -94,6 +97,8 @@ def test_without_keep_grad_the_book_network_ends_on_the_same_weights_and_grad_is
         step(x, t)
     (program,) = step.programs.values()
     assert program.private_grads == [True, True]  # both updates overwrite their gradient
+    _, grads = program.run(list(data[0]), for_update=True)
+    assert [type(g).__name__ for g in grads] == ["_OuterProduct" if batch == 1 else "ndarray"] * 2
     assert all(p.grad is None for p in replay_params)
     assert largest_difference(eager_params, replay_params) <= 1e-12
 
@@ -444,6 +449,21 @@ def test_squared_error_kernel_matches_squared_error_exactly(shape, dtype, needs,
     # by hand: ∂/∂o Σ (t − o)² = 2(o − t)
     if needs[0]:
         np.testing.assert_allclose(grads[0], 2 * (o - t) * g, rtol=1e-6)
+
+
+@given(
+    sizes, sizes, st.integers(1, 20), st.sampled_from(["float64", "float32"]), st.integers(0, 99)
+)
+def test_outer_product_update_matches_the_whole_product_exactly(height, width, block, dtype, seed):
+    """w − lr·(c · r) by blocks of rows (the last one often shorter) against SGD's formula
+    on whole arrays, with the product elementwise by broadcasting rather than BLAS."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(height, width)).astype(dtype)
+    column = rng.normal(size=(height, 1)).astype(dtype)
+    row = rng.normal(size=(1, width)).astype(dtype)
+    expected = w - 0.01 * (column * row)
+    replay._OuterProduct(column, row).subtract_scaled_from(w, 0.01, block=block)
+    np.testing.assert_array_equal(w, expected)
 
 
 @given(st.lists(sizes, min_size=1, max_size=4), st.data())

@@ -226,6 +226,41 @@ class _Linear2D:
         grad_w = np.dot(g.T, x) if self.needs_w else None
         return grad_x, grad_w
 
+    def backward_for_update(self, saved: _Pair, g: np.ndarray) -> Sequence[Any]:
+        """``backward`` where W's gradient goes straight into an in-place SGD update
+        (`Trace._sgd_in_place`): for one row x it stays a pair of factors."""
+        x, w = saved
+        if len(x) != 1:
+            return self.backward(saved, g)
+        return (np.dot(g, w) if self.needs_x else None), _OuterProduct(g.T, x)
+
+
+# Rows of W updated at a time from an `_OuterProduct`: 16384 numbers (128 kB in float64).
+_UPDATE_BLOCK = 16384
+
+
+class _OuterProduct:
+    """The gradient Gᵀ · X of W for one row x, kept as its column and row. The update
+    w ← w − lr·(Gᵀ · X) then runs block by block of W's rows through one small buffer, so
+    the weight-sized gradient never exists and W stays in the processor's cache for the
+    next step. Each element is one product g_i · x_j whichever block it is in: the same
+    numbers as the whole product."""
+
+    def __init__(self, column: np.ndarray, row: np.ndarray) -> None:
+        self.column, self.row = column, row
+
+    def subtract_scaled_from(self, w: np.ndarray, lr: float, block: int = _UPDATE_BLOCK) -> None:
+        """w ← w − lr·(column · row), about ``block`` numbers of w at a time."""
+        height, width = w.shape
+        rows = max(1, block // max(width, 1))
+        buffer = np.empty((min(rows, height), width), w.dtype)
+        for start in range(0, height, rows):
+            part = buffer[: min(rows, height - start)]  # the last part may be shorter
+            np.dot(self.column[start : start + rows], self.row, out=part)
+            np.multiply(part, lr, out=part)
+            target = w[start : start + rows]
+            target -= part
+
 
 class _Sub:
     """Sub with the shapes recorded: y = a − b, ∂L/∂a = g, ∂L/∂b = −g, each summed back
@@ -395,6 +430,7 @@ class _Program:
     loss_grad: np.ndarray  # ∂L/∂L = 1, read-only, shared by every step
     private_grads: list[bool]  # per parameter: its gradient is a new array only it uses
     cast_arguments: bool = False  # the arguments' dtypes differ from argument_dtypes
+    checks_left: int = 0  # calls still to be compared with the eager engine
 
     def __post_init__(self) -> None:
         # The two loops of a step, as flat tuples made once (each attribute looked up on
@@ -411,9 +447,25 @@ class _Program:
             if True in op.needs_input_grad
         ]
         self.parameter_dtypes = [p.data.dtype for p in self.parameters]
+        # With keep_grad=False and plain SGD, a weight whose only reader is a `_Linear2D`
+        # hands the update its gradient's factors (`_OuterProduct`) instead of the product.
+        first = len(self.argument_dtypes)
+        private = {first + i for i, private in enumerate(self.private_grads) if private}
+        factored = {
+            k: op.kernel.backward_for_update
+            for k, op in enumerate(self.ops)
+            if isinstance(op.kernel, _Linear2D) and op.inputs[1] in private
+        }
+        self.update_plan = [
+            (k, factored.get(k, backward), output, needed)
+            for k, backward, output, needed in self.backward_plan
+        ]
 
-    def run(self, arguments: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray | None]]:
-        """The loss and each parameter's gradient (None if the loss does not use it)."""
+    def run(
+        self, arguments: Sequence[np.ndarray], for_update: bool = False
+    ) -> tuple[np.ndarray, list[Any]]:
+        """The loss and each parameter's gradient (None if the loss does not use it);
+        ``for_update``: some gradients as `_OuterProduct` for `Trace._sgd_in_place`."""
         values = self.slots.copy()
         first = len(arguments)
         values[:first] = arguments
@@ -424,7 +476,7 @@ class _Program:
         loss = values[self.loss_slot]
         grads: list[Any] = [None] * len(values)
         grads[self.loss_slot] = self.loss_grad
-        for k, backward, output, needed in self.backward_plan:
+        for k, backward, output, needed in self.update_plan if for_update else self.backward_plan:
             grad = grads[output]
             if grad is None:  # nothing flows back through this op
                 continue
@@ -441,7 +493,9 @@ class _Program:
         for index, (g, dtype) in enumerate(
             zip(parameter_grads, self.parameter_dtypes, strict=True)
         ):
-            if g is not None and (type(g) is not np.ndarray or g.dtype != dtype):
+            if g is None or type(g) is _OuterProduct:
+                continue
+            if type(g) is not np.ndarray or g.dtype != dtype:
                 parameter_grads[index] = np.asarray(g, dtype=dtype)
         return loss, parameter_grads
 
@@ -660,7 +714,6 @@ class Trace:
         self.loss_fn, self.optimizer, self.check_calls = loss_fn, optimizer, check_calls
         self.keep_grad = keep_grad
         self.programs: dict[Any, _Program] = {}
-        self._checks_left: dict[Any, int] = {}
 
     def __call__(self, *arguments: Any) -> float:
         arrays = [
@@ -681,22 +734,24 @@ class Trace:
                 a.dtype != t.data.dtype for a, t in zip(arrays, tensors, strict=True)
             )
             self.programs[key] = program
-            self._checks_left[key] = self.check_calls
+            program.checks_left = self.check_calls
             eager: tuple[Tensor, list[Tensor]] | None = (eager_loss, tensors)
         else:
             eager = None
         if program.cast_arguments:  # as Tensor(argument) casts integers to float64
             dtypes = program.argument_dtypes
             arrays = [a.astype(dtype) for a, dtype in zip(arrays, dtypes, strict=True)]
-        loss, grads = program.run(arrays)
-        if self._checks_left[key] > 0:
-            self._checks_left[key] -= 1
+        in_place = not self.keep_grad and _is_plain_sgd(self.optimizer)
+        checking = program.checks_left > 0
+        loss, grads = program.run(arrays, for_update=in_place and not checking)
+        if checking:
+            program.checks_left -= 1
             try:
                 self._check(arrays, loss, grads, eager)
             except TraceMismatchError:
                 del self.programs[key]
                 raise
-        if not self.keep_grad and _is_plain_sgd(self.optimizer):
+        if in_place:
             self._sgd_in_place(program, grads)
             return float(loss.item())
         for p, g in zip(parameters, grads, strict=True):
@@ -707,17 +762,20 @@ class Trace:
                 p.grad = None
         return float(loss.item())
 
-    def _sgd_in_place(self, program: _Program, grads: list[np.ndarray | None]) -> None:
+    def _sgd_in_place(self, program: _Program, grads: list[Any]) -> None:
         """``SGD.step`` without momentum or weight decay, w ← w − lr·g, with lr·g written
-        over g where g is the replay's own new array (the same two roundings)."""
+        over g where g is the replay's own new array (the same two roundings), or block by
+        block where g is an `_OuterProduct`."""
         lr = self.optimizer.lr
         for p, g, private in zip(program.parameters, grads, program.private_grads, strict=True):
             p.grad = None
             if g is None:
                 continue
-            scaled = np.multiply(g, lr, out=g) if private else lr * g
             data = p.data
-            data -= scaled
+            if type(g) is _OuterProduct:
+                g.subtract_scaled_from(data, lr)
+            else:
+                data -= np.multiply(g, lr, out=g) if private else lr * g
             p.data = data  # an assignment, so the core sees the change (its version, if any)
 
     def _check(
