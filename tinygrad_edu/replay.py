@@ -175,7 +175,8 @@ class OwnFunction:
 # own formula (the docstring of the Function it stands for), only arranged for speed, and
 # tests/test_replay.py checks each one against that Function. Why they are faster:
 # - np.dot instead of @ for 2-D products: np.matmul runs the batch-1 outer product
-#   (200, 1) · (1, 784) in a slow loop, np.dot hands every 2-D product to BLAS;
+#   (200, 1) · (1, 784) in a slow loop, np.dot hands every 2-D product to BLAS (but Gᵀ · X
+#   over a batch of rows measured faster with @, the same BLAS product);
 # - a gradient in its input's memory order: the gradient of W in x @ W.T is computed as
 #   Gᵀ · X (`_fold_transposes` turns the pair into a `_Linear2D`; otherwise `_MatMul2D`
 #   computes (Gᵀ · X)ᵀ), a C-ordered array like W itself, so the optimizer's update runs
@@ -223,7 +224,9 @@ class _Linear2D:
     def backward(self, saved: _Pair, g: np.ndarray) -> Sequence[np.ndarray | None]:
         x, w = saved
         grad_x = np.dot(g, w) if self.needs_x else None
-        grad_w = np.dot(g.T, x) if self.needs_w else None
+        grad_w = None
+        if self.needs_w:  # one row: the outer product np.dot does well; more: @ measured faster
+            grad_w = np.dot(g.T, x) if len(x) == 1 else np.matmul(g.T, x)
         return grad_x, grad_w
 
     def backward_for_update(self, saved: _Pair, g: np.ndarray) -> Sequence[Any]:
