@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Protocol
 
 import numpy as np
@@ -43,8 +44,9 @@ import numpy as np
 #      ``p.data -= lr * grad`` (``keep_grad=False`` does that itself); assigning
 #      ``p.data`` is how the core notices an update.
 #   6. The fast kernels below stand for ``functions.MatMul``, ``Linear``, ``Sub``,
-#      ``Sigmoid``, ``Pow``, ``Sum`` and ``Transpose`` and compute the formulas in their
-#      docstrings (``functions.unbroadcast`` sums a gradient back to an input's shape).
+#      ``Sigmoid``, ``Pow``, ``SquaredError``, ``Sum`` and ``Transpose`` and compute the
+#      formulas in their docstrings (``functions.unbroadcast`` sums a gradient back to an
+#      input's shape).
 #   7. ``Tensor(array)`` makes the argument tensors; ``tinygrad_edu.grad`` gives the eager
 #      gradients the replay is checked against.
 # ----------------------------------------------------------------------------------------
@@ -173,15 +175,19 @@ class OwnFunction:
 # own formula (the docstring of the Function it stands for), only arranged for speed, and
 # tests/test_replay.py checks each one against that Function. Why they are faster:
 # - np.dot instead of @ for 2-D products: np.matmul runs the batch-1 outer product
-#   (200, 1) · (1, 784) in a slow loop, np.dot hands every 2-D product to BLAS;
+#   (200, 1) · (1, 784) in a slow loop, np.dot hands every 2-D product to BLAS (but Gᵀ · X
+#   over a batch of rows measured faster with @, the same BLAS product);
 # - a gradient in its input's memory order: the gradient of W in x @ W.T is computed as
 #   Gᵀ · X (`_fold_transposes` turns the pair into a `_Linear2D`; otherwise `_MatMul2D`
 #   computes (Gᵀ · X)ᵀ), a C-ordered array like W itself, so the optimizer's update runs
 #   over contiguous memory;
 # - x ** 2 as x · x: the same numbers without Pow's masks for a zero base, which a
-#   constant exponent 2 never needs;
+#   constant exponent 2 never needs (in float32, where the base has a zero, Pow's power
+#   with an array of exponents 1 can be one unit in the last place off; x · x is not);
 # - no checks of shapes and options on every call: they were checked when recording, and
-#   no ctx object per call (the sigmoid keeps its output as what backward needs).
+#   no ctx object per call (the sigmoid keeps its output as what backward needs);
+# - fewer new arrays: numpy's ``out=`` writes a step's result over the previous step's
+#   temporary where the formula allows it, in the same order of operations.
 
 _Pair = tuple[np.ndarray, np.ndarray]
 
@@ -218,8 +224,45 @@ class _Linear2D:
     def backward(self, saved: _Pair, g: np.ndarray) -> Sequence[np.ndarray | None]:
         x, w = saved
         grad_x = np.dot(g, w) if self.needs_x else None
-        grad_w = np.dot(g.T, x) if self.needs_w else None
+        grad_w = None
+        if self.needs_w:  # one row: the outer product np.dot does well; more: @ measured faster
+            grad_w = np.dot(g.T, x) if len(x) == 1 else np.matmul(g.T, x)
         return grad_x, grad_w
+
+    def backward_for_update(self, saved: _Pair, g: np.ndarray) -> Sequence[Any]:
+        """``backward`` where W's gradient goes straight into an in-place SGD update
+        (`Trace._sgd_in_place`): for one row x it stays a pair of factors."""
+        x, w = saved
+        if len(x) != 1:
+            return self.backward(saved, g)
+        return (np.dot(g, w) if self.needs_x else None), _OuterProduct(g.T, x)
+
+
+# Rows of W updated at a time from an `_OuterProduct`: 16384 numbers (128 kB in float64).
+_UPDATE_BLOCK = 16384
+
+
+class _OuterProduct:
+    """The gradient Gᵀ · X of W for one row x, kept as its column and row. The update
+    w ← w − lr·(Gᵀ · X) then runs block by block of W's rows through one small buffer, so
+    the weight-sized gradient never exists and W stays in the processor's cache for the
+    next step. Each element is one product g_i · x_j whichever block it is in: the same
+    numbers as the whole product."""
+
+    def __init__(self, column: np.ndarray, row: np.ndarray) -> None:
+        self.column, self.row = column, row
+
+    def subtract_scaled_from(self, w: np.ndarray, lr: float, block: int = _UPDATE_BLOCK) -> None:
+        """w ← w − lr·(column · row), about ``block`` numbers of w at a time."""
+        height, width = w.shape
+        rows = max(1, block // max(width, 1))
+        buffer = np.empty((min(rows, height), width), w.dtype)
+        for start in range(0, height, rows):
+            part = buffer[: min(rows, height - start)]  # the last part may be shorter
+            np.dot(self.column[start : start + rows], self.row, out=part)
+            np.multiply(part, lr, out=part)
+            target = w[start : start + rows]
+            target -= part
 
 
 class _Sub:
@@ -244,12 +287,24 @@ class _Sigmoid:
     computes them (e⁻ˣ overflows to inf for very negative x, and σ(x) is then 0)."""
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with np.errstate(over="ignore"):
-            y = 1 / (1 + np.exp(-x))
+        # The four steps of 1 / (1 + e⁻ˣ) write into one new array instead of four: the same
+        # operations and roundings, with less memory to allocate and stream through.
+        y = np.negative(x, out=np.empty_like(x))
+        # e⁻ˣ can only overflow where x < −88 (float32; −709 in float64): one look at the
+        # smallest x costs less than entering np.errstate, which the eager engine does always.
+        if x.size and np.minimum.reduce(x, axis=None) >= -88:
+            np.exp(y, out=y)
+        else:  # also for NaN, which compares False
+            with np.errstate(over="ignore"):
+                np.exp(y, out=y)
+        np.add(1, y, out=y)
+        np.divide(1, y, out=y)
         return y, y
 
     def backward(self, y: np.ndarray, g: np.ndarray) -> Sequence[np.ndarray | None]:
-        return (g * y * (1 - y),)
+        grad = g * y
+        grad *= 1 - y  # (g · y) · (1 − y) in the order Sigmoid computes it, one array fewer
+        return (grad,)
 
 
 class _Square:
@@ -260,6 +315,23 @@ class _Square:
 
     def backward(self, a: np.ndarray, g: np.ndarray) -> Sequence[np.ndarray | None]:
         return g * 2 * a, None
+
+
+class _SquaredError:
+    """SquaredError of an output and a target of the same shape: E = Σ (t − o)²,
+    ∂L/∂o = 2(o − t) · g, ∂L/∂t = −2(o − t) · g (``nn.squared_error``)."""
+
+    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
+        self.needs_o, self.needs_t = needs_input_grad
+
+    def forward(self, o: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, _Pair]:
+        d = t - o
+        return np.asarray(np.add.reduce(d * d, axis=None)), (o, t)
+
+    def backward(self, saved: _Pair, g: np.ndarray) -> Sequence[np.ndarray | None]:
+        o, t = saved
+        twice_diff = 2 * (o - t) * g
+        return (twice_diff if self.needs_o else None), (-twice_diff if self.needs_t else None)
 
 
 class _Sum:
@@ -276,7 +348,9 @@ class _Sum:
         self.kept_shape = tuple(1 if i in axes else n for i, n in enumerate(shape))
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, None]:
-        return np.asarray(x.sum(axis=self.axes, keepdims=self.keepdims)), None
+        # np.add.reduce is what x.sum calls, without x.sum's Python wrapper in between.
+        total = np.add.reduce(x, axis=self.axes, keepdims=self.keepdims)  # type: ignore[call-overload]
+        return np.asarray(total), None
 
     def backward(self, saved: None, g: np.ndarray) -> Sequence[np.ndarray | None]:
         grad = np.empty(self.shape, g.dtype)
@@ -321,6 +395,9 @@ def _kernel(call: _Call, needs_input_grad: tuple[bool, ...], constant: list[bool
         return _Linear2D(needs_input_grad)
     if one_float_dtype and function is functions.Pow and _is_two(call.inputs[1], constant[1]):
         return _Square()
+    same_shapes = len({t.data.shape for t in call.inputs}) == 1
+    if one_float_dtype and function is functions.SquaredError and same_shapes:
+        return _SquaredError(needs_input_grad)
     return OwnFunction(function, call.options, needs_input_grad)
 
 
@@ -356,31 +433,53 @@ class _Program:
     loss_grad: np.ndarray  # ∂L/∂L = 1, read-only, shared by every step
     private_grads: list[bool]  # per parameter: its gradient is a new array only it uses
     cast_arguments: bool = False  # the arguments' dtypes differ from argument_dtypes
+    checks_left: int = 0  # calls still to be compared with the eager engine
 
     def __post_init__(self) -> None:
         # The two loops of a step, as flat tuples made once (each attribute looked up on
         # every step costs time at batch 1). Backward: the ops that have something to
         # differentiate, each after every op that used its output (reverse recorded order).
-        self.forward_plan = [(op.kernel.forward, op.inputs, op.output) for op in self.ops]
+        # The forward fetches an op's inputs with one C call (`_fetcher`); the backward
+        # visits only the (position, slot) pairs that need a gradient.
+        self.forward_plan = [
+            (k, op.kernel.forward, _fetcher(op.inputs), op.output) for k, op in enumerate(self.ops)
+        ]
         self.backward_plan = [
-            (k, op.kernel.backward, op.inputs, op.output, op.needs_input_grad)
+            (k, op.kernel.backward, op.output, _needed(op))
             for k, op in reversed(list(enumerate(self.ops)))
             if True in op.needs_input_grad
         ]
+        self.parameter_dtypes = [p.data.dtype for p in self.parameters]
+        # With keep_grad=False and plain SGD, a weight whose only reader is a `_Linear2D`
+        # hands the update its gradient's factors (`_OuterProduct`) instead of the product.
+        first = len(self.argument_dtypes)
+        private = {first + i for i, private in enumerate(self.private_grads) if private}
+        factored = {
+            k: op.kernel.backward_for_update
+            for k, op in enumerate(self.ops)
+            if isinstance(op.kernel, _Linear2D) and op.inputs[1] in private
+        }
+        self.update_plan = [
+            (k, factored.get(k, backward), output, needed)
+            for k, backward, output, needed in self.backward_plan
+        ]
 
-    def run(self, arguments: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray | None]]:
-        """The loss and each parameter's gradient (None if the loss does not use it)."""
+    def run(
+        self, arguments: Sequence[np.ndarray], for_update: bool = False
+    ) -> tuple[np.ndarray, list[Any]]:
+        """The loss and each parameter's gradient (None if the loss does not use it);
+        ``for_update``: some gradients as `_OuterProduct` for `Trace._sgd_in_place`."""
         values = self.slots.copy()
         first = len(arguments)
         values[:first] = arguments
         values[first : first + len(self.parameters)] = [p.data for p in self.parameters]
         saved: list[Any] = [None] * len(self.ops)
-        for k, (forward, inputs, output) in enumerate(self.forward_plan):
-            values[output], saved[k] = forward(*[values[i] for i in inputs])
+        for k, forward, fetch, output in self.forward_plan:
+            values[output], saved[k] = forward(*fetch(values))
         loss = values[self.loss_slot]
         grads: list[Any] = [None] * len(values)
         grads[self.loss_slot] = self.loss_grad
-        for k, backward, inputs, output, needs_input_grad in self.backward_plan:
+        for k, backward, output, needed in self.update_plan if for_update else self.backward_plan:
             grad = grads[output]
             if grad is None:  # nothing flows back through this op
                 continue
@@ -388,15 +487,38 @@ class _Program:
             # Free what is used up, as the engine frees a graph: the next step's arrays
             # then reuse this memory while it is still in the processor's cache.
             saved[k] = grads[output] = values[output] = None
-            for slot, needed, input_grad in zip(inputs, needs_input_grad, input_grads, strict=True):
-                if needed and input_grad is not None:
+            for position, slot in needed:
+                input_grad = input_grads[position]
+                if input_grad is not None:
                     total = grads[slot]
                     grads[slot] = input_grad if total is None else total + input_grad
         parameter_grads = grads[first : first + len(self.parameters)]
-        for index, (p, g) in enumerate(zip(self.parameters, parameter_grads, strict=True)):
-            if g is not None and (type(g) is not np.ndarray or g.dtype != p.data.dtype):
-                parameter_grads[index] = np.asarray(g, dtype=p.data.dtype)
+        for index, (g, dtype) in enumerate(
+            zip(parameter_grads, self.parameter_dtypes, strict=True)
+        ):
+            if g is None or type(g) is _OuterProduct:
+                continue
+            if type(g) is not np.ndarray or g.dtype != dtype:
+                parameter_grads[index] = np.asarray(g, dtype=dtype)
         return loss, parameter_grads
+
+
+def _fetcher(inputs: tuple[int, ...]) -> Callable[[list[Any]], Sequence[Any]]:
+    """A C-level function from the slots to an op's input arrays, as a sequence."""
+    if len(inputs) == 1:
+        return itemgetter(slice(inputs[0], inputs[0] + 1))  # a one-element list
+    if len(inputs) == 0:
+        return lambda values: ()
+    return itemgetter(*inputs)
+
+
+def _needed(op: _Op) -> tuple[tuple[int, int], ...]:
+    """(position, slot) of each input of ``op`` whose gradient the step needs."""
+    return tuple(
+        (position, slot)
+        for position, (slot, needed) in enumerate(zip(op.inputs, op.needs_input_grad, strict=True))
+        if needed
+    )
 
 
 def _build(
@@ -439,7 +561,7 @@ def _build(
     loss_slot = slot_of.get(id(loss))
     if loss_slot is None or loss_slot < len(arguments) + len(parameters):
         raise TraceError("trace: the loss was not computed by an operation inside the step")
-    ops = _fold_transposes(ops, loss_slot)
+    ops = _fold_squared_errors(_fold_transposes(ops, loss_slot), loss_slot)
     loss_grad = np.ones_like(loss.data)
     loss_grad.flags.writeable = False
     dtypes = [a.data.dtype for a in arguments]
@@ -471,6 +593,43 @@ def _fold_transposes(ops: list[_Op], loss_slot: int) -> list[_Op]:
             inputs = (op.inputs[0], transpose.inputs[0])
             replaced[id(op)] = _Op(_Linear2D(needs), inputs, op.output, needs)
             dropped.add(id(transpose))
+    return [replaced.get(id(op), op) for op in ops if id(op) not in dropped]
+
+
+def _fold_squared_errors(ops: list[_Op], loss_slot: int) -> list[_Op]:
+    """``((t - o) ** 2).sum()`` was recorded as a Sub, a Square and a Sum of everything;
+    where nothing else reads the difference or its square, the three become one
+    `_SquaredError`, the same numbers: its 2(o − t) · g is the chain's −((g · 2) · (t − o))
+    exactly, as negating and doubling are exact and rounding is symmetric about zero."""
+    readers: dict[int, int] = {}
+    for op in ops:
+        for slot in op.inputs:
+            readers[slot] = readers.get(slot, 0) + 1
+    made_by = {op.output: op for op in ops}
+    replaced: dict[int, _Op] = {}  # id(sum) -> the folded op
+    dropped: set[int] = set()  # id(sub), id(square)
+    for op in ops:
+        kernel = op.kernel
+        if not isinstance(kernel, _Sum) or kernel.keepdims or len(kernel.axes) < len(kernel.shape):
+            continue
+        square = made_by.get(op.inputs[0])
+        if square is None or not isinstance(square.kernel, _Square):
+            continue
+        sub = made_by.get(square.inputs[0])
+        if (
+            sub is None
+            or not isinstance(sub.kernel, _Sub)
+            or sub.kernel.a_shape != sub.kernel.b_shape
+        ):
+            continue
+        if readers[sub.output] != 1 or readers[square.output] != 1:
+            continue
+        if loss_slot in (sub.output, square.output):
+            continue
+        t, o = sub.inputs
+        needs = (sub.needs_input_grad[1], sub.needs_input_grad[0])
+        replaced[id(op)] = _Op(_SquaredError(needs), (o, t), op.output, needs)
+        dropped.update((id(sub), id(square)))
     return [replaced.get(id(op), op) for op in ops if id(op) not in dropped]
 
 
@@ -558,7 +717,6 @@ class Trace:
         self.loss_fn, self.optimizer, self.check_calls = loss_fn, optimizer, check_calls
         self.keep_grad = keep_grad
         self.programs: dict[Any, _Program] = {}
-        self._checks_left: dict[Any, int] = {}
 
     def __call__(self, *arguments: Any) -> float:
         arrays = [
@@ -579,22 +737,24 @@ class Trace:
                 a.dtype != t.data.dtype for a, t in zip(arrays, tensors, strict=True)
             )
             self.programs[key] = program
-            self._checks_left[key] = self.check_calls
+            program.checks_left = self.check_calls
             eager: tuple[Tensor, list[Tensor]] | None = (eager_loss, tensors)
         else:
             eager = None
         if program.cast_arguments:  # as Tensor(argument) casts integers to float64
             dtypes = program.argument_dtypes
             arrays = [a.astype(dtype) for a, dtype in zip(arrays, dtypes, strict=True)]
-        loss, grads = program.run(arrays)
-        if self._checks_left[key] > 0:
-            self._checks_left[key] -= 1
+        in_place = not self.keep_grad and _is_plain_sgd(self.optimizer)
+        checking = program.checks_left > 0
+        loss, grads = program.run(arrays, for_update=in_place and not checking)
+        if checking:
+            program.checks_left -= 1
             try:
                 self._check(arrays, loss, grads, eager)
             except TraceMismatchError:
                 del self.programs[key]
                 raise
-        if not self.keep_grad and _is_plain_sgd(self.optimizer):
+        if in_place:
             self._sgd_in_place(program, grads)
             return float(loss.item())
         for p, g in zip(parameters, grads, strict=True):
@@ -605,17 +765,20 @@ class Trace:
                 p.grad = None
         return float(loss.item())
 
-    def _sgd_in_place(self, program: _Program, grads: list[np.ndarray | None]) -> None:
+    def _sgd_in_place(self, program: _Program, grads: list[Any]) -> None:
         """``SGD.step`` without momentum or weight decay, w ← w − lr·g, with lr·g written
-        over g where g is the replay's own new array (the same two roundings)."""
+        over g where g is the replay's own new array (the same two roundings), or block by
+        block where g is an `_OuterProduct`."""
         lr = self.optimizer.lr
         for p, g, private in zip(program.parameters, grads, program.private_grads, strict=True):
             p.grad = None
             if g is None:
                 continue
-            scaled = np.multiply(g, lr, out=g) if private else lr * g
             data = p.data
-            data -= scaled
+            if type(g) is _OuterProduct:
+                g.subtract_scaled_from(data, lr)
+            else:
+                data -= np.multiply(g, lr, out=g) if private else lr * g
             p.data = data  # an assignment, so the core sees the change (its version, if any)
 
     def _check(
