@@ -19,7 +19,7 @@ from tinygrad_edu import (
     no_grad,
     registry,
 )
-from tinygrad_edu.autograd import GraphReleasedError, is_grad_enabled
+from tinygrad_edu.autograd import GraphReleasedError, graph_tensors, is_grad_enabled
 from tinygrad_edu.gradcheck import numerical_gradient
 from tinygrad_edu.testing import strategies as tst
 
@@ -708,6 +708,19 @@ def test_grad_with_respect_to_an_intermediate_runs_and_frees_only_the_part_above
     assert not h.grad_fn.released  # the part below h was not run, so it can still be used
     h.backward(gradient=np.ones(2))
     np.testing.assert_allclose(x.grad, 2 * x.data)
+
+
+def test_graph_tensors_lists_each_tensor_of_a_diamond_once_root_first_inputs_in_order():
+    x = Tensor([1.0], requires_grad=True, name="x")
+    a = (x * 2).sigmoid()
+    b = x.exp()
+    y = a + b  # x reaches y twice, through a and through b
+    walk = graph_tensors(y)
+    assert walk[0] is y and walk[1] is a  # depth first, the first input first
+    assert [id(t) for t in walk].count(id(x)) == 1
+    assert {id(t) for t in walk} == {id(t) for t in (y, a, a.grad_fn.inputs[0], x, b)} | {
+        id(a.grad_fn.inputs[0].grad_fn.inputs[1])  # the constant 2
+    }
 
 
 def test_a_detached_operand_is_a_constant_to_a_recorded_backward():

@@ -469,6 +469,24 @@ def run_backward(
     return pending.finish(retain_graph)
 
 
+def graph_tensors(root: Tensor) -> list[Tensor]:
+    """Every tensor in the graph that produced ``root`` (``root`` included), each once:
+    depth first, each operation's inputs in order, iteratively (any depth). For tools that
+    read a graph — drawings, explanations — not for the engine, which walks nodes."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        order.append(t)
+        if t.grad_fn is not None:
+            stack.extend(reversed(t.grad_fn.inputs))
+    return order
+
+
 def _graph_of(roots: Sequence[Tensor], targets: Sequence[Tensor] | None = None) -> dict[Node, int]:
     """Every node that gradients flow through, with how many consumers each one has.
 

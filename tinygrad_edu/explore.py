@@ -30,7 +30,7 @@ import graphviz
 import numpy as np
 
 from tinygrad_edu import viz
-from tinygrad_edu.autograd import Function, GraphReleasedError, Node, grad
+from tinygrad_edu.autograd import Function, GraphReleasedError, Node, grad, graph_tensors
 from tinygrad_edu.registry import REGISTRY, OpInfo
 from tinygrad_edu.tensor import Tensor
 
@@ -143,21 +143,9 @@ def record_backward(loss: Tensor) -> tuple[list[BackwardStep], dict[int, np.ndar
 
 
 def _nodes_and_leaves(loss: Tensor) -> tuple[list[Node], list[Tensor]]:
-    nodes: list[Node] = []
-    leaves: list[Tensor] = []
-    seen: set[int] = set()
-    stack = [loss]
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        if t.grad_fn is None:
-            if t.requires_grad:
-                leaves.append(t)
-            continue
-        nodes.append(t.grad_fn)
-        stack.extend(reversed(t.grad_fn.inputs))
+    tensors = graph_tensors(loss)
+    nodes = [t.grad_fn for t in tensors if t.grad_fn is not None]
+    leaves = [t for t in tensors if t.grad_fn is None and t.requires_grad]
     return nodes, leaves
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.autograd import Node, grad
+from tinygrad_edu.autograd import Node, grad, graph_tensors
 from tinygrad_edu.functions import MatMul, Mul, Sigmoid, SquaredError, Sum
 from tinygrad_edu.gradcheck import numerical_gradient
 from tinygrad_edu.tensor import Tensor
@@ -97,7 +97,7 @@ def tensors_by_name(output: Tensor) -> dict[str, Tensor]:
     name: ``tensors_by_name(book_network_loss())["W_ih"]``. (A model's own parameters
     are ``Module.named_tensors()``.)"""
     found: dict[str, Tensor] = {}
-    for t in _graph_tensors(output):
+    for t in graph_tensors(output):
         if t.name:
             found.setdefault(t.name, t)
     return found
@@ -106,22 +106,6 @@ def tensors_by_name(output: Tensor) -> dict[str, Tensor]:
 def _with_name(t: Tensor, name: str) -> Tensor:
     t.name = name
     return t
-
-
-def _graph_tensors(output: Tensor) -> list[Tensor]:
-    """Every tensor in the graph that produced ``output``, each once (walked iteratively)."""
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack = [output]
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        order.append(t)
-        if t.grad_fn is not None:
-            stack.extend(t.grad_fn.inputs)
-    return order
 
 
 # --------------------------------------------------------------------------- the checks
@@ -517,7 +501,7 @@ def _feeds_target(output: Tensor, target: Tensor) -> set[int]:
     """ids of the tensors on some path between ``target`` and ``output`` (both included):
     everything the target's value flows into, found by following each tensor's consumers."""
     consumers: dict[int, list[Tensor]] = {}
-    for t in _graph_tensors(output):
+    for t in graph_tensors(output):
         for source in () if t.grad_fn is None else t.grad_fn.inputs:
             consumers.setdefault(id(source), []).append(t)
     feeding = {id(target)}
