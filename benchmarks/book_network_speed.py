@@ -32,8 +32,10 @@ import os
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
+import gc  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
+import tracemalloc  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -246,12 +248,57 @@ def run(dtype: str, batch: int, rounds: int) -> dict[str, tuple[float, float]]:
     }
 
 
+def peak_memory(dtype: str, batch: int, steps: int) -> dict[str, tuple[float, float]]:
+    """Peak traced memory (MiB) of each contender over ``steps`` training steps: its weights
+    and everything a step allocates (tracemalloc sees numpy's buffers), over the whole run
+    and once the first 3 steps (a replay's recording and checks) are done. The data, ten
+    batches reused in turn, is made before tracing starts, as a loader would hold it."""
+    data = batches(batch, dtype, 10)
+    peaks = {}
+    for name, make in CONTENDERS.items():
+        gc.collect()
+        tracemalloc.start()
+        made = make(dtype, batch)
+        if made is not None:
+            step, _ = made
+            whole = 0
+            for i in range(steps):
+                if i == 3:
+                    whole = tracemalloc.get_traced_memory()[1]
+                    tracemalloc.reset_peak()
+                step(*data[i % len(data)])
+            steady = tracemalloc.get_traced_memory()[1]
+            peaks[name] = (max(whole, steady) / 2**20, steady / 2**20)
+        del made
+        tracemalloc.stop()
+    return peaks
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--dtypes", default="float64,float32")
     parser.add_argument("--batches", default="1,64,256")
+    parser.add_argument(
+        "--memory", type=int, metavar="STEPS", help="report peak memory over STEPS steps instead"
+    )
     args = parser.parse_args()
+    if args.memory:
+        print(
+            f"peak traced memory over {args.memory} steps, MiB: whole run / after the first 3 "
+            "steps, and in brackets their ratios to numpy's"
+        )
+        for dtype in args.dtypes.split(","):
+            for batch in (int(b) for b in args.batches.split(",")):
+                peaks = peak_memory(dtype, batch, args.memory)
+                whole_np, steady_np = peaks["numpy"]
+                cells = [
+                    f"{n} {whole:.1f}/{steady:.1f} "
+                    f"({whole / whole_np:.2f}/{steady / steady_np:.2f})"
+                    for n, (whole, steady) in peaks.items()
+                ]
+                print(f"{dtype} batch {batch:>3}: " + " | ".join(cells), flush=True)
+        return
     print("µs per training step (median of rounds); in brackets the median ratio to numpy")
     for dtype in args.dtypes.split(","):
         for batch in (int(b) for b in args.batches.split(",")):
