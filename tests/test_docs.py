@@ -167,10 +167,23 @@ def rooted(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_a_printing_block_without_an_output_block_fails(rooted):
-    page = page_of(rooted, "```python\nprint('hello')\n```\n\nSome prose.\n")
-    with pytest.raises(DocsDriftError, match="no ```text block follows"):
-        run_page(page)
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("```python\nprint('hello')\n```\n\nSome prose.\n", "no ```text block follows"),
+        ("```python\nx = 1\n```\n```text\n1\n```\n", "prints nothing"),
+        # two blank lines: the text block is no longer this block's output
+        ("```python\nprint(1)\n```\n\n\n```text\n1\n```\n", "no ```text block follows"),
+        (
+            "```python\nx = 1\n```\n\nProse.\n\n```text\nnot output\n```\n",
+            "must follow it at once",
+        ),
+    ],
+    ids=["printing-without-output", "output-of-a-silent-block", "too-far", "after-prose"],
+)
+def test_a_page_whose_shown_output_cannot_be_its_output_fails(rooted, text, problem):
+    with pytest.raises(DocsDriftError, match=problem):
+        run_page(page_of(rooted, text))
 
 
 def test_output_that_differs_fails_and_shows_both(rooted):
@@ -178,24 +191,6 @@ def test_output_that_differs_fails_and_shows_both(rooted):
     with pytest.raises(DocsDriftError) as failure:
         run_page(page)
     assert "--- shown (expected):\n3\n--- printed (actual):\n2" in str(failure.value)
-
-
-def test_output_block_for_a_silent_block_fails(rooted):
-    page = page_of(rooted, "```python\nx = 1\n```\n```text\n1\n```\n")
-    with pytest.raises(DocsDriftError, match="prints nothing"):
-        run_page(page)
-
-
-def test_output_block_after_two_blank_lines_is_not_output(rooted):
-    page = page_of(rooted, "```python\nprint(1)\n```\n\n\n```text\n1\n```\n")
-    with pytest.raises(DocsDriftError, match="no ```text block follows"):
-        run_page(page)
-
-
-def test_a_text_block_after_prose_that_follows_python_fails(rooted):
-    page = page_of(rooted, "```python\nx = 1\n```\n\nProse.\n\n```text\nnot output\n```\n")
-    with pytest.raises(DocsDriftError, match="must follow it at once"):
-        run_page(page)
 
 
 def test_matching_output_passes_after_stripping_trailing_whitespace(rooted):
