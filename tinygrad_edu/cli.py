@@ -333,9 +333,9 @@ def _add_data_options(command: argparse.ArgumentParser, training: bool) -> None:
     """--train-data/--test-data (CSV or IDX images) and, for IDX, their labels files."""
     group = command.add_argument_group(
         "MNIST-style files",
-        "the book's CSV (label then 784 pixels a line) or IDX images, gzipped or not, told "
-        "apart by content. IDX labels are found beside the images by the standard name "
-        "(train-images-idx3-ubyte.gz → train-labels-idx1-ubyte.gz) unless given.",
+        "the book's CSV (label then 784 pixels a line) or IDX images, gzipped or not,\n"
+        "told apart by content. IDX labels are found beside the images by the standard\n"
+        "name (train-images-idx3-ubyte.gz → train-labels-idx1-ubyte.gz) unless given.",
     )
     if training:
         group.add_argument("--train-data", metavar="FILE", help="training data: CSV or IDX images")
@@ -362,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train the book's network on the built-in 8×8 digits, or on MNIST files (the "
         "book's CSV or IDX)",
-        description="Train the book's sigmoid network on scikit-learn's 8×8 digits, or on "
+        description="Train the book's sigmoid network on scikit-learn's 8×8 digits, or on\n"
         "MNIST-style files (the book's CSV, or IDX images) with the book's settings.",
         epilog=BATCH_SIZE_AND_LEARNING_RATE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
