@@ -578,7 +578,8 @@ class _Pending:
                     "holds NaN or inf"
                 )
             if root.grad_fn in self.consumers:
-                self.at_node[root.grad_fn] = _accumulate(self.at_node.get(root.grad_fn), grad)
+                total = self.at_node.get(root.grad_fn)  # a repeated output is summed
+                self.at_node[root.grad_fn] = grad if total is None else total + grad
             else:  # a leaf, or a target that is its own root
                 self._to_leaf(root, grad)
 
@@ -638,10 +639,6 @@ class _Pending:
         for t, grad in self.retained:
             t._add_to_grad(grad)
         return None
-
-
-def _accumulate(total: Any, grad: Any) -> Any:
-    return grad if total is None else total + grad
 
 
 def _call_backward(node: Node, grad: Any, create_graph: bool) -> Sequence[Any]:

@@ -128,7 +128,7 @@ def record_backward(loss: Tensor) -> tuple[list[BackwardStep], dict[int, np.ndar
         output = node.output
         assert output is not None  # a node the engine ran has a live output
         info = _info(node)
-        operands = _operands(info, len(node.inputs))
+        operands = viz.operand_names(node.function, len(node.inputs))
         sends = []
         for index, (t, needed) in enumerate(zip(node.inputs, node.needs_input_grad, strict=True)):
             gradient = None if not needed or results[index] is None else np.asarray(results[index])
@@ -196,15 +196,6 @@ def _info(node: Node) -> OpInfo | None:
         if info.function is node.function:
             return info
     return None
-
-
-def _operands(info: OpInfo | None, count: int) -> tuple[str, ...]:
-    names = {"matmul": ("A", "B"), "linear": ("X", "W"), "squared_error": ("o", "t")}
-    if count == 1:
-        return ("x",)
-    if info is not None and info.name in names:
-        return names[info.name]
-    return ("a", "b") if count == 2 else tuple(f"x{i + 1}" for i in range(count))
 
 
 def _ones(x: np.ndarray) -> np.ndarray:
@@ -611,7 +602,7 @@ class Explorer:
     def _one_forward(self, step: ForwardStep) -> dict[str, Any]:
         node, info = step.node, _info(step.node)
         op = self._id(node)
-        operands = _operands(info, len(node.inputs))
+        operands = viz.operand_names(node.function, len(node.inputs))
         call = f"{info.name if info else node.function.__name__}({', '.join(operands)})"
         rows = [
             f'<p class="lead"><b>{_e(node.function.__name__)}</b> computes '

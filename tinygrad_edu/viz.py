@@ -235,7 +235,9 @@ def _tensor_label(
     return _html(lines)
 
 
-def _operands(function: type[Function], count: int) -> tuple[str, ...]:
+def operand_names(function: type[Function], count: int) -> tuple[str, ...]:
+    """The names an operation's labels give its inputs: A and B for A·B (its "·Bᵀ"), x for
+    one input, a and b for other binary operations."""
     if count == 1:
         return ("x",)
     if function in _OPERANDS:
@@ -252,7 +254,7 @@ def _op_label(node: Node, graph: _Graph, backward: bool) -> str:
     lines = [html.escape(node.name if backward else node.function.__name__)]
     small = '<font point-size="9">{}</font>'
     if backward and len(node.inputs) > 1:
-        names = _operands(node.function, len(node.inputs))
+        names = operand_names(node.function, len(node.inputs))
         pairs = [f"{n} = {_short(t, graph)}" for n, t in zip(names, node.inputs, strict=True)]
         lines.append(small.format(html.escape(", ".join(pairs))))
     hidden = graph.saved_arrays[id(node)]
@@ -483,7 +485,7 @@ def _add_edges(
                     label = labels[index]
                     edge(node, t, label=label, fontsize="12", fontcolor=_FACTOR_COLOUR)
         else:
-            operands = _operands(node.function, len(node.inputs))
+            operands = operand_names(node.function, len(node.inputs))
             for index, t in enumerate(node.inputs):
                 edge(t, node, **({"label": operands[index]} if len(node.inputs) > 1 else {}))
             edge(node, output)
