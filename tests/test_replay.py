@@ -86,8 +86,8 @@ def test_book_network_replay_ends_on_the_eager_weights_float64(batch):
 
 @pytest.mark.parametrize("batch", [1, 2])
 def test_without_keep_grad_the_book_network_ends_on_the_same_weights_and_grad_is_none(batch):
-    """At batch 1 the first weight's update comes from the factors of its gradient
-    (`_OuterProduct`), at batch 2 from the gradient itself."""
+    """Both weights' updates come from the factors of their gradients (`_Product`): at
+    batch 1 block by block, at batch 2 from the product made whole."""
     data = book_batches(200, batch, "float64")
     eager_params = book_weights("float64")
     eager_steps(book_loss(*eager_params), SGD(eager_params, lr=0.01), data)
@@ -98,7 +98,7 @@ def test_without_keep_grad_the_book_network_ends_on_the_same_weights_and_grad_is
     (program,) = step.programs.values()
     assert program.private_grads == [True, True]  # both updates overwrite their gradient
     _, grads = program.run(list(data[0]), for_update=True)
-    assert [type(g).__name__ for g in grads] == ["_OuterProduct" if batch == 1 else "ndarray"] * 2
+    assert [type(g).__name__ for g in grads] == ["_Product"] * 2
     assert all(p.grad is None for p in replay_params)
     assert largest_difference(eager_params, replay_params) <= 1e-12
 
@@ -283,6 +283,52 @@ def test_values_computed_outside_operations_are_caught_on_the_checked_call():
         step(np.array([5.0]))
 
 
+@pytest.mark.parametrize("bad_row", [0, 37, 199])
+def test_a_checked_call_catches_one_changed_element_of_a_weight_gradient(bad_row):
+    """A checked call compares a matrix gradient G as G·r (Freivalds' check; the replay's
+    `_Product` as Gᵀ·(X·r)): one element off by 1e-6 is caught in any row, and so is NaN,
+    while the same product, rounded differently, passes."""
+    rng = np.random.default_rng(5)
+    left, right = rng.normal(size=(200, 1)), rng.normal(size=(1, 784))
+    eager = np.dot(left, right)
+    fingerprint = replay._fingerprint(eager, with_scale=True)
+    replay._compare("w", fingerprint, replay._Product(left, right))  # no error
+    changed = eager.copy()
+    changed[bad_row, 500] += 1e-6
+    with pytest.raises(replay.TraceMismatchError, match=r"largest difference [12][.\d]*e-06"):
+        replay._compare(
+            "w", replay._fingerprint(changed, with_scale=True), replay._Product(left, right)
+        )
+    changed[bad_row, 500] = np.nan
+    with pytest.raises(replay.TraceMismatchError, match="largest difference nan"):
+        replay._compare(
+            "w", replay._fingerprint(changed, with_scale=True), replay._Product(left, right)
+        )
+
+
+@pytest.mark.parametrize("batch", [1, 64])
+def test_checked_calls_without_keep_grad_hold_one_weight_sized_array_besides_the_weights(batch):
+    """The recording call and the checked call need the eager gradient of W (784 × 200),
+    but no second copy of it: the replay's own stays factored (`_Product`) and the two are
+    compared block by block; the arguments are not copied either."""
+    import tracemalloc
+
+    data = book_batches(4, batch, "float64")
+    params = book_weights("float64")
+    step = replay.trace(book_loss(*params), SGD(params, lr=0.01), keep_grad=False)
+    weight_bytes = params[0].data.nbytes
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        for x, t in data[:3]:  # recording, checked, replayed
+            step(x, t)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    activations = batch * 200 * 8 * 4  # a few hidden-layer-sized arrays
+    assert peak <= weight_bytes * 1.2 + activations
+
+
 def test_a_traced_step_inside_a_step_being_recorded_is_refused_not_hung():
     w = Tensor([1.0], requires_grad=True)
     inner = replay.trace(lambda x: (w * x).sum(), SGD([w], lr=0.1))
@@ -462,8 +508,28 @@ def test_outer_product_update_matches_the_whole_product_exactly(height, width, b
     column = rng.normal(size=(height, 1)).astype(dtype)
     row = rng.normal(size=(1, width)).astype(dtype)
     expected = w - 0.01 * (column * row)
-    replay._OuterProduct(column, row).subtract_scaled_from(w, 0.01, block=block)
+    replay._Product(column, row).subtract_scaled_from(w, 0.01, block=block)
     np.testing.assert_array_equal(w, expected)
+
+
+@given(sizes, sizes, st.integers(2, 5), st.integers(1, 20), st.integers(0, 99))
+def test_product_rows_and_update_match_the_whole_product(height, width, batch, block, seed):
+    """Over several rows: the update is SGD's formula on np.matmul's product, exactly, and
+    the rows a check compares block by block are that product's rows (BLAS may round a
+    block of rows differently, hence the tolerance there)."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(height, width))
+    left, right = rng.normal(size=(height, batch)), rng.normal(size=(batch, width))
+    whole = np.matmul(left, right)
+    expected = w - 0.01 * whole
+    product = replay._Product(left, right)
+    product.subtract_scaled_from(w, 0.01, block=block)
+    np.testing.assert_array_equal(w, expected)
+    assert product.shape == whole.shape
+    step = max(1, block // width)
+    for start in range(0, height, step):
+        rows = whole[start : start + step]
+        np.testing.assert_allclose(product.rows(start, out=np.empty_like(rows)), rows)
 
 
 @given(st.lists(sizes, min_size=1, max_size=4), st.data())

@@ -17,7 +17,7 @@ beside it, not a replacement (``docs/replay.md`` explains when to use it).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Protocol
@@ -47,8 +47,9 @@ import numpy as np
 #      ``Sigmoid``, ``Pow``, ``SquaredError``, ``Sum`` and ``Transpose`` and compute the
 #      formulas in their docstrings (``functions.unbroadcast`` sums a gradient back to an
 #      input's shape).
-#   7. ``Tensor(array)`` makes the argument tensors; ``tinygrad_edu.grad`` gives the eager
-#      gradients the replay is checked against.
+#   7. ``Tensor._constant(array)`` wraps an array as a tensor without copying it (the
+#      arguments, read-only); ``autograd.run_backward`` with ``targets`` returns the eager
+#      gradients the replay is checked against, as ``tinygrad_edu.grad`` does.
 # ----------------------------------------------------------------------------------------
 from tinygrad_edu import autograd, functions
 from tinygrad_edu.autograd import Function
@@ -231,38 +232,61 @@ class _Linear2D:
 
     def backward_for_update(self, saved: _Pair, g: np.ndarray) -> Sequence[Any]:
         """``backward`` where W's gradient goes straight into an in-place SGD update
-        (`Trace._sgd_in_place`): for one row x it stays a pair of factors."""
+        (`Trace._sgd_in_place`): it stays the pair of factors Gᵀ and X until then."""
         x, w = saved
-        if len(x) != 1:
-            return self.backward(saved, g)
-        return (np.dot(g, w) if self.needs_x else None), _OuterProduct(g.T, x)
+        return (np.dot(g, w) if self.needs_x else None), _Product(g.T, x)
 
 
-# Rows of W updated at a time from an `_OuterProduct`: 16384 numbers (128 kB in float64).
-_UPDATE_BLOCK = 16384
+# About how many numbers of W one block of an update or a comparison covers (128 kB in
+# float64): small enough to stay in the processor's cache.
+_BLOCK = 16384
 
 
-class _OuterProduct:
-    """The gradient Gᵀ · X of W for one row x, kept as its column and row. The update
-    w ← w − lr·(Gᵀ · X) then runs block by block of W's rows through one small buffer, so
-    the weight-sized gradient never exists and W stays in the processor's cache for the
-    next step. Each element is one product g_i · x_j whichever block it is in: the same
-    numbers as the whole product."""
+class _Product:
+    """The gradient Gᵀ · X of W in Y = X · Wᵀ, kept as its two factors until the update:
+    Gᵀ of shape (outputs, batch) and X of shape (batch, inputs), a few kB each where the
+    product is weight-sized. A step that keeps no ``.grad`` never needs the product whole:
 
-    def __init__(self, column: np.ndarray, row: np.ndarray) -> None:
-        self.column, self.row = column, row
+    - for one row x, the update w ← w − lr·(Gᵀ · X) runs block by block of W's rows through
+      one small buffer, so the weight-sized gradient never exists and W stays in the
+      processor's cache. Each element is one product g_i · x_j in whichever block: the
+      same numbers as the whole product;
+    - for more rows it is the whole ``np.matmul(Gᵀ, X)`` that `_Linear2D.backward` makes,
+      scaled in place: the same numbers as there;
+    - a checked call compares it with the eager engine's gradient block by block (`rows`),
+      so the check needs no second weight-sized array either.
+    """
 
-    def subtract_scaled_from(self, w: np.ndarray, lr: float, block: int = _UPDATE_BLOCK) -> None:
-        """w ← w − lr·(column · row), about ``block`` numbers of w at a time."""
-        height, width = w.shape
-        rows = max(1, block // max(width, 1))
-        buffer = np.empty((min(rows, height), width), w.dtype)
-        for start in range(0, height, rows):
-            part = buffer[: min(rows, height - start)]  # the last part may be shorter
-            np.dot(self.column[start : start + rows], self.row, out=part)
-            np.multiply(part, lr, out=part)
-            target = w[start : start + rows]
-            target -= part
+    def __init__(self, left: np.ndarray, right: np.ndarray) -> None:
+        self.left, self.right = left, right
+        self.shape = (left.shape[0], right.shape[1])
+
+    def rows(self, start: int, out: np.ndarray) -> np.ndarray:
+        """Rows ``start`` to ``start + len(out)`` of Gᵀ · X, written into ``out``."""
+        return np.dot(self.left[start : start + len(out)], self.right, out=out)
+
+    def subtract_scaled_from(self, w: np.ndarray, lr: float, block: int = _BLOCK) -> None:
+        """w ← w − lr·(Gᵀ · X)."""
+        if len(self.right) != 1:
+            g = np.matmul(self.left, self.right)
+            w -= np.multiply(g, lr, out=g)
+            return
+        for start, part in _blocks_of(w, block):
+            self.rows(start, out=part)
+            target = w[start : start + len(part)]
+            target -= np.multiply(part, lr, out=part)
+
+
+def _blocks_of(
+    matrix: np.ndarray, block: int = _BLOCK, dtype: Any = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Each block of ``matrix``'s rows — about ``block`` numbers, at least one row — as its
+    first row and one reused buffer of its shape (the last block may be shorter)."""
+    height, width = matrix.shape
+    rows = max(1, block // max(width, 1))
+    buffer = np.empty((min(rows, height), width), dtype or matrix.dtype)
+    for start in range(0, height, rows):
+        yield start, buffer[: min(rows, height - start)]
 
 
 class _Sub:
@@ -451,7 +475,7 @@ class _Program:
         ]
         self.parameter_dtypes = [p.data.dtype for p in self.parameters]
         # With keep_grad=False and plain SGD, a weight whose only reader is a `_Linear2D`
-        # hands the update its gradient's factors (`_OuterProduct`) instead of the product.
+        # hands the update its gradient's factors (`_Product`) instead of the product.
         first = len(self.argument_dtypes)
         private = {first + i for i, private in enumerate(self.private_grads) if private}
         factored = {
@@ -468,7 +492,7 @@ class _Program:
         self, arguments: Sequence[np.ndarray], for_update: bool = False
     ) -> tuple[np.ndarray, list[Any]]:
         """The loss and each parameter's gradient (None if the loss does not use it);
-        ``for_update``: some gradients as `_OuterProduct` for `Trace._sgd_in_place`."""
+        ``for_update``: some gradients as a `_Product` for `Trace._sgd_in_place`."""
         values = self.slots.copy()
         first = len(arguments)
         values[:first] = arguments
@@ -496,7 +520,7 @@ class _Program:
         for index, (g, dtype) in enumerate(
             zip(parameter_grads, self.parameter_dtypes, strict=True)
         ):
-            if g is None or type(g) is _OuterProduct:
+            if g is None or type(g) is _Product:
                 continue
             if type(g) is not np.ndarray or g.dtype != dtype:
                 parameter_grads[index] = np.asarray(g, dtype=dtype)
@@ -729,31 +753,26 @@ class Trace:
             tuple([(p.data.shape, p.data.dtype) for p in parameters]),
         )
         program = self.programs.get(key)
+        eager_loss = None
         if program is None:
-            tensors = [Tensor(a) for a in arrays]
-            eager_loss, calls = _record(self.loss_fn, tensors)
-            program = _build(eager_loss, calls, tensors, list(parameters))
-            program.cast_arguments = any(
-                a.dtype != t.data.dtype for a, t in zip(arrays, tensors, strict=True)
-            )
+            program, eager_loss = self._record_program(arrays)
             self.programs[key] = program
-            program.checks_left = self.check_calls
-            eager: tuple[Tensor, list[Tensor]] | None = (eager_loss, tensors)
-        else:
-            eager = None
         if program.cast_arguments:  # as Tensor(argument) casts integers to float64
             dtypes = program.argument_dtypes
             arrays = [a.astype(dtype) for a, dtype in zip(arrays, dtypes, strict=True)]
         in_place = not self.keep_grad and _is_plain_sgd(self.optimizer)
-        checking = program.checks_left > 0
-        loss, grads = program.run(arrays, for_update=in_place and not checking)
-        if checking:
+        if program.checks_left > 0:  # the eager engine first: its graph is gone before the replay
             program.checks_left -= 1
             try:
-                self._check(arrays, loss, grads, eager)
+                eager = _eager_step(self.loss_fn, arrays, parameters, eager_loss)
+                eager_loss = None
+                loss, grads = program.run(arrays, for_update=in_place)
+                _check(eager, loss, grads, parameters)
             except TraceMismatchError:
                 del self.programs[key]
                 raise
+        else:
+            loss, grads = program.run(arrays, for_update=in_place)
         if in_place:
             self._sgd_in_place(program, grads)
             return float(loss.item())
@@ -765,48 +784,32 @@ class Trace:
                 p.grad = None
         return float(loss.item())
 
+    def _record_program(self, arrays: list[np.ndarray]) -> tuple[_Program, Tensor]:
+        """Record the step on these arrays: its program, and the eager loss it computed."""
+        tensors = [_argument_tensor(a) for a in arrays]
+        eager_loss, calls = _record(self.loss_fn, tensors)
+        program = _build(eager_loss, calls, tensors, list(self.optimizer.params))
+        program.cast_arguments = any(
+            a.dtype != t.data.dtype for a, t in zip(arrays, tensors, strict=True)
+        )
+        program.checks_left = self.check_calls
+        return program, eager_loss
+
     def _sgd_in_place(self, program: _Program, grads: list[Any]) -> None:
         """``SGD.step`` without momentum or weight decay, w ← w − lr·g, with lr·g written
         over g where g is the replay's own new array (the same two roundings), or block by
-        block where g is an `_OuterProduct`."""
+        block where g is a `_Product`."""
         lr = self.optimizer.lr
         for p, g, private in zip(program.parameters, grads, program.private_grads, strict=True):
             p.grad = None
             if g is None:
                 continue
             data = p.data
-            if type(g) is _OuterProduct:
+            if type(g) is _Product:
                 g.subtract_scaled_from(data, lr)
             else:
                 data -= np.multiply(g, lr, out=g) if private else lr * g
             p.data = data  # an assignment, so the core sees the change (its version, if any)
-
-    def _check(
-        self,
-        arrays: list[np.ndarray],
-        loss: np.ndarray,
-        grads: list[np.ndarray | None],
-        eager: tuple[Tensor, list[Tensor]] | None,
-    ) -> None:
-        """Run the same step in the eager engine and compare its loss and gradients."""
-        if eager is None:
-            with autograd.enable_grad():
-                eager_loss = self.loss_fn(*[Tensor(a) for a in arrays])
-        else:
-            eager_loss = eager[0]
-        parameters = self.optimizer.params
-        with autograd.enable_grad():
-            eager_grads = _tensor_grad(eager_loss, parameters)
-        _compare("the loss", eager_loss.data, loss)
-        for index, (mine, theirs) in enumerate(zip(grads, eager_grads, strict=True)):
-            what = f"the gradient of parameter {index} (shape {parameters[index].shape})"
-            if (mine is None) != (theirs is None):
-                raise TraceMismatchError(
-                    f"trace: the replay and the eager engine disagree on whether {what} "
-                    "exists; " + _MISMATCH_CAUSES
-                )
-            if mine is not None and theirs is not None:
-                _compare(what, theirs, mine)
 
 
 def _is_plain_sgd(optimizer: Optimizer) -> bool:
@@ -820,25 +823,111 @@ _MISMATCH_CAUSES = (
 )
 
 
-def _tensor_grad(loss: Any, parameters: Sequence[Tensor]) -> list[np.ndarray | None]:
-    if not isinstance(loss, Tensor) or not loss.requires_grad:
+def _argument_tensor(array: np.ndarray) -> Tensor:
+    """The Tensor a step function receives for one of its arrays, with ``Tensor(array)``'s
+    dtype; a float array is wrapped read-only rather than copied (the copy of a batch of 256
+    digits would be 1.5 MiB), since the step only reads it."""
+    if array.dtype not in _FLOATS:
+        return Tensor(array)
+    view = array.view()
+    view.flags.writeable = False
+    return Tensor._constant(view)
+
+
+# What a checked call compares of each gradient: the gradient itself if it has fewer than
+# two axes; a matrix G (weight-sized) as G·r, r a fixed vector of numbers between 1 and 2.
+_Fingerprint = tuple[np.ndarray, np.ndarray]  # (G·r, |G|·r), or (g, |g|)
+
+
+def _eager_step(
+    loss_fn: Callable[..., Any],
+    arrays: list[np.ndarray],
+    parameters: Sequence[Tensor],
+    loss: Any = None,
+) -> tuple[np.ndarray, list[_Fingerprint | None]]:
+    """The eager engine's loss and its gradients' fingerprints for the step: from ``loss``
+    if recorded already, else from a new forward. Each gradient is reduced to its
+    fingerprint: the gradients and the graph are freed when this returns."""
+    if loss is None:
+        with autograd.enable_grad():
+            loss = loss_fn(*[_argument_tensor(a) for a in arrays])
+    if not isinstance(loss, Tensor) or not loss.requires_grad or loss.data.size != 1:
         raise TraceMismatchError(
-            "trace: on a checked call the step function no longer returned a loss that "
-            "requires grad; " + _MISMATCH_CAUSES
+            "trace: on a checked call the step function no longer returned a one-element "
+            "loss that requires grad; " + _MISMATCH_CAUSES
         )
-    found = autograd.grad(loss, list(parameters), allow_unused=True)
-    return [None if g is None else g.data for g in found]
+    start = autograd.initial_gradient(loss, None, "trace", as_tensor=False)
+    with autograd.no_grad():  # what grad() does, without copying each gradient it returns
+        found = autograd.run_backward([loss], [start], retain_graph=False, targets=list(parameters))
+    assert found is not None
+    return loss.data, [None if g is None else _fingerprint(g, with_scale=True) for g in found]
 
 
-def _compare(what: str, eager: np.ndarray, replayed: np.ndarray) -> None:
-    tolerance = 1e-10 if eager.dtype == np.float64 else 1e-4
-    scale = float(np.max(np.abs(eager))) if eager.size else 0.0
-    same_shape = np.shape(eager) == np.shape(replayed)
-    difference = float(np.max(np.abs(eager - replayed))) if same_shape and eager.size else 0.0
+def _fingerprint(g: Any, with_scale: bool = False) -> _Fingerprint:
+    """A gradient as a checked call compares it. A matrix G becomes G·r (and |G|·r, the
+    scale its rounding is measured against), r a fixed vector of numbers between 1 and 2:
+    two matrices that differ anywhere give different products for almost every r —
+    Freivalds' check of a matrix product. Then neither side ever needs a second
+    weight-sized array: the eager gradient is freed before the replay runs, and the
+    replay's `_Product` Gᵀ·X is multiplied as Gᵀ·(X·r), never whole."""
+    if type(g) is not _Product and np.ndim(g) < 2:
+        values = np.asarray(g)
+        return values, np.abs(values)
+    shape = g.shape
+    r = np.random.default_rng(0).uniform(1, 2, int(np.prod(shape[1:])))
+    if type(g) is _Product:
+        r = r.astype(g.left.dtype)
+        return g.left @ (g.right @ r), np.zeros(0)
+    matrix = g.reshape(shape[0], -1)
+    r = r.astype(matrix.dtype)
+    if not with_scale:
+        return matrix @ r, np.zeros(0)
+    scale = np.empty(shape[0], matrix.dtype)
+    for first, block in _blocks_of(matrix):  # |G|·r a block of rows at a time
+        rows = slice(first, first + len(block))
+        np.abs(matrix[rows], out=block)
+        np.dot(block, r, out=scale[rows])
+    return matrix @ r, scale
+
+
+def _check(
+    eager: tuple[np.ndarray, list[_Fingerprint | None]],
+    loss: np.ndarray,
+    grads: list[Any],
+    parameters: Sequence[Tensor],
+) -> None:
+    """Compare the replayed loss and gradients with the eager engine's."""
+    eager_loss, eager_grads = eager
+    _compare("the loss", (eager_loss, np.abs(eager_loss)), loss)
+    for index, (mine, theirs) in enumerate(zip(grads, eager_grads, strict=True)):
+        what = f"the gradient of parameter {index} (shape {parameters[index].shape})"
+        if (mine is None) != (theirs is None):
+            raise TraceMismatchError(
+                f"trace: the replay and the eager engine disagree on whether {what} "
+                "exists; " + _MISMATCH_CAUSES
+            )
+        if mine is not None and theirs is not None:
+            if np.shape(mine) != parameters[index].shape:
+                raise TraceMismatchError(
+                    f"trace: the replay gave {what} the shape {np.shape(mine)}; " + _MISMATCH_CAUSES
+                )
+            matrix = len(parameters[index].shape) >= 2
+            _compare(what + (" times a fixed random vector" if matrix else ""), theirs, mine)
+
+
+def _compare(what: str, eager: _Fingerprint, replayed: Any) -> None:
+    """Refuse a replayed value (an array or a `_Product`) further from the eager one than
+    rounding explains: by more than 1e-10 (float32: 1e-4) of the eager one's scale."""
+    values, scales = eager
+    tolerance = 1e-10 if values.dtype == np.float64 else 1e-4
+    mine = _fingerprint(replayed)[0]
+    same_shape = values.shape == mine.shape
+    difference = float(np.max(np.abs(values - mine), initial=0.0)) if same_shape else 0.0
+    scale = float(np.max(scales, initial=0.0))
     if not same_shape or not difference <= tolerance * scale:
         raise TraceMismatchError(
-            f"trace: the replay and the eager engine disagree on {what}: largest difference "
-            f"{difference:.3g} (largest value {scale:.3g}, allowed {tolerance:g} of it); "
+            f"trace: the replay and the eager engine disagree on {what}: largest "
+            f"difference {difference:.3g} (scale {scale:.3g}, allowed {tolerance:g} of it); "
             + _MISMATCH_CAUSES
         )
 
