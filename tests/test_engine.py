@@ -99,6 +99,74 @@ def test_leaf_grad_is_an_own_writeable_array_not_shared_between_leaves():
     np.testing.assert_array_equal(b.grad, [1.0, 1.0])
 
 
+def test_a_weight_gradient_becomes_grad_without_a_copy_when_nothing_else_holds_it():
+    """The book's first layer at batch 1: the only weight-sized array backward makes is the
+    gradient itself (x @ W.T's gradient of W), and it becomes .grad as it is."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    w = Tensor(rng.normal(size=(200, 784)), requires_grad=True)
+    x = Tensor(rng.normal(size=(1, 784)))
+    loss = ((x @ w.T).sigmoid() ** 2).sum()
+    tracemalloc.start()
+    try:
+        loss.backward()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.2 * w.data.nbytes
+    h = sigmoid(x.data @ w.data.T)  # ∂/∂W Σ σ(xWᵀ)² = (2h · h(1 − h))ᵀ x
+    np.testing.assert_allclose(w.grad, np.outer(2 * h * h * (1 - h), x.data))
+    w.grad[0, 0] += 1.0  # .grad is writeable and the pass kept nothing of it
+    assert w.grad.flags.writeable
+
+
+def test_a_leaf_and_a_retained_gradient_never_share_memory():
+    """Add hands its incoming gradient to its input as it is, so the leaf w and the
+    retained h would receive one array: each gets its own."""
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    h = w + 1.0
+    h.retain_grad()
+    (h * 3.0).sum().backward()
+    assert not np.shares_memory(w.grad, h.grad)
+    w.grad[0] = 99.0
+    np.testing.assert_array_equal(h.grad, [3.0, 3.0])
+
+
+def test_a_starting_gradient_passed_through_to_a_leaf_is_copied_not_kept():
+    """w.T's backward returns a view of the gradient it receives: the caller's array."""
+    w = Tensor(np.ones((2, 3)), requires_grad=True)
+    given_gradient = np.arange(6.0).reshape(3, 2)
+    w.T.backward(gradient=given_gradient)
+    assert not np.shares_memory(w.grad, given_gradient)
+    w.grad[...] = 0.0
+    np.testing.assert_array_equal(given_gradient, np.arange(6.0).reshape(3, 2))
+
+
+class ReturnsItsConstant(Function):
+    """y = 2x, whose backward returns an array it keeps (ctx.two), not a new one: a
+    backward the library did not write may hand out memory held elsewhere."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.two = np.full(x.shape, 2.0)
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.two if np.all(g == 1) else g * ctx.two
+
+
+def test_an_array_a_custom_backward_returns_is_copied_into_grad():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = ReturnsItsConstant.apply(x)
+    y.sum().backward(retain_graph=True)
+    kept = y.grad_fn.two
+    assert not np.shares_memory(x.grad, kept)
+    x.grad[...] = 0.0
+    np.testing.assert_array_equal(kept, [2.0, 2.0])
+
+
 def test_retain_grad_keeps_the_gradient_of_a_non_leaf():
     x = Tensor([0.5, -0.5], requires_grad=True)
     hidden = x * 2

@@ -219,6 +219,31 @@ def test_sgd_does_not_modify_the_gradient_it_reads():
     np.testing.assert_array_equal(w.grad, g)
 
 
+@given(
+    st.integers(1, 300),
+    st.integers(1, 900),
+    st.sampled_from(["float64", "float32"]),
+    st.floats(1e-4, 2.0),
+    st.integers(0, 99),
+)
+@example(200, 784, "float64", 0.01, 0)  # the book's hidden layer: 10 blocks of 20 rows
+@example(3, 20000, "float32", 0.5, 1)  # rows longer than a block: one row at a time
+def test_sgd_updates_large_weights_block_by_block_to_exactly_w_minus_lr_g(
+    height, width, dtype, lr, seed
+):
+    """SGD writes lr·g a block of rows at a time, never whole: element by element the same
+    two roundings as numpy's w − lr·g on the whole arrays, so the same numbers, exactly."""
+    rng = np.random.default_rng(seed)
+    w0 = rng.normal(size=(height, width)).astype(dtype)
+    g = rng.normal(size=(height, width)).astype(dtype)
+    w = Tensor(w0, requires_grad=True)
+    w.grad = g.copy()
+    SGD([w], lr=lr).step()
+    np.testing.assert_array_equal(w.data, w0 - lr * g)
+    np.testing.assert_array_equal(w.grad, g)  # the gradient read is left alone
+    assert w.version == 1
+
+
 # --------------------------------------------------------------------------- Adam
 
 

@@ -121,7 +121,30 @@ class SGD(Optimizer):
                     buffer = self.momentum * buffer + (1 - self.dampening) * grad
                 self.momentum_buffers[index] = buffer
                 grad = grad + self.momentum * buffer if self.nesterov else buffer
-            p.data -= self.lr * grad
+            data = p.data
+            subtract_scaled(data, self.lr, grad)
+            p.data = data  # assigning .data is what makes the step a new version
+
+
+# About how many numbers one block of `subtract_scaled` covers: 128 kB in float64.
+_BLOCK = 16384
+
+
+def subtract_scaled(w: np.ndarray, lr: float, g: np.ndarray) -> None:
+    """w ← w − lr·g in place, a block of rows at a time: the same numbers as
+    ``w -= lr * g``, element by element, without making lr·g whole. For the book's 784 × 200
+    weights that is a 1.25 MB array (float64) less to allocate, fill and free on every
+    step; one block-sized buffer does instead, and stays in the processor's cache."""
+    if w.ndim < 2 or w.size <= _BLOCK:
+        w -= lr * g
+        return
+    rows = max(1, _BLOCK * len(w) // w.size)
+    buffer = np.empty((min(rows, len(w)), *w.shape[1:]), np.result_type(w, lr * g[:1]))
+    for start in range(0, len(w), rows):
+        part = buffer[: min(rows, len(w) - start)]
+        np.multiply(g[start : start + rows], lr, out=part)
+        target = w[start : start + rows]
+        target -= part
 
 
 class Adam(Optimizer):

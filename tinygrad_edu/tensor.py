@@ -361,9 +361,16 @@ class Tensor:
         with autograd.no_grad():
             autograd.run_backward([self], [root_grad], retain_graph=retain_graph)
 
-    def _add_to_grad(self, grad: np.ndarray) -> None:
-        grad = np.array(grad, dtype=self._data.dtype)  # own, writeable, of our dtype
-        self.grad = grad if self.grad is None else self.grad + grad
+    def _add_to_grad(self, grad: np.ndarray, owned: bool = False) -> None:
+        """Add a backward pass's gradient to ``.grad``. ``owned``: the pass made ``grad``
+        and nothing else holds it, so it becomes ``.grad`` as it is; otherwise ``.grad``
+        gets its own copy (or a new sum)."""
+        if self.grad is not None:
+            self.grad = np.add(self.grad, grad, dtype=self._data.dtype)
+        elif owned and grad.dtype == self._data.dtype:
+            self.grad = grad
+        else:
+            self.grad = np.array(grad, dtype=self._data.dtype)  # own, writeable, our dtype
 
     # ------------------------------------------------------------------ operators
 
