@@ -41,8 +41,8 @@ import numpy as np
 #      into constants the way ``apply`` does (Python numbers take the tensors' dtype).
 #   5. An optimizer has ``.params`` (leaf Tensors), reads each ``.grad`` and updates
 #      ``.data`` in ``step()``; ``SGD`` with ``momentum`` and ``weight_decay`` 0 computes
-#      ``p.data -= lr * grad`` (``keep_grad=False`` does that itself); assigning
-#      ``p.data`` is how the core notices an update.
+#      w − lr·grad element by element (``optim.subtract_scaled``; ``keep_grad=False``
+#      does that itself); assigning ``p.data`` is how the core notices an update.
 #   6. The fast kernels below stand for ``functions.MatMul``, ``Linear``, ``Sub``,
 #      ``Sigmoid``, ``Pow``, ``SquaredError``, ``Sum`` and ``Transpose`` and compute the
 #      formulas in their docstrings (``functions.unbroadcast`` sums a gradient back to an
@@ -53,7 +53,7 @@ import numpy as np
 # ----------------------------------------------------------------------------------------
 from tinygrad_edu import autograd, functions
 from tinygrad_edu.autograd import Function
-from tinygrad_edu.optim import SGD, Optimizer
+from tinygrad_edu.optim import SGD, Optimizer, subtract_scaled
 from tinygrad_edu.tensor import Tensor
 
 _ORIGINAL_APPLY = Function.__dict__["apply"]
@@ -807,8 +807,10 @@ class Trace:
             data = p.data
             if type(g) is _Product:
                 g.subtract_scaled_from(data, lr)
-            else:
-                data -= np.multiply(g, lr, out=g) if private else lr * g
+            elif private:
+                data -= np.multiply(g, lr, out=g)
+            else:  # another array may hold g: SGD's own block-by-block update
+                subtract_scaled(data, lr, g)
             p.data = data  # an assignment, so the core sees the change (its version, if any)
 
 
