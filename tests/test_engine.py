@@ -121,6 +121,19 @@ def test_a_weight_gradient_becomes_grad_without_a_copy_when_nothing_else_holds_i
     assert w.grad.flags.writeable
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+def test_the_gradient_of_w_in_x_at_w_transposed_is_in_ws_memory_order(batch):
+    """x @ W.T hands MatMul a transposed view; W's gradient comes back row by row like W
+    itself (so SGD's update walks W in order), and equals the closed form Gᵀ · x."""
+    rng = np.random.default_rng(1)
+    w = Tensor(rng.normal(size=(4, 5)), requires_grad=True)
+    x = rng.normal(size=(batch, 5))
+    g = rng.normal(size=(batch, 4))
+    (Tensor(x) @ w.T).backward(gradient=g)
+    assert w.grad.flags.c_contiguous
+    np.testing.assert_allclose(w.grad, g.T @ x, rtol=1e-14)
+
+
 def test_a_leaf_and_a_retained_gradient_never_share_memory():
     """Add hands its incoming gradient to its input as it is, so the leaf w and the
     retained h would receive one array: each gets its own."""

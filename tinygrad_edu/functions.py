@@ -28,6 +28,19 @@ def _is_array(x: Any) -> bool:
     return isinstance(x, (np.ndarray, np.generic))
 
 
+def _dot(a: Any, b: Any) -> Any:
+    """a · b of two matrices: ``np.dot`` for arrays, which hands every such product to BLAS
+    (numpy's ``@`` computes a one-row outer product, (200, 1) · (1, 784), in a loop of its
+    own, several times slower); ``@`` for Tensors (a backward being recorded)."""
+    return np.dot(a, b) if _is_array(a) and _is_array(b) else a @ b
+
+
+def _is_transposed(x: Any) -> bool:
+    """Whether ``x`` is an array laid out column by column (a transposed view, such as
+    ``W.T``), not row by row."""
+    return _is_array(x) and x.flags.f_contiguous and not x.flags.c_contiguous
+
+
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     """Sum ``grad`` down to ``shape``: the adjoint of numpy broadcasting.
 
@@ -296,11 +309,15 @@ class Pow(Function):
         # a + mask avoid 0·∞; everywhere else they are 0 and the formulas (and their
         # derivatives, for create_graph) are untouched.
         a_is_zero = a == 0
-        both_zero = (a_is_zero & (b == 0)).astype(y.dtype)
-        zero_base_constant = (a_is_zero & (b >= 0)).astype(y.dtype)
+        ctx.zero_base = bool(a_is_zero.any())
+        if ctx.zero_base:
+            both_zero = (a_is_zero & (b == 0)).astype(y.dtype)
+            zero_base_constant = (a_is_zero & (b >= 0)).astype(y.dtype)
+        else:  # 0 everywhere: one 0 does, so a constant exponent stays one number in
+            # backward, and numpy's fast power for it (x ** 2 as x · x) applies
+            both_zero = zero_base_constant = np.zeros((), y.dtype)
         ctx.save_for_backward(a, b, y)
         ctx.save_constants(both_zero, zero_base_constant)
-        ctx.zero_base = bool(a_is_zero.any())
         return y
 
     @staticmethod
@@ -355,8 +372,14 @@ class MatMul(Function):
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         a, b = ctx.saved
         if a.ndim == 2 and b.ndim == 2:  # the common case, without reshapes
-            grad_a = g @ b.T if ctx.needs_input_grad[0] else None
-            grad_b = a.T @ g if ctx.needs_input_grad[1] else None
+            grad_a = _dot(g, b.T) if ctx.needs_input_grad[0] else None
+            grad_b = None
+            if ctx.needs_input_grad[1]:
+                # B is often Wᵀ, a transposed view of the weights (x @ W.T): its gradient
+                # computed as (Gᵀ · A)ᵀ, the same sums as Aᵀ · G, is then a transposed view
+                # too, and W's gradient is in W's own memory order, which the update of W
+                # walks through in order instead of striding across it.
+                grad_b = _dot(g.T, a).T if _is_transposed(b) else _dot(a.T, g)
             return grad_a, grad_b
         a2 = a if a.ndim > 1 else a.reshape((1, a.shape[0]))
         b2 = b if b.ndim > 1 else b.reshape((b.shape[0], 1))
@@ -398,7 +421,7 @@ class Linear(Function):
         if ctx.needs_input_grad[1]:
             rows_x = x if x.ndim == 2 else x.reshape((-1, w.shape[1]))
             rows_g = g if g.ndim == 2 else g.reshape((-1, w.shape[0]))
-            grad_w = rows_g.T @ rows_x
+            grad_w = _dot(rows_g.T, rows_x)
         return grad_x, grad_w
 
 
