@@ -253,8 +253,8 @@ class _Product:
       same numbers as the whole product;
     - for more rows it is the whole ``np.matmul(Gᵀ, X)`` that `_Linear2D.backward` makes,
       scaled in place: the same numbers as there;
-    - a checked call compares it with the eager engine's gradient block by block (`rows`),
-      so the check needs no second weight-sized array either.
+    - a checked call multiplies it by a vector as Gᵀ · (X · r) (`_fingerprint`), so the
+      check needs no weight-sized array for it either.
     """
 
     def __init__(self, left: np.ndarray, right: np.ndarray) -> None:
@@ -277,14 +277,12 @@ class _Product:
             target -= np.multiply(part, lr, out=part)
 
 
-def _blocks_of(
-    matrix: np.ndarray, block: int = _BLOCK, dtype: Any = None
-) -> Iterator[tuple[int, np.ndarray]]:
+def _blocks_of(matrix: np.ndarray, block: int = _BLOCK) -> Iterator[tuple[int, np.ndarray]]:
     """Each block of ``matrix``'s rows — about ``block`` numbers, at least one row — as its
     first row and one reused buffer of its shape (the last block may be shorter)."""
     height, width = matrix.shape
     rows = max(1, block // max(width, 1))
-    buffer = np.empty((min(rows, height), width), dtype or matrix.dtype)
+    buffer = np.empty((min(rows, height), width), matrix.dtype)
     for start in range(0, height, rows):
         yield start, buffer[: min(rows, height - start)]
 
