@@ -326,7 +326,9 @@ def test_checked_calls_without_keep_grad_hold_one_weight_sized_array_besides_the
     finally:
         tracemalloc.stop()
     activations = batch * 200 * 8 * 4  # a few hidden-layer-sized arrays
-    assert peak <= weight_bytes * 1.2 + activations
+    # one weight-sized array and small blocks (measured: 1.14 W at batch 1); holding the
+    # eager gradient and the replay's at once, as the check did before, takes 2 W or more
+    assert peak <= weight_bytes * 1.5 + activations
 
 
 def test_a_traced_step_inside_a_step_being_recorded_is_refused_not_hung():
