@@ -167,6 +167,17 @@ def test_train_refuses_a_bad_option_with_its_own_usage_before_training(
     assert snapshot(tmp_path) == before
 
 
+def test_explore_refuses_a_seed_for_the_worked_example_whose_weights_are_fixed(tmp_path, capsys):
+    out = tmp_path / "page.html"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["explore", "--worked-example", "--seed", "3", "--out", str(out)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: tinygrad-edu explore ")
+    assert "argument --seed: not allowed with argument --worked-example" in err
+    assert not out.exists()
+
+
 def test_plot_without_matplotlib_is_refused_before_training(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib → ImportError
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)

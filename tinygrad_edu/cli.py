@@ -281,8 +281,9 @@ def run_explore(args: argparse.Namespace) -> int:
         loss, _ = proofs.worked_example_network()
         title = "the worked example: w₁₁ = 2.0, E = ½(t − o)²"
     else:
-        loss = proofs.book_network_loss(args.seed)
-        title = f"the book's 3-3-3 network (seed {args.seed}), E = ½Σ(t − o)²"
+        seed = 0 if args.seed is None else args.seed
+        loss = proofs.book_network_loss(seed)
+        title = f"the book's 3-3-3 network (seed {seed}), E = ½Σ(t − o)²"
     path = viz.explore(loss, rankdir=args.rankdir, title=title).save(args.out)
     print(f"{title}: step through its backward pass in {path} (open it in a browser)")
     return 0
@@ -429,11 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
         "explore", help="an HTML page that steps through the backward pass, node by node"
     )
     explore.add_argument("--out", default="explore.html", help="the page to write (.html)")
-    explore.add_argument(
+    explore.add_argument("--rankdir", choices=["LR", "TB", "RL", "BT"], default="TB")
+    which = explore.add_mutually_exclusive_group()  # the worked example's weights are fixed
+    which.add_argument(
         "--worked-example", action="store_true", help="the text's worked example, not the network"
     )
-    explore.add_argument("--rankdir", choices=["LR", "TB", "RL", "BT"], default="TB")
-    explore.add_argument("--seed", type=_seed, default=0, help="seed of the weights (0)")
+    which.add_argument("--seed", type=_seed, help="seed of the network's weights (0)")
 
     evaluate = commands.add_parser("evaluate", help="test accuracy of saved weights")
     evaluate.add_argument("weights", help="a .npz file written by train")
