@@ -308,14 +308,16 @@ class Pow(Function):
         # Constant masks, 1 only where a = 0 (and b = 0, or b ≥ 0): there b − 1 + mask and
         # a + mask avoid 0·∞; everywhere else they are 0 and the formulas (and their
         # derivatives, for create_graph) are untouched.
+        # A mask that is 0 everywhere is kept as one 0: then a constant exponent stays one
+        # number in backward, and numpy's fast power for it applies (x ** 1 is x itself).
         a_is_zero = a == 0
         ctx.zero_base = bool(a_is_zero.any())
-        if ctx.zero_base:
-            both_zero = (a_is_zero & (b == 0)).astype(y.dtype)
-            zero_base_constant = (a_is_zero & (b >= 0)).astype(y.dtype)
-        else:  # 0 everywhere: one 0 does, so a constant exponent stays one number in
-            # backward, and numpy's fast power for it (x ** 2 as x · x) applies
-            both_zero = zero_base_constant = np.zeros((), y.dtype)
+        b_is_zero = b == 0
+        zero = np.zeros((), y.dtype)
+        both_zero = zero
+        if ctx.zero_base and b_is_zero.any():
+            both_zero = (a_is_zero & b_is_zero).astype(y.dtype)
+        zero_base_constant = (a_is_zero & (b >= 0)).astype(y.dtype) if ctx.zero_base else zero
         ctx.save_for_backward(a, b, y)
         ctx.save_constants(both_zero, zero_base_constant)
         return y

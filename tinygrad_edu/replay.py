@@ -182,9 +182,8 @@ class OwnFunction:
 # - x @ W.T as one kernel: `_fold_transposes` turns the transpose and the product into a
 #   `_Linear2D`, whose gradient Gᵀ · X of W is C-ordered like W itself (the engine gets
 #   the same order through the transpose; an unfolded `_MatMul2D` computes (Gᵀ · X)ᵀ too);
-# - x ** 2 as x · x: the same numbers without Pow's masks where the base has a zero
-#   (there, in float32, Pow's power with an array of exponents 1 can be one unit in the
-#   last place off; x · x is not);
+# - x ** 2 as x · x: the same numbers, without Pow's look for a zero base (where its
+#   limits need masks);
 # - no checks of shapes and options on every call: they were checked when recording, and
 #   no ctx object per call (the sigmoid keeps its output as what backward needs);
 # - fewer new arrays: numpy's ``out=`` writes a step's result over the previous step's
