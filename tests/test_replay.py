@@ -43,23 +43,15 @@ def book_batches(count, batch, dtype, inputs=784, outputs=10, seed=1):
 
 
 def eager_steps(loss_fn, optimizer, data):
+    """The eager training loop over ``data``: (x, t) pairs, or inputs alone."""
     losses = []
-    for x, t in data:
-        loss = loss_fn(Tensor(x), Tensor(t))
+    for arrays in data:
+        loss = loss_fn(*[Tensor(a) for a in (arrays if isinstance(arrays, tuple) else (arrays,))])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
     return losses
-
-
-def eager_steps_x(loss_fn, optimizer, data):
-    """eager_steps for a step function of the input alone."""
-    for x in data:
-        loss = loss_fn(Tensor(x))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
 
 
 def largest_difference(a_params, b_params):
@@ -121,12 +113,7 @@ def test_without_keep_grad_shared_gradients_are_not_overwritten(optimizer):
     rng = np.random.default_rng(4)
     data = [rng.normal(size=(3, 4)) for _ in range(30)]
     eager_params, replay_params = make(), make()
-    eager_optimizer = make_optimizer(eager_params)
-    for x in data:
-        loss = loss_of(*eager_params)(Tensor(x))
-        eager_optimizer.zero_grad()
-        loss.backward()
-        eager_optimizer.step()
+    eager_steps(loss_of(*eager_params), make_optimizer(eager_params), data)
     step = replay.trace(loss_of(*replay_params), make_optimizer(replay_params), keep_grad=False)
     for x in data:
         step(x)
@@ -620,7 +607,7 @@ def test_a_transpose_read_twice_is_not_folded_and_still_matches():
 
     data = [np.random.default_rng(6).normal(size=(2, 4)) for _ in range(20)]
     eager_params, replay_params = make(), make()
-    eager_steps_x(loss_of(*eager_params), SGD(eager_params, lr=0.1), data)
+    eager_steps(loss_of(*eager_params), SGD(eager_params, lr=0.1), data)
     step = replay.trace(loss_of(*replay_params), SGD(replay_params, lr=0.1), keep_grad=False)
     for x in data:
         step(x)

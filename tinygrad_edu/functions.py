@@ -312,12 +312,11 @@ class Pow(Function):
         # number in backward, and numpy's fast power for it applies (x ** 1 is x itself).
         a_is_zero = a == 0
         ctx.zero_base = bool(a_is_zero.any())
-        b_is_zero = b == 0
-        zero = np.zeros((), y.dtype)
-        both_zero = zero
-        if ctx.zero_base and b_is_zero.any():
-            both_zero = (a_is_zero & b_is_zero).astype(y.dtype)
-        zero_base_constant = (a_is_zero & (b >= 0)).astype(y.dtype) if ctx.zero_base else zero
+        both_zero = zero_base_constant = np.zeros((), y.dtype)
+        if ctx.zero_base:
+            zero_base_constant = (a_is_zero & (b >= 0)).astype(y.dtype)
+            if np.any(b == 0):
+                both_zero = (a_is_zero & (b == 0)).astype(y.dtype)
         ctx.save_for_backward(a, b, y)
         ctx.save_constants(both_zero, zero_base_constant)
         return y
