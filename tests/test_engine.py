@@ -17,6 +17,7 @@ from tinygrad_edu import (
     functions,
     grad,
     no_grad,
+    policies,
     registry,
 )
 from tinygrad_edu.autograd import GraphReleasedError, graph_tensors, is_grad_enabled
@@ -216,7 +217,7 @@ def test_saved_arrays_are_freed_after_backward_but_the_structure_stays():
     y.sum().backward()
     node = y.grad_fn
     assert node.released
-    assert node._saved_arrays == ()
+    assert node._saved == ()  # the arrays themselves are gone
     assert node.inputs[0] is x  # the graph can still be walked (and drawn)
     np.testing.assert_allclose(y.data, sigmoid(np.array([0.3, 0.4])))
 
@@ -402,8 +403,13 @@ def test_the_built_in_operations_are_handed_the_gradient_as_it_is():
         for info in registry.REGISTRY.values()
         if info.function.__module__ == functions.__name__
     }
-    assert not any(f._may_write_into_gradient for f in built_in)
-    assert DoubleInPlace._may_write_into_gradient
+    assert all(policies.is_built_in(f) for f in built_in)
+    assert not policies.is_built_in(DoubleInPlace)
+
+    class SubclassOfABuiltIn(functions.Sigmoid):  # a user's backward: read-only again
+        pass
+
+    assert not policies.is_built_in(SubclassOfABuiltIn)
 
 
 def test_options_are_stored_on_ctx():
@@ -516,20 +522,96 @@ def test_in_place_update_under_no_grad_changes_the_leaf_itself():
     assert w.version == 4
 
 
-def test_in_place_on_a_computed_tensor_in_grad_mode_is_refused():
+def test_loss_accumulated_with_plus_equals_gives_the_sum_and_its_gradient():
+    # L = Σₖ (k·w)² for k = 1, 2, 3 = 14 w², so dL/dw = 28 w (by hand)
+    w = Tensor([0.5, -1.0], requires_grad=True)
+    loss = Tensor(0.0)
+    for k in (1.0, 2.0, 3.0):
+        loss += ((k * w) * (k * w)).sum()
+    assert loss.item() == pytest.approx(14 * (0.25 + 1.0))
+    assert loss.grad_fn is not None and not loss.is_leaf
+    loss.backward()
+    np.testing.assert_allclose(w.grad, 28 * w.data)
+
+
+def test_micrograds_c_plus_equals_c_plus_1_rebases_c_as_pytorch_does():
+    # c = 2a, then c += c + 1 makes c = 4a + 1: dc/da = 4 (PyTorch gives the same)
+    a = Tensor([-4.0, 3.0], requires_grad=True)
+    c = a * 2
+    before = c
+    c += c + 1
+    assert c is before  # the same tensor, changed in place, with a new history
+    np.testing.assert_array_equal(c.data, [-15.0, 13.0])
+    assert c.grad_fn.name == "AddBackward" and c.version == 1
+    c.sum().backward()
+    np.testing.assert_array_equal(a.grad, [4.0, 4.0])
+
+
+def test_earlier_uses_of_a_rebased_tensor_keep_its_old_history():
+    # z = y + 3 was recorded before y *= 2: ∂z/∂w stays 2 (y's old history: y = 2w), and
+    # the new y = 4w has ∂y/∂w = 4
     w = Tensor([1.0, 2.0], requires_grad=True)
     y = w * 2
-    with pytest.raises(RuntimeError, match=r"\+=: Tensor was computed by MulBackward"):
+    z = y + 3
+    y *= 2
+    (z.sum() + 10 * y.sum()).backward()
+    np.testing.assert_array_equal(w.grad, [2.0 + 40.0, 2.0 + 40.0])
+
+
+def test_an_earlier_use_that_saved_the_old_values_is_refused_by_the_version_counter():
+    # z = y · y saved y's values; after y *= 2 they are gone: backward refuses, as in PyTorch
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    y = w * 2
+    z = y * y
+    y *= 2
+    with pytest.raises(
+        RuntimeError, match=r"MulBackward: its input 0 .* version 0 .* now at version 1"
+    ):
+        z.sum().backward()
+    assert w.grad is None
+
+
+def test_in_place_that_needs_its_own_old_values_keeps_a_copy_of_them():
+    # y = 2w; y *= y makes y = 4w²: dy/dw = 8w, from the old y the multiplication saved
+    w = Tensor([1.0, -3.0], requires_grad=True)
+    y = w * 2
+    y *= y
+    np.testing.assert_array_equal(y.data, [4.0, 36.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad, [8.0, -24.0])
+
+
+def test_an_alias_of_a_rebased_tensor_is_the_same_tensor():
+    w = Tensor([1.0], requires_grad=True)
+    c = w * 3
+    d = c
+    c += 1
+    assert d is c and d.data[0] == 4.0
+    d.backward()
+    assert w.grad[0] == 3.0
+
+
+def test_in_place_on_a_computed_tensor_with_a_view_in_the_graph_is_refused():
+    # the view's values would change without its history: refused, nothing changed
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    y = w * 2
+    v = y.reshape(2, 1)
+    with pytest.raises(RuntimeError, match=r"\+=: Tensor shares its memory with a view"):
         y += 1
     np.testing.assert_array_equal(y.data, [2.0, 4.0])
+    assert y.version == 0 and v.grad_fn.name == "ReshapeBackward"
 
 
-def test_in_place_that_would_pull_a_constant_into_the_graph_is_refused():
+def test_in_place_with_an_operand_that_requires_grad_brings_a_constant_into_the_graph():
+    # x = [1] then x *= w: x = w, so dx/dw = 1 (PyTorch: x becomes a non-leaf, MulBackward)
     x, w = Tensor([1.0]), Tensor([2.0], requires_grad=True, name="w")
-    with pytest.raises(RuntimeError, match=r"\*=: the right-hand side 'w' requires grad"):
-        x *= w
-    x *= 3  # a constant times a constant stays a constant
-    assert x.data[0] == 3.0 and x.version == 1
+    x *= w
+    assert x.requires_grad and x.grad_fn.name == "MulBackward" and x.data[0] == 2.0
+    x.backward()
+    assert w.grad[0] == 1.0
+    y = Tensor([1.0])
+    y *= 3  # a constant times a constant stays a constant
+    assert y.data[0] == 3.0 and y.version == 1 and y.grad_fn is None
 
 
 def test_in_place_that_would_change_the_shape_or_dtype_is_refused_and_changes_nothing():

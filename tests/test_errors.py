@@ -114,13 +114,17 @@ def _in_place_minus(world: World) -> None:
     world.w -= 0.1 * world.w.grad
 
 
-def _in_place_on_computed(world: World) -> None:
+def _in_place_under_a_view(world: World) -> None:
     y = world.w * 2
+    view = y.T  # noqa: F841 - a view in the graph, sharing y's memory
     y += 1
 
 
-def _in_place_pulling_in(world: World) -> None:
-    world.x *= world.b
+def _backward_after_in_place_on_a_saved_value(world: World) -> None:
+    y = world.x @ world.w
+    loss = (y * y).sum()  # saves y
+    y += 1
+    loss.backward()
 
 
 def _in_place_new_shape(world: World) -> None:
@@ -157,10 +161,12 @@ CASES = [
     # in place and versions
     Case("in_place_on_a_parameter", _in_place_minus, RuntimeError,
          r"^-=: Tensor 'w' is a leaf that requires grad.*no_grad.*\.data.*optimizer"),
-    Case("in_place_on_a_computed_tensor", _in_place_on_computed, RuntimeError,
-         r"^\+=: Tensor was computed by MulBackward"),
-    Case("in_place_pulling_a_constant_into_the_graph", _in_place_pulling_in, RuntimeError,
-         r"^\*=: the right-hand side 'b' requires grad"),
+    Case("in_place_on_a_computed_tensor_with_a_view", _in_place_under_a_view, RuntimeError,
+         r"^\+=: Tensor shares its memory with a view in the graph"),
+    Case("backward_after_in_place_on_a_saved_computed_tensor",
+         _backward_after_in_place_on_a_saved_value, RuntimeError,
+         r"^MulBackward: its input 0 \(Tensor, shape \(1, 2\)\) was saved .* version 0 but "
+         r"is now at version 1"),
     Case("in_place_changing_the_shape", _in_place_new_shape, ValueError,
          r"^\+=: the result has shape \(2, 2\) but Tensor 'b' has shape \(2,\)"),
     Case("in_place_changing_the_dtype", _in_place_int, TypeError,

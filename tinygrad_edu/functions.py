@@ -28,19 +28,6 @@ def _is_array(x: Any) -> bool:
     return isinstance(x, (np.ndarray, np.generic))
 
 
-def _dot(a: Any, b: Any) -> Any:
-    """a · b of two matrices: ``np.dot`` for arrays, which hands every such product to BLAS
-    (numpy's ``@`` computes a one-row outer product, (200, 1) · (1, 784), in a loop of its
-    own, several times slower); ``@`` for Tensors (a backward being recorded)."""
-    return np.dot(a, b) if _is_array(a) and _is_array(b) else a @ b
-
-
-def _is_transposed(x: Any) -> bool:
-    """Whether ``x`` is an array laid out column by column (a transposed view, such as
-    ``W.T``), not row by row."""
-    return _is_array(x) and x.flags.f_contiguous and not x.flags.c_contiguous
-
-
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     """Sum ``grad`` down to ``shape``: the adjoint of numpy broadcasting.
 
@@ -340,7 +327,8 @@ class MatMul(Function):
     """Y = A · B (numpy's ``@``, batched and 1-D operands included).
 
     ∂L/∂A = G · Bᵀ, ∂L/∂B = Aᵀ · G. The hidden-error rule of the book, W_hoᵀ · e, is the
-    second one: the error flows back through the transpose of the weights.
+    second one: the error flows back through the transpose of the weights. (On arrays the
+    engine runs fast.py's version of this backward: the same products, through BLAS.)
     """
 
     labels = ("·Bᵀ", "Aᵀ·")
@@ -372,33 +360,29 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         a, b = ctx.saved
-        if a.ndim == 2 and b.ndim == 2:  # the common case, without reshapes
-            grad_a = _dot(g, b.T) if ctx.needs_input_grad[0] else None
-            grad_b = None
-            if ctx.needs_input_grad[1]:
-                # B is often Wᵀ, a transposed view of the weights (x @ W.T): its gradient
-                # computed as (Gᵀ · A)ᵀ, the same sums as Aᵀ · G, is then a transposed view
-                # too, and W's gradient is in W's own memory order, which the update of W
-                # walks through in order instead of striding across it.
-                grad_b = _dot(g.T, a).T if _is_transposed(b) else _dot(a.T, g)
-            return grad_a, grad_b
-        a2 = a if a.ndim > 1 else a.reshape((1, a.shape[0]))
-        b2 = b if b.ndim > 1 else b.reshape((b.shape[0], 1))
-        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-        g2 = g.reshape((*batch, a2.shape[-2], b2.shape[-1]))
-        grad_a = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_a = unbroadcast(g2 @ _swap_last_axes(b2), a2.shape).reshape(a.shape)
-        if ctx.needs_input_grad[1]:
-            grad_b = unbroadcast(_swap_last_axes(a2) @ g2, b2.shape).reshape(b.shape)
-        return grad_a, grad_b
+        need_a, need_b = ctx.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:  # two matrices: the book's case
+            return (g @ b.T if need_a else None, a.T @ g if need_b else None)
+        return _matmul_grads_of_stacks(a, b, g, need_a, need_b)
+
+
+def _matmul_grads_of_stacks(a: Any, b: Any, g: Any, need_a: bool, need_b: bool) -> tuple[Any, Any]:
+    """MatMul's rule for vectors and stacks of matrices: a vector is a one-row (left) or
+    one-column (right) matrix, and batch axes that were broadcast are summed back."""
+    a2 = a if a.ndim > 1 else a.reshape((1, a.shape[0]))
+    b2 = b if b.ndim > 1 else b.reshape((b.shape[0], 1))
+    batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    g2 = g.reshape((*batch, a2.shape[-2], b2.shape[-1]))
+    grad_a = unbroadcast(g2 @ _swap_last_axes(b2), a2.shape).reshape(a.shape) if need_a else None
+    grad_b = unbroadcast(_swap_last_axes(a2) @ g2, b2.shape).reshape(b.shape) if need_b else None
+    return grad_a, grad_b
 
 
 class Linear(Function):
     """Y = X · Wᵀ (a layer acting on rows; ``W`` of shape (out, in)).
 
     ∂L/∂X = G · W, ∂L/∂W = Gᵀ · X (summed over all rows). One node instead of a transpose
-    and a matmul: ``nn.Linear`` runs this on every step.
+    and a matmul: ``nn.Linear`` runs this on every step (on arrays, fast.py's version).
     """
 
     labels = ("·W", "Gᵀ·")
@@ -422,7 +406,7 @@ class Linear(Function):
         if ctx.needs_input_grad[1]:
             rows_x = x if x.ndim == 2 else x.reshape((-1, w.shape[1]))
             rows_g = g if g.ndim == 2 else g.reshape((-1, w.shape[0]))
-            grad_w = _dot(rows_g.T, rows_x)
+            grad_w = rows_g.T @ rows_x
         return grad_x, grad_w
 
 
@@ -767,10 +751,3 @@ class SquaredError(Function):
         o, t = ctx.saved
         twice_diff = 2 * (o - t) * g
         return _each_input(ctx, o.shape, lambda: twice_diff, t.shape, lambda: -twice_diff)
-
-
-# Every operation above never writes into its incoming gradient, so the engine hands it to
-# them as it is (see Function._may_write_into_gradient).
-for _value in list(globals().values()):
-    if isinstance(_value, type) and issubclass(_value, Function) and _value.__module__ == __name__:
-        _value._may_write_into_gradient = False

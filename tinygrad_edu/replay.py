@@ -51,12 +51,10 @@ import numpy as np
 #      arguments, read-only); ``autograd.run_backward`` with ``targets`` returns the eager
 #      gradients the replay is checked against, as ``tinygrad_edu.grad`` does.
 # ----------------------------------------------------------------------------------------
-from tinygrad_edu import autograd, functions
+from tinygrad_edu import autograd, functions, policies
 from tinygrad_edu.autograd import Function
 from tinygrad_edu.optim import SGD, Optimizer, subtract_scaled
 from tinygrad_edu.tensor import Tensor
-
-_ORIGINAL_APPLY = Function.__dict__["apply"]
 
 
 class TraceError(ValueError):
@@ -81,40 +79,30 @@ class _Call:
 
 
 class _Recorder(threading.local):
-    calls: list[_Call] | None = None
+    recording = False
 
 
 _recorder = _Recorder()
-_recording_lock = threading.Lock()
-
-
-def _recording_apply(cls: type[Function], *inputs: Any, **options: Any) -> Tensor:
-    calls = _recorder.calls
-    if calls is None:  # another thread, or not recording: the plain apply
-        return _ORIGINAL_APPLY.__func__(cls, *inputs, **options)
-    tensors = autograd._as_tensors(inputs, Tensor)
-    output = _ORIGINAL_APPLY.__func__(cls, *tensors, **options)
-    calls.append(_Call(cls, list(tensors), dict(options), output))
-    return output
 
 
 def _record(loss_fn: Callable[..., Any], arguments: Sequence[Tensor]) -> tuple[Tensor, list[_Call]]:
-    """Run ``loss_fn`` eagerly once and keep every operation it called, in order."""
-    if _recorder.calls is not None:  # this thread holds the lock: waiting would hang
+    """Run ``loss_fn`` eagerly once and keep every operation it called, in order (the
+    engine's tape)."""
+    if _recorder.recording:  # a traced step inside a step being recorded
         raise TraceError(
             "trace: a step function called another traced step while it was being "
             "recorded; trace the combined step as one function instead"
         )
-    calls: list[_Call] = []
-    with _recording_lock:
-        Function.apply = classmethod(_recording_apply)  # type: ignore[method-assign,assignment]
-        _recorder.calls = calls
-        try:
-            with autograd.enable_grad():
-                loss = loss_fn(*arguments)
-        finally:
-            _recorder.calls = None
-            Function.apply = _ORIGINAL_APPLY  # type: ignore[method-assign]
+    _recorder.recording = True
+    try:
+        with autograd.tape() as recorded, autograd.enable_grad():
+            loss = loss_fn(*arguments)
+    finally:
+        _recorder.recording = False
+    calls = [
+        _Call(entry.function, list(entry.inputs), dict(entry.options), entry.output)
+        for entry in recorded
+    ]
     return loss, calls
 
 
@@ -871,9 +859,10 @@ def _eager_step(
             "trace: on a checked call the step function no longer returned a one-element "
             "loss that requires grad; " + _MISMATCH_CAUSES
         )
-    start = autograd.initial_gradient(loss, None, "trace", as_tensor=False)
+    start = policies.initial_gradient(loss, None, "trace", as_tensor=False)
+    book = policies.Bookkeeping([loss], [start], retain_graph=False, targets=list(parameters))
     with autograd.no_grad():  # what grad() does, without copying each gradient it returns
-        found = autograd.run_backward([loss], [start], retain_graph=False, targets=list(parameters))
+        found = autograd.run_backward([loss], [start], book)
     assert found is not None
     return loss.data, [None if g is None else _fingerprint(g, with_scale=True) for g in found]
 

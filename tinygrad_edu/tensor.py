@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu import autograd
+from tinygrad_edu import autograd, policies
 from tinygrad_edu import functions as F
+from tinygrad_edu.modes import no_grad
 
 _KEPT_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -203,16 +204,15 @@ class Tensor:
                 "wrap it with np.asarray(...)"
             )
         self._data = value
-        autograd.record_change(self._counter())
+        policies.record_change(self._counter())
 
     def _counter(self) -> list[int]:
-        """``[how many changes, the change clock at the last one, at the one before]``,
-        shared by the tensors that share memory; made when first needed (most tensors never
-        change)."""
+        """The version counter (`policies.new_counter`), shared by the tensors that share
+        memory; made when first needed (most tensors never change)."""
         try:
             return self._versions
         except AttributeError:
-            self._versions = [0, 0, 0]
+            self._versions = policies.new_counter()
             return self._versions
 
     @property
@@ -350,16 +350,13 @@ class Tensor:
         """Add ∂self/∂leaf to the ``.grad`` of every leaf that requires grad.
 
         ``gradient`` is ∂L/∂self (the shape of self); it may be left out for a tensor with
-        one element. Saved arrays are freed afterwards unless ``retain_graph=True``.
+        one element (∂L/∂L = 1). Saved arrays are freed afterwards unless
+        ``retain_graph=True``.
         """
-        if not self._requires_grad:
-            raise RuntimeError(
-                f"backward: Tensor{self._label()} does not require grad and has no grad_fn, so "
-                "there is nothing to differentiate; create the inputs with requires_grad=True"
-            )
-        root_grad = autograd.initial_gradient(self, gradient, "backward", as_tensor=False)
-        with autograd.no_grad():
-            autograd.run_backward([self], [root_grad], retain_graph=retain_graph)
+        root_grad = policies.backward_root(self, gradient, "backward")  # 1, or checked
+        book = policies.Bookkeeping([self], [root_grad], retain_graph=retain_graph)
+        with no_grad():  # the backward pass itself is not recorded
+            autograd.run_backward([self], [root_grad], book)
 
     def _add_to_grad(self, grad: np.ndarray, owned: bool = False) -> None:
         """Add a backward pass's gradient to ``.grad``. ``owned``: the pass made ``grad``
@@ -415,9 +412,9 @@ class Tensor:
 
     # ------------------------------------------------------------------ in-place operators
     # `w -= step` would otherwise rebind w to a new, computed tensor: w would stop being a
-    # leaf and training would silently stop updating it. PyTorch's rule instead: in place,
-    # refused while grad mode is on for anything in the graph (docs/errors.md argues why
-    # non-leaves are refused too), allowed under no_grad() and for constants.
+    # leaf and training would silently stop updating it. PyTorch's rules instead (see
+    # policies.in_place): refused for a leaf that requires grad while grad mode is on,
+    # allowed under no_grad(); a computed tensor is rebased onto the operation.
 
     def __iadd__(self, other: Any) -> Tensor:
         return self._in_place(F.Add, other, "+=")
@@ -438,50 +435,7 @@ class Tensor:
         return self._in_place(F.MatMul, other, "@=")
 
     def _in_place(self, function: type[autograd.Function], other: Any, symbol: str) -> Tensor:
-        """Write ``self <op> other`` into self's own array and bump its version."""
-        if autograd.is_grad_enabled():
-            self._refuse_in_place_in_the_graph(other, symbol)
-        with autograd.no_grad():
-            result = function.apply(self, other)._data
-        if result.shape != self._data.shape:
-            raise ValueError(
-                f"{symbol}: the result has shape {result.shape} but Tensor{self._label()} has "
-                f"shape {self.shape}; an in-place operator cannot change the shape (write "
-                f"x = x {symbol[:-1]} y for a new tensor)"
-            )
-        if not np.can_cast(result.dtype, self._data.dtype, "same_kind"):
-            raise TypeError(
-                f"{symbol}: the result has dtype {result.dtype}, which Tensor{self._label()} of "
-                f"dtype {self._data.dtype} cannot hold (write x = x {symbol[:-1]} y for a new "
-                "tensor)"
-            )
-        if not self._data.flags.writeable:
-            raise ValueError(f"{symbol}: the array of Tensor{self._label()} is read-only")
-        np.copyto(self._data, result, casting="same_kind")
-        autograd.record_change(self._counter())
-        return self
-
-    def _refuse_in_place_in_the_graph(self, other: Any, symbol: str) -> None:
-        if self._requires_grad and self.grad_fn is None:
-            raise RuntimeError(
-                f"{symbol}: Tensor{self._label()} is a leaf that requires grad, and changing it "
-                "in place while grad mode is on would take it out of the graph it is a "
-                "parameter of. Update its values inside `with no_grad():`, through `.data` "
-                f"(w.data {symbol} ...), or with an optimizer (optim.SGD, optim.Adam)"
-            )
-        if self._requires_grad:
-            assert self.grad_fn is not None
-            raise RuntimeError(
-                f"{symbol}: Tensor{self._label()} was computed by {self.grad_fn.name} and is "
-                "part of the graph; changing it in place would change values that the "
-                f"backward pass may need. Write x = x {symbol[:-1]} y for a new tensor"
-            )
-        if isinstance(other, Tensor) and other._requires_grad:
-            raise RuntimeError(
-                f"{symbol}: the right-hand side{other._label()} requires grad, so the result "
-                f"belongs in the graph, but Tensor{self._label()} is a constant; write "
-                f"x = x {symbol[:-1]} y for a new tensor"
-            )
+        return policies.in_place(self, function, other, symbol)
 
     def __getitem__(self, index: Any) -> Tensor:
         return F.GetItem.apply(self, index=F.normalize_index(index))
