@@ -46,6 +46,7 @@ __all__ = [
     "no_grad",
     "tape",
     "topological_order",
+    "unbroadcast",
 ]
 
 
@@ -109,7 +110,11 @@ class Function:
         remembers the node (its ``grad_fn``) so that backward can find its way back."""
         tensors = policies.as_tensors(inputs, Tensor)  # numbers, arrays: constant Tensors
         ctx = Node(cls, tensors)
-        raw = cls.forward(ctx, *[t.data for t in tensors], **options)
+        arrays = [t.data for t in tensors]
+        try:
+            raw = cls.forward(ctx, *arrays, **options)
+        except ValueError as error:  # policy: numpy's words for a bad shape, in ours
+            raise policies.named_error(cls, arrays, error) from None
         recorded = any(ctx.needs_input_grad) and is_grad_enabled()
         out = Tensor._from_op(np.asarray(raw), ctx if recorded else None)
         policies.after_forward(ctx, out, raw, recorded, options)  # saved arrays, views, tapes
@@ -188,11 +193,27 @@ def _send(
     book: policies.Bookkeeping,
 ) -> None:
     """Add ``grad`` (∂L/∂t) to what ``t``'s node has collected: paths add up."""
+    grad = unbroadcast(grad, t.shape)
     if parent in waiting:
         assert parent is not None
         arrived[parent] = grad if parent not in arrived else arrived[parent] + grad
     else:  # a leaf (or, for grad(), a tensor whose node leads to no target)
         book.to_leaf(t, grad)
+
+
+def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``grad`` down to ``shape``: the adjoint of numpy broadcasting.
+
+    Broadcasting copies an input along new leading axes and along axes of length 1, so
+    the input's gradient is the sum of the gradients of all its copies.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
+    )
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)
 
 
 def run_backward(

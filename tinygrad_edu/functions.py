@@ -2,6 +2,8 @@
 
 Notation in the docstrings: the operation computes ``y = f(x)``; ``g`` is the gradient
 ∂L/∂y arriving from above; backward returns ∂L/∂x = g · ∂y/∂x (the chain rule, one step).
+Where numpy broadcast an input, its gradient comes back in the broadcast shape and the
+engine sums it back to the input's shape (`unbroadcast`, in autograd.py).
 Each backward is written with operations that numpy arrays and Tensors share, so the same
 code runs on arrays (an ordinary backward) and on Tensors (``create_graph=True``). Each
 class's ``labels`` abbreviate its factors ∂y/∂x for drawings. How every operation is
@@ -11,13 +13,13 @@ checked (domains, closed-form references) is in registry.py.
 from __future__ import annotations
 
 import contextlib
-import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from tinygrad_edu.autograd import Function, Node
+from tinygrad_edu.autograd import unbroadcast as unbroadcast  # also for custom operations
 
 # --------------------------------------------------------------------------- helpers
 
@@ -26,21 +28,6 @@ _NO_ERRSTATE = contextlib.nullcontext()
 
 def _is_array(x: Any) -> bool:
     return isinstance(x, (np.ndarray, np.generic))
-
-
-def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
-    """Sum ``grad`` down to ``shape``: the adjoint of numpy broadcasting.
-
-    Broadcasting copies an input along new leading axes and along axes of length 1, so
-    the input's gradient is the sum of the gradients of all its copies.
-    """
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
-    )
-    return grad.sum(axis=axes, keepdims=True).reshape(shape)
 
 
 def _exp(x: Any) -> Any:
@@ -76,25 +63,6 @@ def _swap_last_axes(x: Any) -> Any:
     axes = list(range(x.ndim))
     axes[-1], axes[-2] = axes[-2], axes[-1]
     return x.transpose(tuple(axes))
-
-
-def _broadcasting(
-    op: str, combine: Callable[[Any, Any], np.ndarray], a: np.ndarray, b: np.ndarray
-) -> np.ndarray:
-    """``combine(a, b)`` for an elementwise operation on two arrays that numpy broadcasts.
-    If numpy refuses, the error names ``op``: the shapes, if they do not broadcast, else
-    numpy's own reason."""
-    try:
-        return combine(a, b)
-    except ValueError as error:
-        try:
-            np.broadcast_shapes(a.shape, b.shape)
-        except ValueError:
-            raise ValueError(
-                f"{op}: shapes {a.shape} and {b.shape} do not broadcast; each axis (aligned "
-                "from the right) must have equal lengths or length 1"
-            ) from None
-        raise ValueError(f"{op}: {error} (dtypes {a.dtype} and {b.dtype})") from None
 
 
 def _each_input(
@@ -201,19 +169,17 @@ def _is_basic_index(index: Any) -> bool:
 
 
 class Add(Function):
-    """y = a + b.  ∂L/∂a = g, ∂L/∂b = g (each summed back to its input's shape)."""
+    """y = a + b.  ∂L/∂a = g, ∂L/∂b = g (the engine sums each back to its input's shape)."""
 
     labels = ("1", "1")
 
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        ctx.shapes = (a.shape, b.shape)
-        return _broadcasting("add", operator.add, a, b)
+        return a + b
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
-        a_shape, b_shape = ctx.shapes
-        return _each_input(ctx, a_shape, lambda: g, b_shape, lambda: g)
+        return g, g
 
 
 class Sub(Function):
@@ -223,13 +189,11 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        ctx.shapes = (a.shape, b.shape)
-        return _broadcasting("sub", operator.sub, a, b)
+        return a - b
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
-        a_shape, b_shape = ctx.shapes
-        return _each_input(ctx, a_shape, lambda: g, b_shape, lambda: -g)
+        return g, -g
 
 
 class Mul(Function):
@@ -240,12 +204,12 @@ class Mul(Function):
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(a, b)
-        return _broadcasting("mul", operator.mul, a, b)
+        return a * b
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         a, b = ctx.saved
-        return _each_input(ctx, a.shape, lambda: g * b, b.shape, lambda: g * a)
+        return g * b, g * a
 
 
 class Div(Function):
@@ -256,7 +220,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(a, b)
-        return _broadcasting("div", operator.truediv, a, b)
+        return a / b
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
@@ -291,7 +255,7 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx: Node, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        y = _broadcasting("pow", operator.pow, a, b)
+        y = a**b
         # Constant masks, 1 only where a = 0 (and b = 0, or b ≥ 0): there b − 1 + mask and
         # a + mask avoid 0·∞; everywhere else they are 0 and the formulas (and their
         # derivatives, for create_graph) are untouched.
@@ -736,7 +700,7 @@ class SquaredError(Function):
 
     @staticmethod
     def forward(ctx: Node, o: np.ndarray, t: np.ndarray) -> np.ndarray:
-        d = _broadcasting("squared_error", lambda o, t: t - o, o, t)
+        d = t - o
         if d.shape != o.shape:  # a column against a row would silently square a grid
             raise ValueError(
                 f"squared_error: the target's shape {t.shape} would stretch the output's "
@@ -750,4 +714,4 @@ class SquaredError(Function):
     def backward(ctx: Node, g: Any) -> tuple[Any, Any]:
         o, t = ctx.saved
         twice_diff = 2 * (o - t) * g
-        return _each_input(ctx, o.shape, lambda: twice_diff, t.shape, lambda: -twice_diff)
+        return twice_diff, -twice_diff

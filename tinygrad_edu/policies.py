@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import re
 import traceback
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +47,44 @@ class GraphReleasedError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- inputs
+
+
+_KEPT_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_array(data: Any, dtype: Any) -> np.ndarray:
+    """The array a new Tensor holds: a copy of ``data``. Python numbers, lists and integer
+    arrays become float64 unless ``dtype`` says otherwise; float32 and float64 arrays keep
+    their dtype; anything else non-numeric is refused."""
+    if isinstance(data, _tensor_class()):
+        data = data.data
+    if dtype is None and type(data) is np.ndarray and data.dtype in _KEPT_FLOAT_DTYPES:
+        return data.copy()  # the common case, without the checks below
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(
+                f"Tensor: dtype={dtype!r} is not a numpy dtype; give np.float64, np.float32, "
+                "an integer or a bool dtype (or their names, such as 'float32')"
+            ) from None
+    try:
+        array = np.array(data, dtype=dtype)
+    except ValueError as error:
+        raise ValueError(
+            f"Tensor: cannot make an array of this data ({error}); nested lists must be "
+            "rectangular (every row the same length)"
+        ) from None
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"Tensor: complex dtype {array.dtype} is not supported")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise TypeError(
+            f"Tensor: cannot make a tensor of dtype {array.dtype}; give numbers, nested lists "
+            "of numbers or a numeric numpy array"
+        )
+    if dtype is None and array.dtype not in _KEPT_FLOAT_DTYPES:
+        array = array.astype(np.float64)
+    return array
 
 
 _WEAK_DTYPES: dict[tuple[np.dtype[Any], type], np.dtype[Any]] = {}
@@ -77,6 +116,27 @@ def as_tensors(inputs: Sequence[Any], tensor_type: type[Tensor]) -> Sequence[Ten
         else:
             tensors[i] = tensor_type(x)
     return tensors
+
+
+_ALREADY_NAMED = re.compile(r"^[a-z_]+: ")
+
+
+def named_error(function: type[Function], arrays: Sequence[Any], error: ValueError) -> ValueError:
+    """A ValueError from an operation's forward, in the operation's words: numpy's
+    "operands could not be broadcast" becomes which shapes do not broadcast and why; any
+    other numpy refusal gets the operation's name and the dtypes. An error the forward
+    raised itself (it starts with the operation's name) is returned as it is."""
+    message = str(error)
+    if _ALREADY_NAMED.match(message) or len(arrays) != 2:
+        return error
+    op = re.sub(r"(?<!^)(?=[A-Z])", "_", function.__name__).lower()  # SquaredError: squared_error
+    a, b = (np.asarray(x) for x in arrays)
+    if "could not be broadcast" in message:
+        return ValueError(
+            f"{op}: shapes {a.shape} and {b.shape} do not broadcast; each axis (aligned from "
+            "the right) must have equal lengths or length 1"
+        )
+    return ValueError(f"{op}: {message} (dtypes {a.dtype} and {b.dtype})")
 
 
 # --------------------------------------------------------------------------- nodes
@@ -593,11 +653,12 @@ def _backward_on_read_only(node: Node, grad: Any) -> Any:
 
 
 def _check_grad(node: Node, index: int, tensor: Tensor, grad: Any) -> None:
-    if grad.shape != tensor.shape:
+    if grad.shape != tensor.shape and not _broadcasts_to(tensor.shape, grad.shape):
         raise ValueError(
             f"{node.function.__name__}.backward returned a gradient of shape {grad.shape} for "
-            f"input {index}, which has shape {tensor.shape}; a backward must return one "
-            "gradient of each input's shape (sum broadcast axes with unbroadcast)."
+            f"input {index}, which has shape {tensor.shape}; a backward must return a "
+            "gradient of the input's shape (or of the shape numpy broadcast it to, which the "
+            "engine sums back)."
         )
     if modes.state.anomaly_enabled and not _all_finite(grad):
         if node.forward_stack is None:
@@ -612,6 +673,13 @@ def _check_grad(node: Node, index: int, tensor: Tensor, grad: Any) -> None:
             f"detect_anomaly: {node.function.__name__}.backward produced NaN or inf in "
             f"the gradient of input {index} (shape {tensor.shape}){where}"
         )
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
 
 
 def _all_finite(grad: Any) -> bool:

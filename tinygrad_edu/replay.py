@@ -149,15 +149,21 @@ class OwnFunction:
         needs_input_grad: tuple[bool, ...],
     ) -> None:
         self.function, self.options, self.needs_input_grad = function, options, needs_input_grad
+        self.shapes: list[tuple[int, ...]] = []
 
     def forward(self, *arrays: np.ndarray) -> tuple[np.ndarray, _Context]:
         ctx = _Context(self.needs_input_grad)
+        self.shapes = [a.shape for a in arrays]
         output = self.function.forward(ctx, *arrays, **self.options)  # type: ignore[arg-type]
         return np.asarray(output), ctx
 
     def backward(self, ctx: _Context, grad: np.ndarray) -> Sequence[np.ndarray | None]:
         grads = self.function.backward(ctx, grad)  # type: ignore[arg-type]
-        return grads if type(grads) is tuple else (grads,)
+        grads = grads if type(grads) is tuple else (grads,)
+        return tuple(  # summed back to each input's shape, as the engine does
+            None if g is None else autograd.unbroadcast(g, shape)
+            for g, shape in zip(grads, self.shapes, strict=True)
+        )
 
 
 # Faster kernels for the operations of the book's network. Each computes its operation's

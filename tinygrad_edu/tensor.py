@@ -17,45 +17,9 @@ from tinygrad_edu import autograd, policies
 from tinygrad_edu import functions as F
 from tinygrad_edu.modes import no_grad
 
-_KEPT_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
 
 def _is_float(dtype: np.dtype[Any]) -> bool:
     return bool(np.issubdtype(dtype, np.floating))
-
-
-def _to_array(data: Any, dtype: Any) -> np.ndarray:
-    """Python numbers, lists and integer arrays become float64 unless ``dtype`` says
-    otherwise; float32 and float64 arrays keep their dtype."""
-    if isinstance(data, Tensor):
-        data = data.data
-    if dtype is None and type(data) is np.ndarray and data.dtype in _KEPT_FLOAT_DTYPES:
-        return data.copy()  # the common case, without the checks below
-    if dtype is not None:
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(
-                f"Tensor: dtype={dtype!r} is not a numpy dtype; give np.float64, np.float32, "
-                "an integer or a bool dtype (or their names, such as 'float32')"
-            ) from None
-    try:
-        array = np.array(data, dtype=dtype)
-    except ValueError as error:
-        raise ValueError(
-            f"Tensor: cannot make an array of this data ({error}); nested lists must be "
-            "rectangular (every row the same length)"
-        ) from None
-    if np.issubdtype(array.dtype, np.complexfloating):
-        raise TypeError(f"Tensor: complex dtype {array.dtype} is not supported")
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
-        raise TypeError(
-            f"Tensor: cannot make a tensor of dtype {array.dtype}; give numbers, nested lists "
-            "of numbers or a numeric numpy array"
-        )
-    if dtype is None and array.dtype not in _KEPT_FLOAT_DTYPES:
-        array = array.astype(np.float64)
-    return array
 
 
 def _shape_arg(op: str, shape: tuple[Any, ...], what: str = "shape") -> tuple[int, ...]:
@@ -115,7 +79,7 @@ class Tensor:
         dtype: Any = None,
         name: str | None = None,
     ) -> None:
-        self._data = _to_array(data, dtype)
+        self._data = policies.as_array(data, dtype)  # a copy; numbers and lists: float64
         self.grad = None
         self.grad_fn = None
         self.name = name
