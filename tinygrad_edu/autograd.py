@@ -170,7 +170,7 @@ def backward_pass(
     for root, grad in zip(roots, root_grads, strict=True):
         _send(root, root.grad_fn, grad, arrived, waiting, book)
     ready = [node for node, count in waiting.items() if count == 0]
-    while ready:
+    while ready:  # ready: every consumer of the node's output has sent its part
         node = ready.pop()
         grad = book.complete(node, arrived.pop(node, None))  # policy: targets, retain_grad
         input_grads = book.chain_rule(node, grad)  # node.function.backward(node, grad), checked

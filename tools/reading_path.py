@@ -24,9 +24,9 @@ import ast
 import importlib
 import inspect
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 CORE_MODULES = ("tinygrad_edu.tensor", "tinygrad_edu.autograd", "tinygrad_edu.functions")
 
@@ -57,8 +57,7 @@ LOOP = ("tinygrad_edu.autograd", "backward_pass")
 LOOP_LIMIT = 40  # lines of the backward loop itself
 
 
-@dataclass(frozen=True)
-class Piece:
+class Piece(NamedTuple):
     """One definition on the path: where it is and how many lines a reader reads."""
 
     module: str
