@@ -236,6 +236,73 @@ def test_graph_is_freed_by_reference_counting_alone():
         gc.enable()
 
 
+def test_a_second_pass_through_a_graph_another_thread_is_running_is_refused():
+    # thread A is inside the backward of `loss`; a second backward of the same graph must
+    # not also succeed (it would add the gradient to .grad twice and free A's arrays)
+    inside, proceed = threading.Event(), threading.Event()
+
+    class Gate(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x.copy()
+
+        @staticmethod
+        def backward(ctx, g):
+            inside.set()
+            proceed.wait(timeout=10)
+            return g
+
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    loss = Gate.apply(w * 3).sum()
+    first: list[BaseException | None] = []
+
+    def run_first() -> None:
+        try:
+            loss.backward()
+            first.append(None)
+        except BaseException as error:
+            first.append(error)
+
+    thread = threading.Thread(target=run_first)
+    thread.start()
+    assert inside.wait(timeout=10)
+    try:
+        with pytest.raises(GraphReleasedError, match="another backward pass"):
+            loss.backward()
+    finally:
+        proceed.set()
+        thread.join()
+    assert first == [None]
+    np.testing.assert_array_equal(w.grad, [3.0, 3.0])  # one pass's gradient, not two
+    with pytest.raises(GraphReleasedError, match="retain_graph=True"):
+        loss.backward()  # and now the graph is freed, as after any backward
+
+
+def test_a_pass_that_raised_leaves_the_graph_free_to_run_again():
+    class FailsOnce(Function):
+        failures = 1
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x.copy()
+
+        @staticmethod
+        def backward(ctx, g):
+            if FailsOnce.failures:
+                FailsOnce.failures -= 1
+                raise ValueError("not this time")
+            return g
+
+    w = Tensor([1.0], requires_grad=True)
+    loss = FailsOnce.apply(w * 2).sum()
+    with pytest.raises(ValueError, match="not this time"):
+        loss.backward()
+    loss.backward()  # not refused as "running": the failed pass let go of the graph
+    assert w.grad[0] == 2.0
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -494,6 +561,19 @@ def test_third_derivative_of_exp_is_exp():
     (d2,) = grad(d1.sum(), x, create_graph=True)
     (d3,) = grad(d2.sum(), x)
     np.testing.assert_allclose(d3.data, np.exp([0.3, 1.1]), rtol=1e-12)
+
+
+def test_grad_with_create_graph_returns_each_gradient_in_its_inputs_dtype():
+    # L = Σ x²·w with x float32, w float64: ∂L/∂x = 2xw = [6, 16] (by hand), float32 as
+    # .grad and grad() without create_graph give it; and it can be differentiated again
+    x = Tensor([1.0, 2.0], dtype=np.float32, requires_grad=True)
+    w = Tensor([3.0, 4.0], requires_grad=True)
+    (first,) = grad((x * x * w).sum(), x, create_graph=True)
+    assert first.dtype == np.float32
+    np.testing.assert_array_equal(first.data, [6.0, 16.0])
+    (second,) = grad(first.sum(), x)  # Σ ∂L/∂x differentiated: 2w
+    assert second.dtype == np.float32
+    np.testing.assert_array_equal(second.data, [6.0, 8.0])
 
 
 # --------------------------------------------------------------------------- in place and versions

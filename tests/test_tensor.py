@@ -881,6 +881,40 @@ def test_pow_at_a_zero_base_uses_the_limits_not_nan():
     np.testing.assert_array_equal(y.grad, [0.0, 3.0])
 
 
+# --------------------------------------------------------------------------- masks select
+
+
+def test_relu_sends_zero_where_x_is_negative_even_when_the_gradient_there_is_infinite():
+    # d/dx √relu(x) at x = −1: relu′ = 0, so 0 (PyTorch: 0), though √′(0) = ∞; at x = 4,
+    # 1/(2√4) = 0.25. g · [x > 0] would give ∞ · 0 = NaN.
+    x = Tensor([-1.0, 4.0], requires_grad=True)
+    (x.relu() ** 0.5).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.25])
+    y = Tensor([-1.0, 4.0], requires_grad=True)
+    (recorded,) = grad((y.relu() ** 0.5).sum(), y, create_graph=True)
+    np.testing.assert_array_equal(recorded.data, [0.0, 0.25])
+
+
+def test_max_sends_zero_to_the_other_elements_even_when_the_gradient_is_infinite():
+    # ∂/∂x of 1/(max x − 3) at x = [1, 3, 3]: the gradient arriving at max is −1/0² = −∞,
+    # shared by the two tied maxima; the 1 gets 0, not ∞ · 0 = NaN
+    x = Tensor([1.0, 3.0, 3.0], requires_grad=True)
+    with np.errstate(divide="ignore"):
+        (1 / (x.max() - 3)).backward()
+    np.testing.assert_array_equal(x.grad, [0.0, -np.inf, -np.inf])
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_softmax_of_a_0d_tensor_is_one_and_log_softmax_zero_with_gradient_zero(axis):
+    # a 0-d tensor is its own only element: e^x / e^x = 1, ln 1 = 0; both constant in x
+    for method, value in (("softmax", 1.0), ("log_softmax", 0.0)):
+        x = Tensor(2.5, requires_grad=True)
+        y = getattr(x, method)(axis)
+        assert y.shape == () and y.item() == value
+        y.backward()
+        assert x.grad == 0.0
+
+
 # --------------------------------------------------------------------------- forward values
 
 UNARY = {

@@ -221,9 +221,10 @@ def run_backward(
 ) -> list[Any] | None:
     """The whole backward pass, then its results written (``.grad``) or returned
     (``grad()``'s targets). Nothing is written if the pass raises."""
-    for _ in backward_pass(roots, root_grads, book):
-        pass
-    return book.finish()
+    with book:  # policy: one pass at a time through a graph
+        for _ in backward_pass(roots, root_grads, book):
+            pass
+        return book.finish()
 
 
 # --------------------------------------------------------------------------- beyond the loop
@@ -244,7 +245,7 @@ def backward_steps(
     book = policies.Bookkeeping(
         [tensor], [root_grad], retain_graph=retain_graph, accumulate=accumulate
     )
-    with no_grad():
+    with no_grad(), book:
         yield from backward_pass([tensor], [root_grad], book)
         book.finish()
 

@@ -57,6 +57,15 @@ def _scatter_add_array(values: Any, shape: tuple[int, ...], index: Any) -> np.nd
     return result
 
 
+def _where(mask: np.ndarray, g: Any) -> Any:
+    """g where ``mask`` is true, else 0 (``mask`` of g's shape): a select, so that an
+    infinite g where the mask is false gives 0, not ∞ · 0 = NaN. On Tensors (a recorded
+    backward) it is the gather and scatter of boolean indexing, which select the same way."""
+    if _is_array(g):
+        return np.where(mask, g, np.zeros((), dtype=np.result_type(g)))
+    return ScatterAdd.apply(g[mask], shape=mask.shape, index=mask)
+
+
 def _swap_last_axes(x: Any) -> Any:
     if x.ndim == 2:
         return x.T
@@ -102,12 +111,12 @@ def _normalize_axes(op: str, axis: int | Sequence[int] | None, ndim: int) -> tup
 
 
 def _softmax_axis(op: str, axis: int, x: np.ndarray) -> tuple[int, ...]:
-    if x.ndim == 0:
-        raise ValueError(f"{op}: needs a tensor with at least one dimension, got a scalar")
+    """The axis to normalize over, as a tuple: empty for a 0-d tensor, which is its own
+    only element (softmax 1, log_softmax 0, gradient 0, as in PyTorch)."""
     if not _is_integer(axis):
         raise TypeError(f"{op}: axis must be one integer, got {axis!r}")
     axes = _normalize_axes(op, axis, x.ndim)
-    if x.shape[axes[0]] == 0:
+    if axes and x.shape[axes[0]] == 0:
         raise ValueError(
             f"{op}: axis {axis} of the tensor of shape {x.shape} is empty; there is nothing "
             "to normalize over (it needs at least one element)"
@@ -115,7 +124,7 @@ def _softmax_axis(op: str, axis: int, x: np.ndarray) -> tuple[int, ...]:
     return axes
 
 
-def _shifted(x: np.ndarray, axis: int) -> np.ndarray:
+def _shifted(x: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
     """x − max x along ``axis``: every exponent ≤ 0, so e^x cannot overflow. The
     subtraction itself overflows to −inf only for a spread beyond the float range
     (−1e308 next to 1e308), where e^−inf = 0 is the right answer: no warning for it."""
@@ -450,19 +459,23 @@ class Tanh(Function):
 
 
 class Relu(Function):
-    """y = max(x, 0).  ∂L/∂x = g · [x > 0]  (so relu′(0) = 0)."""
+    """y = max(x, 0).  ∂L/∂x = g where x > 0, else 0  (so relu′(0) = 0).
+
+    A select, not g · [x > 0]: where x ≤ 0 the gradient is 0 even if g is ±∞ (as after
+    x.relu() ** 0.5 at x ≤ 0), where ∞ · 0 would be NaN. PyTorch selects too.
+    """
 
     labels = ("·[x>0]",)
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray) -> np.ndarray:
-        ctx.save_constants((x > 0).astype(x.dtype))
+        ctx.save_constants(x > 0)
         return np.maximum(x, 0)
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> Any:
-        (mask,) = ctx.constants
-        return g * mask
+        (positive,) = ctx.constants
+        return _where(positive, g)
 
 
 # --------------------------------------------------------------------------- reductions
@@ -506,7 +519,8 @@ class Mean(Function):
 class Max(Function):
     """y = max x over ``axis``.  ∂L/∂x = g · [x = y] / (number of tied maxima).
 
-    The gradient goes to the largest element; tied elements share it equally.
+    The gradient goes to the largest element; tied elements share it equally. The others
+    get 0 by a select (0 even where g is ±∞), as in Relu.
     """
 
     labels = ("·[x = max]",)
@@ -521,7 +535,7 @@ class Max(Function):
         if np.isnan(y).any():  # numpy's max is NaN where a NaN is: it gets the gradient
             is_max |= np.isnan(x) & np.isnan(y)
         winners = is_max.astype(x.dtype)
-        ctx.save_constants(winners / winners.sum(axis=axes, keepdims=True))
+        ctx.save_constants(is_max, winners / winners.sum(axis=axes, keepdims=True))
         ctx.in_shape, ctx.kept_shape = x.shape, y.shape
         return (
             y if keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape) if i not in axes))
@@ -529,8 +543,8 @@ class Max(Function):
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> Any:
-        (share,) = ctx.constants
-        return _broadcast_to(g.reshape(ctx.kept_shape), ctx.in_shape) * share
+        is_max, share = ctx.constants
+        return _where(is_max, _broadcast_to(g.reshape(ctx.kept_shape), ctx.in_shape)) * share
 
 
 # --------------------------------------------------------------------------- shape
@@ -580,6 +594,23 @@ class Transpose(Function):
     @staticmethod
     def backward(ctx: Node, g: Any) -> Any:
         return g.transpose(ctx.inverse)
+
+
+class Cast(Function):
+    """y = x converted to ``dtype`` (unchanged when ``dtype`` is None).  ∂L/∂x = g
+    converted back to x's dtype. The engine uses it so that a recorded gradient
+    (``create_graph``) has the dtype of its input, as ``.grad`` has."""
+
+    labels = ("1",)
+
+    @staticmethod
+    def forward(ctx: Node, x: np.ndarray, dtype: Any = None) -> np.ndarray:
+        ctx.in_dtype = x.dtype
+        return x.astype(x.dtype if dtype is None else dtype)
+
+    @staticmethod
+    def backward(ctx: Node, g: Any) -> Any:
+        return g.astype(ctx.in_dtype) if _is_array(g) else Cast.apply(g, dtype=ctx.in_dtype)
 
 
 class BroadcastTo(Function):
@@ -656,10 +687,10 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, axis: int = -1) -> np.ndarray:
-        (axis,) = _softmax_axis("softmax", axis, x)
-        e = np.exp(_shifted(x, axis))
-        y = e / e.sum(axis=axis, keepdims=True)
-        ctx.axis = axis
+        axes = _softmax_axis("softmax", axis, x)
+        e = np.exp(_shifted(x, axes))
+        y = e / e.sum(axis=axes, keepdims=True)
+        ctx.axis = axes
         ctx.save_for_backward(y)
         return y
 
@@ -676,10 +707,10 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, axis: int = -1) -> np.ndarray:
-        (axis,) = _softmax_axis("log_softmax", axis, x)
-        shifted = _shifted(x, axis)
-        y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-        ctx.axis = axis
+        axes = _softmax_axis("log_softmax", axis, x)
+        shifted = _shifted(x, axes)
+        y = shifted - np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
+        ctx.axis = axes
         ctx.save_for_backward(y)
         return y
 

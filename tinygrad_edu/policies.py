@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import re
+import threading
 import traceback
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -162,6 +163,7 @@ class NodeRecords:
     _output: weakref.ref[Tensor] | None = None
     _recording = False  # a backward recorded for create_graph is running
     _retain_output_grad = False  # set by Tensor.retain_grad()
+    _running = False  # a backward pass reading its saved arrays is running (Bookkeeping)
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
@@ -467,6 +469,9 @@ def is_built_in(function: type[Function]) -> bool:
     return function.__module__ == "tinygrad_edu.functions"
 
 
+_claims = threading.Lock()  # guards Node._running
+
+
 class Bookkeeping:
     """What one backward pass keeps besides the gradients in flight: the leaves' sums,
     ``grad()``'s targets, ``retain_grad`` outputs; and how it checks each backward. Nothing
@@ -485,6 +490,7 @@ class Bookkeeping:
         self.retain_graph, self.create_graph = retain_graph, create_graph
         self.targets, self.accumulate = targets, accumulate
         self.nodes: list[Node] = []
+        self.claimed: list[Node] = []
         self.at_leaf: dict[int, tuple[Tensor, Any]] = {}  # id -> (tensor, summed gradient)
         self.retained: list[tuple[Tensor, Any]] = []  # outputs that called retain_grad()
         self.captured: dict[int, Any] = {}  # id(target) -> its gradient
@@ -517,7 +523,34 @@ class Bookkeeping:
             if node.released and node._saved_sources:
                 raise_released(node)
         self.nodes = list(waiting)
+        self._claim([node for node in self.nodes if node._saved_sources])
         return waiting
+
+    def _claim(self, nodes: list[Node]) -> None:
+        """Mark the nodes whose saved arrays this pass reads as running, so that a second
+        pass through them in another thread is refused instead of both succeeding (one
+        of them would free the arrays the other reads, and .grad would get both sums)."""
+        with _claims:
+            for node in nodes:
+                if node._running:
+                    raise GraphReleasedError(
+                        f"{node.name}: another backward pass (in another thread) is running "
+                        "through this graph; a graph is run by one pass at a time. Run the "
+                        "passes one after another (the first with retain_graph=True), or "
+                        "build one graph per thread"
+                    )
+            for node in nodes:
+                node._running = True
+        self.claimed = nodes
+
+    def __enter__(self) -> Bookkeeping:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """The pass is over (done, raised or abandoned): its nodes may run again."""
+        with _claims:
+            for node in self.claimed:
+                node._running = False
 
     def complete(self, node: Node, grad: Any) -> Any:
         """``node``'s gradient, now complete: kept too where it is a target's or a
@@ -789,11 +822,17 @@ def grad_results(
                     "compute the outputs; pass allow_unused=True to get None for it"
                 )
             result.append(None)
-        elif isinstance(g, tensor_type):
-            result.append(g)
+        elif isinstance(g, tensor_type):  # recorded: converted to t's dtype by an operation
+            result.append(g if g.dtype == t.dtype else _cast(g, t.dtype))
         else:
             result.append(tensor_type._constant(np.array(g, dtype=t.dtype)))
     return tuple(result)
+
+
+def _cast(g: Tensor, dtype: np.dtype[Any]) -> Tensor:
+    from tinygrad_edu.functions import Cast
+
+    return Cast.apply(g, dtype=dtype)
 
 
 def _tensor_list(tensors: Any, what: str) -> list[Any]:

@@ -29,6 +29,7 @@ from tinygrad_edu.autograd import Function
 from tinygrad_edu.functions import (
     Add,
     BroadcastTo,
+    Cast,
     Div,
     Exp,
     GetItem,
@@ -224,6 +225,7 @@ register("transpose", Transpose, "transpose", ("real",),
          lambda g, x, axes=None: (np.transpose(g, None if axes is None else np.argsort(axes)),))
 register("broadcast_to", BroadcastTo, "broadcast_to", ("real",),
          lambda g, x, shape=(): (_sum_to(g, x.shape),))
+register("cast", Cast, "unary", ("real",), lambda g, x, dtype=None: (g,))
 register("getitem", GetItem, "getitem", ("real",), _getitem_reference)
 register("scatter_add", ScatterAdd, "scatter_add", ("real",), _scatter_add_reference)
 register("softmax", Softmax, "softmax", ("real",), _softmax_reference)
