@@ -157,8 +157,11 @@ def test_saving_through_a_symbolic_link_replaces_the_file_it_points_to(good_file
         ({1: np.ones(2), "1": np.zeros(2)}, r"keys 1 and '1' would both be saved as '1'"),
         ({"w": np.array(["a"])}, "only numeric arrays"),
         ({"w": np.array([None])}, "only numeric arrays"),
+        ({"a\0x": np.ones(2)}, r"the key 'a\\x00x' holds a NUL character.*member 'a'"),
+        ({"w\0.npy": np.ones(2)}, r"holds a NUL character"),
+        ({"\ud800": np.ones(2)}, r"the key '\\ud800' is not valid Unicode text"),
     ],
-    ids=["colliding-keys", "strings", "objects"],
+    ids=["colliding-keys", "strings", "objects", "nul-in-key", "nul-before-suffix", "surrogate"],
 )
 def test_save_refuses_states_that_would_lose_or_mangle_data(good_file, state, message):
     path, before = good_file
@@ -166,6 +169,28 @@ def test_save_refuses_states_that_would_lose_or_mangle_data(good_file, state, me
         weights_io.save(state, path)
     assert path.read_bytes() == before
     assert folder_listing(path.parent) == ["w.npz"]
+
+
+@pytest.mark.parametrize("keys", [["a\0x", "a\0y"], ["b", "\0"]], ids=["two-cut-to-one", "empty"])
+def test_a_key_with_a_nul_is_refused_before_any_file_is_created(good_file, monkeypatch, keys):
+    """zipfile would end the member name at the NUL, and the new file would not load."""
+    path, before = good_file
+
+    def create_nothing(*args, **kwargs):
+        raise AssertionError("save created a file for a state it must refuse")
+
+    monkeypatch.setattr(os, "open", create_nothing)
+    with pytest.raises(ValueError, match=r"holds a NUL character.*give names without NUL"):
+        weights_io.save({key: np.ones(2) for key in keys}, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert folder_listing(path.parent) == ["w.npz"]
+
+
+def test_keys_of_any_printable_text_load_back_as_themselves(tmp_path):
+    state = {"layer/0.weight": np.ones(2), "é ü": np.zeros(1), "../up": np.ones(1), ".": 3}
+    loaded = weights_io.load(weights_io.save(state, tmp_path / "w.npz"))
+    assert sorted(loaded) == sorted(state)
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "folder", "runs", "runs/"])

@@ -68,6 +68,7 @@ def _arrays_to_save(module_or_dict: Any) -> dict[str, np.ndarray]:
                 f"save: the keys {keys[name]!r} and {key!r} would both be saved as {name!r}, "
                 "and one array would be lost; give every array a distinct name"
             )
+        _check_member_name(key, name)
         array = np.asarray(value)
         if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
             raise TypeError(
@@ -76,6 +77,32 @@ def _arrays_to_save(module_or_dict: Any) -> dict[str, np.ndarray]:
         keys[name] = key
         arrays[name] = array
     return arrays
+
+
+def _check_member_name(key: Any, name: str) -> None:
+    """Refuse a key that would not come back from `load` as itself: zipfile ends a member
+    name at a NUL character (and on Windows turns the path separator into "/"), and
+    cannot write a name that is not valid Unicode."""
+    member = f"{name}.npy"
+    if "\0" in name:
+        raise ValueError(
+            f"save: the key {key!r} holds a NUL character, where a .npz member name ends: it "
+            f"would be saved as the member {zipfile.ZipInfo(member).filename!r}, and the file "
+            "could not be loaded; give names without NUL characters"
+        )
+    try:
+        member.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"save: the key {key!r} is not valid Unicode text ({error.reason}), so it cannot "
+            "be a .npz member name; give names of printable text"
+        ) from None
+    stored = zipfile.ZipInfo(member).filename
+    if stored != member:
+        raise ValueError(
+            f"save: the key {key!r} would be saved as the member {stored!r} and loaded back "
+            f"as {stored.removesuffix('.npy')!r}; give names without {os.sep!r}"
+        )
 
 
 def target_path(path: str | os.PathLike[str]) -> Path:
