@@ -54,6 +54,17 @@ def huge_header_archive(path):
         archive.writestr("0.weight.npy", header.getvalue() + b"\0" * (100 - len(header.getvalue())))
 
 
+def true_shape_archive(path):
+    """A member whose .npy header gives the shape (True,): numpy's parser lets a bool pass
+    as an integer."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (True,)}
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("0.weight.npy", header.getvalue() + b"\0" * 8)
+
+
 def weight_file_with(kind, path):
     """A weight file of each kind that evaluate must refuse."""
     if kind == "int32":
@@ -76,6 +87,8 @@ def weight_file_with(kind, path):
         state = {"0.weight": book_weights()["0.weight"]}
     elif kind == "7-TiB-header":
         return huge_header_archive(path)
+    elif kind == "true-in-shape":
+        return true_shape_archive(path)
     elif kind == "text":
         return path.write_text("not weights")
     elif kind == "object-array":
@@ -102,6 +115,7 @@ EVALUATE_CASES = {
     "extra-key": r"is not the book's network: .*unexpected \['junk'\]",
     "one-layer": r"is not the book's network: .*'2\.weight'",
     "7-TiB-header": r"member '0\.weight\.npy' is truncated or corrupt: .*7\.00 TiB.* follow it",
+    "true-in-shape": r"member '0\.weight\.npy' is corrupt: its header gives the shape \(True,\)",
     "text": r"is not a \.npz archive",
     "object-array": r"member '0\.weight\.npy' holds an object array",
     "not-npy-member": r"members that are not arrays: \['0\.weight\.txt'\]",

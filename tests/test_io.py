@@ -252,6 +252,14 @@ HUGE = {"descr": "<f8", "fortran_order": False, "shape": (1024, 1024, 1024, 896)
             {"w.npy": npy_bytes({"descr": "<f8", "fortran_order": False, "shape": (-2, 4)})},
             r"member 'w\.npy' is corrupt: its header gives the shape \(-2, 4\)",
         ),
+        (
+            {"w.npy": npy_bytes({"descr": "<f8", "fortran_order": False, "shape": (True,)})},
+            r"member 'w\.npy' is corrupt: its header gives the shape \(True,\); a shape is",
+        ),
+        (
+            {"w.npy": npy_bytes({"descr": "<f8", "fortran_order": False, "shape": (2, False)})},
+            r"its header gives the shape \(2, False\)",
+        ),
         ({"w.npy": b"\x93NUMPY\x01\x00\x05\x00{abc"}, r"member 'w\.npy' is not a valid \.npy"),
         ({"w.npy": b"\x93NUMPY\x01\x00\x20\x00{'descr': '<f8', 'fortran_or"}, "not a valid"),
         ({"w.npy": b"hello"}, r"member 'w\.npy' is not a valid \.npy array"),
@@ -283,6 +291,8 @@ HUGE = {"descr": "<f8", "fortran_order": False, "shape": (1024, 1024, 1024, 896)
         "short-data",
         "long-data",
         "negative-shape",
+        "true-in-shape",
+        "false-in-shape",
         "bad-header",
         "cut-header",
         "no-magic",

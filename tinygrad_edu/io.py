@@ -265,8 +265,11 @@ def _read_member(source: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo
         )
     if not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
         raise LoadError(f"{where} has dtype {dtype}; only numeric arrays are loaded")
-    if any(size < 0 for size in shape):
-        raise LoadError(f"{where} is corrupt: its header gives the shape {shape}")
+    if not all(type(size) is int and size >= 0 for size in shape):  # numpy lets True pass
+        raise LoadError(
+            f"{where} is corrupt: its header gives the shape {shape}; a shape is a tuple of "
+            "whole numbers ≥ 0"
+        )
     count = math.prod(shape)  # Python integers: no overflow, whatever the header claims
     claimed, present = count * dtype.itemsize, len(data) - stream.tell()
     if claimed != present:
