@@ -5,9 +5,11 @@
 
 import io
 import os
+import struct
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -348,6 +350,73 @@ def test_load_names_a_file_that_is_no_weight_file(tmp_path, make, message):
 
 def test_the_load_error_is_a_value_error():
     assert issubclass(weights_io.LoadError, ValueError)
+
+
+# --------------------------------------------------------------------------- decompression bombs
+
+MIB = 1 << 20
+
+
+def deflated_archive(path, head: bytes, zeros: int):
+    """One member: ``head``, then ``zeros`` zero bytes, deflated (1 MiB ≈ 1 KiB on disk)."""
+    with (
+        zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive,
+        archive.open("w.npy", "w") as member,
+    ):
+        member.write(head)
+        for _ in range(zeros // MIB):
+            member.write(bytes(MIB))
+    return path
+
+
+def peak_memory(run):
+    """The most memory Python and numpy held at once while ``run()`` ran, in bytes."""
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+BOMBS = {
+    "8-byte-header": (
+        npy_bytes({"descr": "<f8", "fortran_order": False, "shape": (1,)}),
+        r"\(8 bytes\) but more follow it \(reading stopped 64\.00 KiB past that\)",
+    ),
+    "7-TiB-header": (npy_bytes(HUGE), r"\(7\.00 TiB\) but 64\.00 MiB follow it"),
+    "4-GiB-header-length": (
+        b"\x93NUMPY\x02\x00" + struct.pack("<I", 2**32 - 1),
+        r"not a valid \.npy array: its header claims 4294967295 bytes; a header of more than "
+        r"10000 is not read",
+    ),
+}
+
+
+@pytest.mark.parametrize(("head", "message"), BOMBS.values(), ids=BOMBS)
+def test_load_refuses_a_decompression_bomb_without_holding_what_it_inflates_to(
+    tmp_path, head, message
+):
+    """64 MiB of zeros after the header, 64 KiB on disk: the header is checked, and the
+    member read no further than its promise, holding at most 1 MiB of it at a time."""
+    path = deflated_archive(tmp_path / "bomb.npz", head, zeros=64 * MIB)
+    assert path.stat().st_size < 100_000
+
+    def load():
+        with pytest.raises(weights_io.LoadError, match=message):
+            weights_io.load(path)
+
+    assert peak_memory(load) < 8 * MIB  # it was over 140 MiB: the 64 MiB inflated, copied
+
+
+def test_a_compressed_member_is_read_into_its_array_without_a_copy(tmp_path):
+    array = np.zeros(2 * MIB)  # 16 MiB
+    array[::4099] = np.arange(len(array[::4099]))
+    np.savez_compressed(tmp_path / "w.npz", w=array)
+    loaded = {}
+    peak = peak_memory(lambda: loaded.update(weights_io.load(tmp_path / "w.npz")))
+    np.testing.assert_array_equal(loaded["w"], array)
+    assert peak < 1.5 * array.nbytes  # it was 3 times: inflated, then copied
 
 
 # --------------------------------------------------------------------------- what load reads
