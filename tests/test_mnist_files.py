@@ -358,6 +358,30 @@ def test_a_bad_idx_file_is_named_with_its_byte_offset(tmp_path, digits28, case, 
     assert (info.value.path, info.value.offset) == (str(named), offset)
 
 
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize(
+    ("shape", "data", "product"),
+    [
+        ((2**31, 2**31, 4), b"", 2**64),  # 0 in int64
+        ((2**32 - 1, 2**32 - 1, 1), b"\0" * 8, (2**32 - 1) ** 2),  # negative in int64
+        ((2**32 - 1,) * 3, b"\0" * 8, (2**32 - 1) ** 3),
+    ],
+    ids=["wraps-to-0", "wraps-negative", "largest"],
+)
+def test_idx_sizes_beyond_int64_are_named_exactly(tmp_path, shape, data, product, gz):
+    content = struct.pack(">4I", IMAGES_MAGIC, *shape) + data
+    path = save(tmp_path / "train-images-idx3-ubyte", content, gz)
+    sizes = " × ".join(map(str, shape))
+    with pytest.raises(DataFileError) as info:
+        read_images(path)
+    message = str(info.value).removeprefix(str(path))
+    assert f"byte offset {len(content)}: truncated: the header promises {sizes} = {product} " in (
+        message
+    )
+    assert f"so {16 + product} bytes in all, but the file ends after {len(content)}" in message
+    assert not re.search(r"-\d", message)  # no negative byte counts or offsets
+
+
 def test_a_truncated_gzip_file_is_named(tmp_path, digits28):
     images_path, _ = write_idx_pair(tmp_path, "train", digits28[0][:6], digits28[1][:6], gz=True)
     images_path.write_bytes(images_path.read_bytes()[:-20])

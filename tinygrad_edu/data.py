@@ -8,6 +8,7 @@ offline: ``pip install "tinygrad-edu[digits]"``.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from collections.abc import Iterator
@@ -204,7 +205,7 @@ def _parse_idx(path: str | Path, content: bytes, gzipped: bool, expected_magic: 
             offset=len(content),
         )
     shape = struct.unpack(f">{dims}I", content[4:header_size])
-    size = int(np.prod(shape, dtype=np.int64))
+    size = math.prod(shape)  # Python integers: three uint32 sizes overflow int64
     data_end = header_size + size
     sizes = " × ".join(str(s) for s in shape) + (f" = {size}" if dims > 1 else "")
     if len(content) < data_end:
