@@ -9,6 +9,7 @@ import gzip
 import re
 import struct
 import tempfile
+import tracemalloc
 from pathlib import Path
 from unittest import mock
 
@@ -380,6 +381,72 @@ def test_idx_sizes_beyond_int64_are_named_exactly(tmp_path, shape, data, product
     )
     assert f"so {16 + product} bytes in all, but the file ends after {len(content)}" in message
     assert not re.search(r"-\d", message)  # no negative byte counts or offsets
+
+
+MIB = 1 << 20
+
+
+def gzip_bomb(path: Path, header: bytes, zeros: int) -> Path:
+    """``header``, then ``zeros`` zero bytes, gzipped (1 MiB ≈ 1 KiB on disk)."""
+    with gzip.open(path, "wb", compresslevel=9) as file:
+        file.write(header)
+        for _ in range(zeros // MIB):
+            file.write(bytes(MIB))
+    return path
+
+
+def peak_memory(run) -> int:
+    """The most memory Python and numpy held at once while ``run()`` ran, in bytes."""
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+IDX_BOMBS = {
+    # name: (the bomb's header, which file it is, the error)
+    "one image, then 64 MiB": (
+        struct.pack(">4I", IMAGES_MAGIC, 1, 28, 28),
+        "images",
+        r"byte offset 800: more than 65536 bytes \(reading stopped there\) past the end of "
+        r"the data: the header promises 1 × 28 × 28 = 784 bytes from offset 16",
+    ),
+    "2**32 - 1 images, 64 MiB of them": (
+        struct.pack(">4I", IMAGES_MAGIC, 2**32 - 1, 28, 28),
+        "images",
+        rf"byte offset {16 + 64 * MIB}: truncated: the header promises 4294967295 × 28 × 28",
+    ),
+    "one label, then 64 MiB": (
+        struct.pack(">2I", LABELS_MAGIC, 1),
+        "labels",
+        r"byte offset 9: more than 65536 bytes \(reading stopped there\) past the end",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(IDX_BOMBS))
+def test_a_gzip_bomb_is_refused_without_holding_what_it_inflates_to(tmp_path, case):
+    """64 MiB of zeros after the header, 64 KiB on disk: the header is checked, and the file
+    decompressed no further than its promise, at most 1 MiB of it held at a time."""
+    header, culprit, message = IDX_BOMBS[case]
+    images = struct.pack(">4I", IMAGES_MAGIC, 1, 28, 28) + bytes(784)
+    labels = struct.pack(">2I", LABELS_MAGIC, 1) + bytes(1)
+    bomb = gzip_bomb(tmp_path / f"train-{culprit}-idx.gz", header, zeros=64 * MIB)
+    assert bomb.stat().st_size < 100_000
+    images_path = bomb if culprit == "images" else save(tmp_path / "train-images-idx", images, True)
+    labels_path = bomb if culprit == "labels" else save(tmp_path / "train-labels-idx", labels, True)
+
+    raised = []
+
+    def read():
+        with pytest.raises(DataFileError) as info:
+            read_images(images_path, labels_path)
+        raised.append(str(info.value))
+
+    assert peak_memory(read) < 8 * MIB  # it was 141 MiB: the whole file decompressed, twice
+    assert re.match(re.escape(str(bomb)) + ", " + message, raised[0]), raised[0]
 
 
 def test_a_truncated_gzip_file_is_named(tmp_path, digits28):
