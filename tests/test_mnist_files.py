@@ -15,7 +15,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tinygrad_edu import data, training
@@ -251,12 +251,99 @@ def test_a_bad_csv_line_is_named_with_its_file_and_line(tmp_path, case, gz):
     assert (info.value.path, info.value.line) == (str(path), line)
 
 
+def with_field(line: str, column: int, value: str) -> str:
+    fields = line.split(",")
+    fields[column] = value
+    return ",".join(fields)
+
+
+LINE_FAULTS = {
+    # name: (a good line made bad, the message for it)
+    "label 10": (lambda line: with_field(line, 0, "10"), r"field 1 \(the label\) is 10, "),
+    "pixel 256": (lambda line: with_field(line, 1, "256"), r"field 2 \(pixel 1\) is 256, "),
+    "786 fields": (lambda line: line + ",0", "786 fields, expected 785"),
+    "3 fields": (lambda line: "1,2,3", "3 fields, expected 785"),
+    "letter": (lambda line: with_field(line, 1, "x7"), r"field 2 \(pixel 1\) is 'x7'"),
+    "empty field": (lambda line: with_field(line, 1, ""), r"field 2 \(pixel 1\) is ''"),
+}
+
+
+@pytest.mark.parametrize("later", list(LINE_FAULTS))
+@pytest.mark.parametrize("first", list(LINE_FAULTS))
+@pytest.mark.parametrize(("first_line", "later_line"), [(1, 2), (2, 6)])
+def test_the_first_bad_line_is_named_whatever_is_wrong_with_the_later_one(
+    tmp_path, first, later, first_line, later_line
+):
+    lines = good_lines()
+    for number, fault in ((first_line, first), (later_line, later)):
+        lines[number - 1] = LINE_FAULTS[fault][0](lines[number - 1])
+    path = save(tmp_path / "bad.csv", ("\n".join(lines) + "\n").encode(), False)
+    problem = LINE_FAULTS[first][1]
+    with pytest.raises(DataFileError, match=re.escape(f"{path}, line {first_line}: ") + problem):
+        read_images(path)
+
+
+def is_good_line(line: str) -> bool:
+    """The format, written again independently: a label 0–9 then 784 pixels 0–255."""
+    fields = line.split(",")
+    return (
+        len(fields) == 785
+        and all(re.fullmatch(r"[0-9]{1,3}", field) for field in fields)
+        and int(fields[0]) <= 9
+        and all(int(field) <= 255 for field in fields[1:])
+    )
+
+
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 800), st.sampled_from(list("0123456789,x-\n"))),
+        min_size=1,
+        max_size=4,
+    ),
+    chunk=st.sampled_from([800, 4000, data._CSV_CHUNK_BYTES]),
+)
+@example(
+    edits=[(0, 785, "9"), (1, 2, ",")], chunk=data._CSV_CHUNK_BYTES
+)  # label 99, then 788 fields
+def test_a_mutated_csv_is_refused_at_its_first_bad_line(edits, chunk):
+    lines = good_lines()
+    for line, field, character in edits:  # one field of one line overwritten
+        fields = lines[line].split(",")
+        fields[field % len(fields)] = character * (1 + field % 4)
+        lines[line] = ",".join(fields)
+    text = "\n".join(lines) + "\n"
+    first_bad = next(
+        (n for n, line in enumerate(text.rstrip("\n").split("\n"), 1) if not is_good_line(line)),
+        None,
+    )
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        mock.patch.object(data, "_CSV_CHUNK_BYTES", chunk),
+    ):
+        path = save(Path(folder) / "mutated.csv", text.encode(), False)
+        if first_bad is None:
+            assert len(read_csv(path).labels) == len(text.rstrip("\n").split("\n"))
+        else:
+            with pytest.raises(DataFileError) as info:
+                read_csv(path)
+            assert info.value.line == first_bad, str(info.value)
+
+
 def test_a_bad_line_in_a_later_chunk_keeps_its_line_number(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_CSV_CHUNK_BYTES", 4000)
     lines = good_lines() * 3
     lines[13] = lines[13].replace(",", ",300,", 1)
     path = save(tmp_path / "bad.csv", ("\n".join(lines) + "\n").encode(), False)
     with pytest.raises(DataFileError, match=r"bad.csv, line 14: 786 fields"):
+        read_csv(path)
+
+
+@pytest.mark.parametrize("bad", ["", "7", "77"], ids=["blank", "1-digit", "2-digit"])
+def test_a_short_line_that_is_a_chunk_of_its_own_is_named(tmp_path, monkeypatch, bad):
+    good = good_lines(1)[0]
+    monkeypatch.setattr(data, "_CSV_CHUNK_BYTES", len(good))  # a chunk ends after each line
+    path = save(tmp_path / "bad.csv", f"{good}\n{bad}\n{good}\n".encode(), False)
+    with pytest.raises(DataFileError, match=r"bad\.csv, line 2: 1 fields, expected 785"):
         read_csv(path)
 
 

@@ -344,9 +344,10 @@ def _parse_csv_chunk(
     path: str | Path, text: np.ndarray, first_line: int, pixels: int
 ) -> np.ndarray:
     """Whole lines of CSV (bytes ending in a newline, no carriage returns) as a
-    (lines, 1 + pixels) array, every check vectorised; the first bad line is then diagnosed
-    by `_diagnose_csv_line`. Fields have at most 3 digits (≤ 255), so a field's value is
-    its last digit + 10 × the one before + 100 × the one before that."""
+    (lines, 1 + pixels) array, every check vectorised and made on every line, so that the
+    first bad line is found whatever is wrong with it; that line is then diagnosed by
+    `_diagnose_csv_line`. Fields have at most 3 digits (≤ 255), so a field's value is its
+    last digit + 10 × the one before + 100 × the one before that."""
     newline = text == ord("\n")
     separator = newline | (text == ord(","))
     ends = np.flatnonzero(separator)  # every field ends at a separator: (fields,)
@@ -358,15 +359,17 @@ def _parse_csv_chunk(
     bad_line[line_of_field[(lengths == 0) | (lengths > 3)]] = True
     stray = np.flatnonzero(~separator & ((text < ord("0")) | (text > ord("9"))))
     bad_line[np.searchsorted(ends[line_ends], stray)] = True
+    # the values, garbage in a field already found bad (its line is flagged anyway); a
+    # short field's digits "before" it may lie before the text, hence the clip
+    digits = text.astype(np.int16) - ord("0")
+    values = digits.take(ends - 1, mode="clip")
+    values += np.where(lengths >= 2, 10 * digits.take(ends - 2, mode="clip"), 0)
+    values += np.where(lengths >= 3, 100 * digits.take(ends - 3, mode="clip"), 0)
+    labels = np.concatenate(([0], line_ends[:-1] + 1))  # each line's first field: (lines,)
+    bad_line[line_of_field[values > 255]] = True
+    bad_line[values[labels] >= CLASSES] = True
     if not bad_line.any():
-        digits = text.astype(np.int16) - ord("0")
-        values = digits[ends - 1]
-        values += np.where(lengths >= 2, 10 * digits[ends - 2], 0)
-        values += np.where(lengths >= 3, 100 * digits[ends - 3], 0)
-        table = values.reshape(len(line_ends), pixels + 1)
-        bad_line |= (table[:, 0] >= CLASSES) | (table[:, 1:] > 255).any(axis=1)
-        if not bad_line.any():
-            return table
+        return values.reshape(len(line_ends), pixels + 1)
     first_bad = int(np.argmax(bad_line))
     line_starts = np.concatenate(([0], ends[line_ends] + 1))
     line = text[line_starts[first_bad] : line_starts[first_bad + 1] - 1].tobytes()
