@@ -246,8 +246,9 @@ def _why_not_an_archive(source: Path) -> str:
 
 def _read_member(source: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> np.ndarray:
     """The member's array, read in two passes: the first checks the header and counts the
-    bytes after it without keeping them (inflating no further than the header's size), the
-    second reads them into an array of that size. A member that would inflate to more than
+    bytes after it without keeping them (inflating no further than the header's size; a
+    member that ends there is read to its end, so zipfile checks its CRC), the second reads
+    them into an array of that size. A member that would inflate to more than
     its header says (a decompression bomb) is refused after the header's worth."""
     where = f"load: {source}, member {member.filename!r}"
     with _reading(where), archive.open(member) as stream:
