@@ -11,8 +11,10 @@ import argparse
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
+import textwrap
 import zipfile
 
 import numpy as np
@@ -54,6 +56,17 @@ def huge_header_archive(path):
         archive.writestr("0.weight.npy", header.getvalue() + b"\0" * (100 - len(header.getvalue())))
 
 
+def true_shape_archive(path):
+    """A member whose .npy header gives the shape (True,): numpy's parser lets a bool pass
+    as an integer."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (True,)}
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("0.weight.npy", header.getvalue() + b"\0" * 8)
+
+
 def weight_file_with(kind, path):
     """A weight file of each kind that evaluate must refuse."""
     if kind == "int32":
@@ -76,6 +89,8 @@ def weight_file_with(kind, path):
         state = {"0.weight": book_weights()["0.weight"]}
     elif kind == "7-TiB-header":
         return huge_header_archive(path)
+    elif kind == "true-in-shape":
+        return true_shape_archive(path)
     elif kind == "text":
         return path.write_text("not weights")
     elif kind == "object-array":
@@ -102,6 +117,7 @@ EVALUATE_CASES = {
     "extra-key": r"is not the book's network: .*unexpected \['junk'\]",
     "one-layer": r"is not the book's network: .*'2\.weight'",
     "7-TiB-header": r"member '0\.weight\.npy' is truncated or corrupt: .*7\.00 TiB.* follow it",
+    "true-in-shape": r"member '0\.weight\.npy' is corrupt: its header gives the shape \(True,\)",
     "text": r"is not a \.npz archive",
     "object-array": r"member '0\.weight\.npy' holds an object array",
     "not-npy-member": r"members that are not arrays: \['0\.weight\.txt'\]",
@@ -305,6 +321,73 @@ def test_graph_reports_a_bad_output_path_in_one_line(tmp_path, capsys, monkeypat
     err = capsys.readouterr().err
     assert message in the_one_line(err, "graph") and len(err.strip().splitlines()) == 1
     assert snapshot(tmp_path) == {}
+
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="explore draws with dot")
+
+
+@needs_dot
+@pytest.mark.parametrize("out", ["mnist_weights.npz", "page.txt", "page", "page.html.npz"])
+def test_explore_refuses_an_out_that_is_not_a_page_and_overwrites_nothing(
+    tmp_path, capsys, monkeypatch, out
+):
+    monkeypatch.chdir(tmp_path)
+    weights_io.save(book_weights(), tmp_path / "mnist_weights.npz")
+    before = snapshot(tmp_path)
+    assert main(["explore", "--out", out]) == 1
+    err = capsys.readouterr().err
+    line = the_one_line(err, "explore")
+    assert len(err.strip().splitlines()) == 1
+    assert f"save: the page is HTML; give a path ending in .html or .htm, not {out!r}" in line
+    assert snapshot(tmp_path) == before
+
+
+@needs_dot
+@pytest.mark.parametrize("out", ["page.html", "page.htm", "PAGE.HTML"])
+def test_explore_writes_a_page_with_an_html_suffix(tmp_path, capsys, monkeypatch, out):
+    monkeypatch.chdir(tmp_path)
+    assert main(["explore", "--out", out]) == 0
+    assert out in capsys.readouterr().out
+    assert (tmp_path / out).read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert sorted(snapshot(tmp_path)) == [out]  # no temporary left beside it
+    if os.name == "posix":  # a new page gets the permissions the umask gives
+        umask = os.umask(0)
+        os.umask(umask)
+        assert (tmp_path / out).stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@needs_dot
+def test_explore_into_a_missing_folder_fails_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["explore", "--out", "nowhere/page.html"]) == 1
+    err = capsys.readouterr().err
+    line = the_one_line(err, "explore")
+    assert "could not write nowhere/page.html (No such file or directory); nothing was" in line
+    assert snapshot(tmp_path) == {}
+
+
+@needs_dot
+@pytest.mark.skipif(os.name != "posix", reason="RLIMIT_FSIZE is POSIX")
+def test_explore_that_fails_to_write_its_page_keeps_the_old_one(tmp_path):
+    # A real failing write: the child may write at most 1 KiB per file (RLIMIT_FSIZE), so
+    # the page of about 100 KB fails in the kernel with EFBIG, as on a full disk.
+    page = tmp_path / "page.html"
+    page.write_text("<!DOCTYPE html><title>the page from before</title>")
+    before = snapshot(tmp_path)
+    child = textwrap.dedent(
+        f"""
+        import resource, signal, sys
+        from tinygrad_edu.cli import main
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+        sys.exit(main(["explore", "--out", {str(page)!r}]))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    line = the_one_line(result.stderr, "explore")
+    assert f"could not write {page} (File too large); the file there is unchanged" in line
+    assert snapshot(tmp_path) == before  # the old page byte for byte, and no temporary
 
 
 @pytest.mark.parametrize("error", [TypeError("a bug"), RuntimeError("a bug"), KeyError("a bug")])

@@ -5,9 +5,12 @@
 
 import io
 import os
+import re
+import struct
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -157,8 +160,11 @@ def test_saving_through_a_symbolic_link_replaces_the_file_it_points_to(good_file
         ({1: np.ones(2), "1": np.zeros(2)}, r"keys 1 and '1' would both be saved as '1'"),
         ({"w": np.array(["a"])}, "only numeric arrays"),
         ({"w": np.array([None])}, "only numeric arrays"),
+        ({"a\0x": np.ones(2)}, r"the key 'a\\x00x' holds a NUL character.*member 'a'"),
+        ({"w\0.npy": np.ones(2)}, r"holds a NUL character"),
+        ({"\ud800": np.ones(2)}, r"the key '\\ud800' is not valid Unicode text"),
     ],
-    ids=["colliding-keys", "strings", "objects"],
+    ids=["colliding-keys", "strings", "objects", "nul-in-key", "nul-before-suffix", "surrogate"],
 )
 def test_save_refuses_states_that_would_lose_or_mangle_data(good_file, state, message):
     path, before = good_file
@@ -166,6 +172,28 @@ def test_save_refuses_states_that_would_lose_or_mangle_data(good_file, state, me
         weights_io.save(state, path)
     assert path.read_bytes() == before
     assert folder_listing(path.parent) == ["w.npz"]
+
+
+@pytest.mark.parametrize("keys", [["a\0x", "a\0y"], ["b", "\0"]], ids=["two-cut-to-one", "empty"])
+def test_a_key_with_a_nul_is_refused_before_any_file_is_created(good_file, monkeypatch, keys):
+    """zipfile would end the member name at the NUL, and the new file would not load."""
+    path, before = good_file
+
+    def create_nothing(*args, **kwargs):
+        raise AssertionError("save created a file for a state it must refuse")
+
+    monkeypatch.setattr(os, "open", create_nothing)
+    with pytest.raises(ValueError, match=r"holds a NUL character.*give names without NUL"):
+        weights_io.save({key: np.ones(2) for key in keys}, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert folder_listing(path.parent) == ["w.npz"]
+
+
+def test_keys_of_any_printable_text_load_back_as_themselves(tmp_path):
+    state = {"layer/0.weight": np.ones(2), "é ü": np.zeros(1), "../up": np.ones(1), ".": 3}
+    loaded = weights_io.load(weights_io.save(state, tmp_path / "w.npz"))
+    assert sorted(loaded) == sorted(state)
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "folder", "runs", "runs/"])
@@ -227,6 +255,14 @@ HUGE = {"descr": "<f8", "fortran_order": False, "shape": (1024, 1024, 1024, 896)
             {"w.npy": npy_bytes({"descr": "<f8", "fortran_order": False, "shape": (-2, 4)})},
             r"member 'w\.npy' is corrupt: its header gives the shape \(-2, 4\)",
         ),
+        (
+            {"w.npy": npy_bytes({"descr": "<f8", "fortran_order": False, "shape": (True,)})},
+            r"member 'w\.npy' is corrupt: its header gives the shape \(True,\); a shape is",
+        ),
+        (
+            {"w.npy": npy_bytes({"descr": "<f8", "fortran_order": False, "shape": (2, False)})},
+            r"its header gives the shape \(2, False\)",
+        ),
         ({"w.npy": b"\x93NUMPY\x01\x00\x05\x00{abc"}, r"member 'w\.npy' is not a valid \.npy"),
         ({"w.npy": b"\x93NUMPY\x01\x00\x20\x00{'descr': '<f8', 'fortran_or"}, "not a valid"),
         ({"w.npy": b"hello"}, r"member 'w\.npy' is not a valid \.npy array"),
@@ -258,6 +294,8 @@ HUGE = {"descr": "<f8", "fortran_order": False, "shape": (1024, 1024, 1024, 896)
         "short-data",
         "long-data",
         "negative-shape",
+        "true-in-shape",
+        "false-in-shape",
         "bad-header",
         "cut-header",
         "no-magic",
@@ -313,6 +351,77 @@ def test_load_names_a_file_that_is_no_weight_file(tmp_path, make, message):
 
 def test_the_load_error_is_a_value_error():
     assert issubclass(weights_io.LoadError, ValueError)
+
+
+# --------------------------------------------------------------------------- decompression bombs
+
+MIB = 1 << 20
+
+
+def deflated_archive(path, head: bytes, zeros: int):
+    """One member: ``head``, then ``zeros`` zero bytes, deflated (1 MiB ≈ 1 KiB on disk)."""
+    with (
+        zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive,
+        archive.open("w.npy", "w") as member,
+    ):
+        member.write(head)
+        for _ in range(zeros // MIB):
+            member.write(bytes(MIB))
+    return path
+
+
+def peak_memory(run):
+    """The most memory Python and numpy held at once while ``run()`` ran, in bytes."""
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+BOMBS = {
+    "8-byte-header": (
+        npy_bytes({"descr": "<f8", "fortran_order": False, "shape": (1,)}),
+        r"\(8 bytes\) but more follow it \(reading stopped 64\.00 KiB past that\)",
+    ),
+    "7-TiB-header": (npy_bytes(HUGE), r"\(7\.00 TiB\) but 64\.00 MiB follow it"),
+    "4-GiB-header-length": (
+        b"\x93NUMPY\x02\x00" + struct.pack("<I", 2**32 - 1),
+        r"not a valid \.npy array: its header claims 4294967295 bytes; a header of more than "
+        r"10000 is not read",
+    ),
+}
+
+
+@pytest.mark.parametrize(("head", "message"), BOMBS.values(), ids=BOMBS)
+def test_load_refuses_a_decompression_bomb_without_holding_what_it_inflates_to(
+    tmp_path, head, message
+):
+    """64 MiB of zeros after the header, 64 KiB on disk: the header is checked, and the
+    member read no further than its promise, holding at most 1 MiB of it at a time."""
+    path = deflated_archive(tmp_path / "bomb.npz", head, zeros=64 * MIB)
+    assert path.stat().st_size < 100_000
+
+    raised = []
+
+    def load():
+        with pytest.raises(weights_io.LoadError) as info:
+            weights_io.load(path)
+        raised.append(str(info.value))
+
+    assert peak_memory(load) < 8 * MIB  # it was 141 MiB: the 64 MiB inflated, then copied
+    assert re.search(message, raised[0]), raised[0]
+
+
+def test_a_compressed_member_is_read_into_its_array_without_a_copy(tmp_path):
+    array = np.zeros(2 * MIB)  # 16 MiB
+    array[::4099] = np.arange(len(array[::4099]))
+    np.savez_compressed(tmp_path / "w.npz", w=array)
+    loaded = {}
+    peak = peak_memory(lambda: loaded.update(weights_io.load(tmp_path / "w.npz")))
+    np.testing.assert_array_equal(loaded["w"], array)
+    assert peak < 1.5 * array.nbytes  # it was 3 times: inflated, then copied
 
 
 # --------------------------------------------------------------------------- what load reads

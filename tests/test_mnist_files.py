@@ -9,12 +9,13 @@ import gzip
 import re
 import struct
 import tempfile
+import tracemalloc
 from pathlib import Path
 from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tinygrad_edu import data, training
@@ -250,12 +251,99 @@ def test_a_bad_csv_line_is_named_with_its_file_and_line(tmp_path, case, gz):
     assert (info.value.path, info.value.line) == (str(path), line)
 
 
+def with_field(line: str, column: int, value: str) -> str:
+    fields = line.split(",")
+    fields[column] = value
+    return ",".join(fields)
+
+
+LINE_FAULTS = {
+    # name: (a good line made bad, the message for it)
+    "label 10": (lambda line: with_field(line, 0, "10"), r"field 1 \(the label\) is 10, "),
+    "pixel 256": (lambda line: with_field(line, 1, "256"), r"field 2 \(pixel 1\) is 256, "),
+    "786 fields": (lambda line: line + ",0", "786 fields, expected 785"),
+    "3 fields": (lambda line: "1,2,3", "3 fields, expected 785"),
+    "letter": (lambda line: with_field(line, 1, "x7"), r"field 2 \(pixel 1\) is 'x7'"),
+    "empty field": (lambda line: with_field(line, 1, ""), r"field 2 \(pixel 1\) is ''"),
+}
+
+
+@pytest.mark.parametrize("later", list(LINE_FAULTS))
+@pytest.mark.parametrize("first", list(LINE_FAULTS))
+@pytest.mark.parametrize(("first_line", "later_line"), [(1, 2), (2, 6)])
+def test_the_first_bad_line_is_named_whatever_is_wrong_with_the_later_one(
+    tmp_path, first, later, first_line, later_line
+):
+    lines = good_lines()
+    for number, fault in ((first_line, first), (later_line, later)):
+        lines[number - 1] = LINE_FAULTS[fault][0](lines[number - 1])
+    path = save(tmp_path / "bad.csv", ("\n".join(lines) + "\n").encode(), False)
+    problem = LINE_FAULTS[first][1]
+    with pytest.raises(DataFileError, match=re.escape(f"{path}, line {first_line}: ") + problem):
+        read_images(path)
+
+
+def is_good_line(line: str) -> bool:
+    """The format, written again independently: a label 0–9 then 784 pixels 0–255."""
+    fields = line.split(",")
+    return (
+        len(fields) == 785
+        and all(re.fullmatch(r"[0-9]{1,3}", field) for field in fields)
+        and int(fields[0]) <= 9
+        and all(int(field) <= 255 for field in fields[1:])
+    )
+
+
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 800), st.sampled_from(list("0123456789,x-\n"))),
+        min_size=1,
+        max_size=4,
+    ),
+    chunk=st.sampled_from([800, 4000, data._CSV_CHUNK_BYTES]),
+)
+@example(
+    edits=[(0, 785, "9"), (1, 2, ",")], chunk=data._CSV_CHUNK_BYTES
+)  # label 99, then 788 fields
+def test_a_mutated_csv_is_refused_at_its_first_bad_line(edits, chunk):
+    lines = good_lines()
+    for line, field, character in edits:  # one field of one line overwritten
+        fields = lines[line].split(",")
+        fields[field % len(fields)] = character * (1 + field % 4)
+        lines[line] = ",".join(fields)
+    text = "\n".join(lines) + "\n"
+    first_bad = next(
+        (n for n, line in enumerate(text.rstrip("\n").split("\n"), 1) if not is_good_line(line)),
+        None,
+    )
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        mock.patch.object(data, "_CSV_CHUNK_BYTES", chunk),
+    ):
+        path = save(Path(folder) / "mutated.csv", text.encode(), False)
+        if first_bad is None:
+            assert len(read_csv(path).labels) == len(text.rstrip("\n").split("\n"))
+        else:
+            with pytest.raises(DataFileError) as info:
+                read_csv(path)
+            assert info.value.line == first_bad, str(info.value)
+
+
 def test_a_bad_line_in_a_later_chunk_keeps_its_line_number(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_CSV_CHUNK_BYTES", 4000)
     lines = good_lines() * 3
     lines[13] = lines[13].replace(",", ",300,", 1)
     path = save(tmp_path / "bad.csv", ("\n".join(lines) + "\n").encode(), False)
     with pytest.raises(DataFileError, match=r"bad.csv, line 14: 786 fields"):
+        read_csv(path)
+
+
+@pytest.mark.parametrize("bad", ["", "7", "77"], ids=["blank", "1-digit", "2-digit"])
+def test_a_short_line_that_is_a_chunk_of_its_own_is_named(tmp_path, monkeypatch, bad):
+    good = good_lines(1)[0]
+    monkeypatch.setattr(data, "_CSV_CHUNK_BYTES", len(good))  # a chunk ends after each line
+    path = save(tmp_path / "bad.csv", f"{good}\n{bad}\n{good}\n".encode(), False)
+    with pytest.raises(DataFileError, match=r"bad\.csv, line 2: 1 fields, expected 785"):
         read_csv(path)
 
 
@@ -356,6 +444,96 @@ def test_a_bad_idx_file_is_named_with_its_byte_offset(tmp_path, digits28, case, 
     ) as info:
         read_images(images_path)
     assert (info.value.path, info.value.offset) == (str(named), offset)
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize(
+    ("shape", "data", "product"),
+    [
+        ((2**31, 2**31, 4), b"", 2**64),  # 0 in int64
+        ((2**32 - 1, 2**32 - 1, 1), b"\0" * 8, (2**32 - 1) ** 2),  # negative in int64
+        ((2**32 - 1,) * 3, b"\0" * 8, (2**32 - 1) ** 3),
+    ],
+    ids=["wraps-to-0", "wraps-negative", "largest"],
+)
+def test_idx_sizes_beyond_int64_are_named_exactly(tmp_path, shape, data, product, gz):
+    content = struct.pack(">4I", IMAGES_MAGIC, *shape) + data
+    path = save(tmp_path / "train-images-idx3-ubyte", content, gz)
+    sizes = " × ".join(map(str, shape))
+    with pytest.raises(DataFileError) as info:
+        read_images(path)
+    message = str(info.value).removeprefix(str(path))
+    assert f"byte offset {len(content)}: truncated: the header promises {sizes} = {product} " in (
+        message
+    )
+    assert f"so {16 + product} bytes in all, but the file ends after {len(content)}" in message
+    assert not re.search(r"-\d", message)  # no negative byte counts or offsets
+
+
+MIB = 1 << 20
+
+
+def gzip_bomb(path: Path, header: bytes, zeros: int) -> Path:
+    """``header``, then ``zeros`` zero bytes, gzipped (1 MiB ≈ 1 KiB on disk)."""
+    with gzip.open(path, "wb", compresslevel=9) as file:
+        file.write(header)
+        for _ in range(zeros // MIB):
+            file.write(bytes(MIB))
+    return path
+
+
+def peak_memory(run) -> int:
+    """The most memory Python and numpy held at once while ``run()`` ran, in bytes."""
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+IDX_BOMBS = {
+    # name: (the bomb's header, which file it is, the error)
+    "one image, then 64 MiB": (
+        struct.pack(">4I", IMAGES_MAGIC, 1, 28, 28),
+        "images",
+        r"byte offset 800: more than 65536 bytes \(reading stopped there\) past the end of "
+        r"the data: the header promises 1 × 28 × 28 = 784 bytes from offset 16",
+    ),
+    "2**32 - 1 images, 64 MiB of them": (
+        struct.pack(">4I", IMAGES_MAGIC, 2**32 - 1, 28, 28),
+        "images",
+        rf"byte offset {16 + 64 * MIB}: truncated: the header promises 4294967295 × 28 × 28",
+    ),
+    "one label, then 64 MiB": (
+        struct.pack(">2I", LABELS_MAGIC, 1),
+        "labels",
+        r"byte offset 9: more than 65536 bytes \(reading stopped there\) past the end",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(IDX_BOMBS))
+def test_a_gzip_bomb_is_refused_without_holding_what_it_inflates_to(tmp_path, case):
+    """64 MiB of zeros after the header, 64 KiB on disk: the header is checked, and the file
+    decompressed no further than its promise, at most 1 MiB of it held at a time."""
+    header, culprit, message = IDX_BOMBS[case]
+    images = struct.pack(">4I", IMAGES_MAGIC, 1, 28, 28) + bytes(784)
+    labels = struct.pack(">2I", LABELS_MAGIC, 1) + bytes(1)
+    bomb = gzip_bomb(tmp_path / f"train-{culprit}-idx.gz", header, zeros=64 * MIB)
+    assert bomb.stat().st_size < 100_000
+    images_path = bomb if culprit == "images" else save(tmp_path / "train-images-idx", images, True)
+    labels_path = bomb if culprit == "labels" else save(tmp_path / "train-labels-idx", labels, True)
+
+    raised = []
+
+    def read():
+        with pytest.raises(DataFileError) as info:
+            read_images(images_path, labels_path)
+        raised.append(str(info.value))
+
+    assert peak_memory(read) < 8 * MIB  # it was 141 MiB: the whole file decompressed, twice
+    assert re.match(re.escape(str(bomb)) + ", " + message, raised[0]), raised[0]
 
 
 def test_a_truncated_gzip_file_is_named(tmp_path, digits28):

@@ -7,7 +7,9 @@ offline: ``pip install "tinygrad-edu[digits]"``.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import math
 import struct
 import zlib
 from collections.abc import Iterator
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tinygrad_edu.io import EXCESS_SHOWN_BYTES, Readable, count_bytes, read_into
 
 DIGITS_EXTRA_HINT = 'the digits dataset needs scikit-learn: pip install "tinygrad-edu[digits]"'
 
@@ -146,9 +150,40 @@ def read_file_bytes(path: str | Path) -> tuple[bytes, bool]:
     try:
         return gzip.decompress(raw), True
     except (OSError, EOFError, zlib.error) as error:
-        raise DataFileError(
-            path, f"a gzip file that cannot be decompressed (truncated or damaged): {error}"
-        ) from error
+        raise _undecompressable(path, error) from error
+
+
+def _undecompressable(path: str | Path, error: Exception) -> DataFileError:
+    return DataFileError(
+        path, f"a gzip file that cannot be decompressed (truncated or damaged): {error}"
+    )
+
+
+class _Gunzipped:
+    """A gzip file read as its decompressed content; a damaged one raises DataFileError."""
+
+    def __init__(self, path: str | Path, stream: gzip.GzipFile) -> None:
+        self.path, self.stream = path, stream
+
+    def read(self, size: int, /) -> bytes:
+        try:
+            return self.stream.read(size)
+        except (OSError, EOFError, zlib.error) as error:
+            raise _undecompressable(self.path, error) from error
+
+
+@contextlib.contextmanager
+def _content(path: str | Path) -> Iterator[tuple[Readable, bool]]:
+    """The file's content as a stream, gunzipped as it is read when the file starts with
+    gzip's magic bytes; and whether it was gzipped."""
+    with open(path, "rb") as file:
+        gzipped = file.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+        file.seek(0)
+        if not gzipped:
+            yield file, False
+            return
+        with gzip.GzipFile(fileobj=file, mode="rb") as stream:
+            yield _Gunzipped(path, stream), True
 
 
 def is_idx(content: bytes) -> bool:
@@ -170,23 +205,39 @@ def read_idx(path: str | Path, expected_magic: int) -> np.ndarray:
     """An IDX file of unsigned bytes as an array of the header's shape.
 
     ``expected_magic`` is `IDX_IMAGES_MAGIC` or `IDX_LABELS_MAGIC`; a file with another magic
-    number, a header or data cut short, or bytes past the data is refused.
+    number, a header or data cut short, or bytes past the data is refused. The file (a
+    gzipped one too) is read in two passes that go no further than the header's size: the
+    first counts the bytes after the header without keeping them, the second reads them
+    into the array. A decompression bomb is refused after the header's worth.
     """
-    content, gzipped = read_file_bytes(path)
-    return _parse_idx(path, content, gzipped, expected_magic)
+    header_size = 4 + 4 * (expected_magic & 0xFF)
+    with _content(path) as (stream, gzipped):
+        shape = _idx_shape(path, stream.read(header_size), gzipped, expected_magic)
+        size = math.prod(shape)  # Python integers: three uint32 sizes overflow int64
+        present = count_bytes(stream, size + EXCESS_SHOWN_BYTES)
+    _check_idx_size(path, shape, header_size + present, gzipped)
+    values = np.empty(shape, dtype=np.uint8)
+    with _content(path) as (stream, _):
+        stream.read(header_size)
+        if read_into(stream, values) != size or stream.read(1):
+            raise DataFileError(path, "the file changed while it was read; read it again")
+    return values
 
 
-def _parse_idx(path: str | Path, content: bytes, gzipped: bool, expected_magic: int) -> np.ndarray:
+def _idx_shape(
+    path: str | Path, header: bytes, gzipped: bool, expected_magic: int
+) -> tuple[int, ...]:
+    """The sizes an IDX header gives, once its magic number is the one expected."""
     note = " (of the decompressed data)" if gzipped else ""
     dims = expected_magic & 0xFF
     header_size = 4 + 4 * dims
-    if len(content) < 4:
+    if len(header) < 4:
         raise DataFileError(
             path,
-            f"truncated: {len(content)} bytes, shorter than the 4-byte magic number{note}",
-            offset=len(content),
+            f"truncated: {len(header)} bytes, shorter than the 4-byte magic number{note}",
+            offset=len(header),
         )
-    (magic,) = struct.unpack(">I", content[:4])
+    (magic,) = struct.unpack(">I", header[:4])
     if magic != expected_magic:
         kinds = {IDX_IMAGES_MAGIC: "images", IDX_LABELS_MAGIC: "labels"}
         found = f" (an IDX {kinds[magic]} file)" if magic in kinds else ""
@@ -196,33 +247,42 @@ def _parse_idx(path: str | Path, content: bytes, gzipped: bool, expected_magic: 
             f"{kinds[expected_magic]} file of unsigned bytes with {dims} dimension(s)",
             offset=0,
         )
-    if len(content) < header_size:
+    if len(header) < header_size:
         raise DataFileError(
             path,
             f"truncated: the header needs {header_size} bytes (magic and {dims} sizes), the "
-            f"file ends after {len(content)}{note}",
-            offset=len(content),
+            f"file ends after {len(header)}{note}",
+            offset=len(header),
         )
-    shape = struct.unpack(f">{dims}I", content[4:header_size])
-    size = int(np.prod(shape, dtype=np.int64))
+    return struct.unpack(f">{dims}I", header[4:header_size])
+
+
+def _check_idx_size(path: str | Path, shape: tuple[int, ...], length: int, gzipped: bool) -> None:
+    """Refuse a file whose ``length`` (counted no further than `EXCESS_SHOWN_BYTES` past the
+    end the header promises) is not the header's."""
+    note = " (of the decompressed data)" if gzipped else ""
+    header_size = 4 + 4 * len(shape)
+    size = math.prod(shape)
     data_end = header_size + size
-    sizes = " × ".join(str(s) for s in shape) + (f" = {size}" if dims > 1 else "")
-    if len(content) < data_end:
+    sizes = " × ".join(str(s) for s in shape) + (f" = {size}" if len(shape) > 1 else "")
+    if length < data_end:
         raise DataFileError(
             path,
             f"truncated: the header promises {sizes} bytes of data from offset "
             f"{header_size}, so {data_end} bytes in all, but the file ends after "
-            f"{len(content)}{note}",
-            offset=len(content),
+            f"{length}{note}",
+            offset=length,
         )
-    if len(content) > data_end:
+    if length > data_end:
+        excess = f"{length - data_end} bytes"
+        if length == data_end + EXCESS_SHOWN_BYTES:
+            excess = f"more than {EXCESS_SHOWN_BYTES} bytes (reading stopped there)"
         raise DataFileError(
             path,
-            f"{len(content) - data_end} bytes past the end of the data: the header promises "
-            f"{sizes} bytes from offset {header_size}, ending at offset {data_end}{note}",
+            f"{excess} past the end of the data: the header promises {sizes} bytes from "
+            f"offset {header_size}, ending at offset {data_end}{note}",
             offset=data_end,
         )
-    return np.frombuffer(content, dtype=np.uint8, offset=header_size).reshape(shape)
 
 
 def read_idx_pair(images_path: str | Path, labels_path: str | Path) -> LabelledImages:
@@ -284,9 +344,10 @@ def _parse_csv_chunk(
     path: str | Path, text: np.ndarray, first_line: int, pixels: int
 ) -> np.ndarray:
     """Whole lines of CSV (bytes ending in a newline, no carriage returns) as a
-    (lines, 1 + pixels) array, every check vectorised; the first bad line is then diagnosed
-    by `_diagnose_csv_line`. Fields have at most 3 digits (≤ 255), so a field's value is
-    its last digit + 10 × the one before + 100 × the one before that."""
+    (lines, 1 + pixels) array, every check vectorised and made on every line, so that the
+    first bad line is found whatever is wrong with it; that line is then diagnosed by
+    `_diagnose_csv_line`. Fields have at most 3 digits (≤ 255), so a field's value is its
+    last digit + 10 × the one before + 100 × the one before that."""
     newline = text == ord("\n")
     separator = newline | (text == ord(","))
     ends = np.flatnonzero(separator)  # every field ends at a separator: (fields,)
@@ -298,15 +359,17 @@ def _parse_csv_chunk(
     bad_line[line_of_field[(lengths == 0) | (lengths > 3)]] = True
     stray = np.flatnonzero(~separator & ((text < ord("0")) | (text > ord("9"))))
     bad_line[np.searchsorted(ends[line_ends], stray)] = True
+    # the values, garbage in a field already found bad (its line is flagged anyway); a
+    # short field's digits "before" it may lie before the text, hence the clip
+    digits = text.astype(np.int16) - ord("0")
+    values = digits.take(ends - 1, mode="clip")
+    values += np.where(lengths >= 2, 10 * digits.take(ends - 2, mode="clip"), 0)
+    values += np.where(lengths >= 3, 100 * digits.take(ends - 3, mode="clip"), 0)
+    labels = np.concatenate(([0], line_ends[:-1] + 1))  # each line's first field: (lines,)
+    bad_line[line_of_field[values > 255]] = True
+    bad_line[values[labels] >= CLASSES] = True
     if not bad_line.any():
-        digits = text.astype(np.int16) - ord("0")
-        values = digits[ends - 1]
-        values += np.where(lengths >= 2, 10 * digits[ends - 2], 0)
-        values += np.where(lengths >= 3, 100 * digits[ends - 3], 0)
-        table = values.reshape(len(line_ends), pixels + 1)
-        bad_line |= (table[:, 0] >= CLASSES) | (table[:, 1:] > 255).any(axis=1)
-        if not bad_line.any():
-            return table
+        return values.reshape(len(line_ends), pixels + 1)
     first_bad = int(np.argmax(bad_line))
     line_starts = np.concatenate(([0], ends[line_ends] + 1))
     line = text[line_starts[first_bad] : line_starts[first_bad + 1] - 1].tobytes()
@@ -369,16 +432,17 @@ def read_images(path: str | Path, labels_path: str | Path | None = None) -> Labe
     """Images and labels from the book's CSV or IDX files, told apart by content (gzipped or
     not). IDX labels come from ``labels_path`` or, when it is not given, from the file beside
     the images with the standard name (`find_labels_file`)."""
-    content, gzipped = read_file_bytes(path)
-    if not is_idx(content):
+    with _content(path) as (stream, _):
+        idx = is_idx(stream.read(2))
+    if not idx:
         if labels_path is not None:
             raise DataFileError(
                 path,
                 f"a CSV file carries its own labels, so a labels file ({labels_path}) is only "
                 "for IDX images",
             )
-        return _parse_csv(path, content, BOOK_PIXELS)
-    images = _parse_idx(path, content, gzipped, IDX_IMAGES_MAGIC)
+        return read_csv(path, BOOK_PIXELS)
+    images = read_idx(path, IDX_IMAGES_MAGIC)
     if len(images) == 0:
         raise DataFileError(path, "the file holds no images", offset=4)
     return _pair(path, images, labels_path if labels_path is not None else find_labels_file(path))

@@ -644,9 +644,40 @@ class Explorer:
         )
 
     def save(self, path: str | Path) -> Path:
-        """Write the page to ``path`` (one self-contained .html file). Returns the path."""
+        """Write the page to ``path``, one self-contained .html or .htm file, and return the
+        path. Another suffix is refused before anything is written (``--out weights.npz``
+        must not turn the weights into a page). As `io.save` replaces weights, the page goes
+        to a temporary file beside the target, flushed to disk, then renamed over it: a
+        failed write leaves the old file as it was and no temporary behind."""
+        import contextlib
+        import os
+
         path = Path(path)
-        path.write_text(self.html(), encoding="utf-8")
+        if path.suffix.lower() not in (".html", ".htm"):
+            raise ValueError(
+                f"save: the page is HTML; give a path ending in .html or .htm, not {str(path)!r}"
+            )
+        page = self.html().encode("utf-8")
+        target = Path(os.path.realpath(path))  # through a symbolic link, the file it names
+        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        try:
+            with os.fdopen(os.open(temporary, flags, 0o666), "wb") as file:
+                file.write(page)
+                file.flush()
+                os.fsync(file.fileno())
+            if target.exists():  # keep the permissions of the page it replaces
+                os.chmod(temporary, target.stat().st_mode & 0o7777)
+            os.replace(temporary, target)
+        except BaseException as error:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            if isinstance(error, OSError):
+                left = "the file there is unchanged" if target.exists() else "nothing was written"
+                raise OSError(
+                    f"save: could not write {path} ({error.strerror or error}); {left}"
+                ) from error
+            raise
         return path
 
     def _repr_html_(self) -> str:

@@ -6,8 +6,9 @@ write (a full disk, an interrupt) leaves the old file as it was and no temporary
 
 `load` trusts nothing in the file: each member must be an ``.npy`` array of a numeric
 dtype whose header agrees with the bytes that follow it, checked before anything of the
-header's size is allocated. Every failure raises `LoadError`, naming the file and the
-member.
+header's size is allocated; a compressed member is inflated no further than its header
+says (a decompression bomb is refused after that much). Every failure raises `LoadError`,
+naming the file and the member.
 """
 
 from __future__ import annotations
@@ -17,15 +18,20 @@ import io
 import math
 import os
 import stat
+import struct
 import uuid
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 _ZIP_SIGNATURE = b"PK\x03\x04"
+_HEADER_LENGTH_FORMATS = {(1, 0): "<H", (2, 0): "<I"}  # .npy versions read: header length
+
+MAX_HEADER_BYTES = 10_000
+"""The longest .npy header read (numpy's own limit; a numeric array's is about 128 bytes)."""
 
 
 class LoadError(ValueError):
@@ -68,6 +74,7 @@ def _arrays_to_save(module_or_dict: Any) -> dict[str, np.ndarray]:
                 f"save: the keys {keys[name]!r} and {key!r} would both be saved as {name!r}, "
                 "and one array would be lost; give every array a distinct name"
             )
+        _check_member_name(key, name)
         array = np.asarray(value)
         if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
             raise TypeError(
@@ -76,6 +83,32 @@ def _arrays_to_save(module_or_dict: Any) -> dict[str, np.ndarray]:
         keys[name] = key
         arrays[name] = array
     return arrays
+
+
+def _check_member_name(key: Any, name: str) -> None:
+    """Refuse a key that would not come back from `load` as itself: zipfile ends a member
+    name at a NUL character (and on Windows turns the path separator into "/"), and
+    cannot write a name that is not valid Unicode."""
+    member = f"{name}.npy"
+    if "\0" in name:
+        raise ValueError(
+            f"save: the key {key!r} holds a NUL character, where a .npz member name ends: it "
+            f"would be saved as the member {zipfile.ZipInfo(member).filename!r}, and the file "
+            "could not be loaded; give names without NUL characters"
+        )
+    try:
+        member.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"save: the key {key!r} is not valid Unicode text ({error.reason}), so it cannot "
+            "be a .npz member name; give names of printable text"
+        ) from None
+    stored = zipfile.ZipInfo(member).filename
+    if stored != member:
+        raise ValueError(
+            f"save: the key {key!r} would be saved as the member {stored!r} and loaded back "
+            f"as {stored.removesuffix('.npy')!r}; give names without {os.sep!r}"
+        )
 
 
 def target_path(path: str | os.PathLike[str]) -> Path:
@@ -168,7 +201,8 @@ def load(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
 
     Raises `LoadError`, naming the file and the member, for a missing file, a file that is
     not a complete .npz archive, a member that is not an ``.npy`` array, a header that does
-    not match the member's size (checked before allocating), or a non-numeric array.
+    not match the member's size (checked before allocating, without inflating a
+    compressed member past the header's size), or a non-numeric array.
     """
     source = Path(path)
     try:
@@ -211,24 +245,72 @@ def _why_not_an_archive(source: Path) -> str:
 
 
 def _read_member(source: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> np.ndarray:
+    """The member's array, read in two passes: the first checks the header and counts the
+    bytes after it without keeping them (inflating no further than the header's size; a
+    member that ends there is read to its end, so zipfile checks its CRC), the second reads
+    them into an array of that size. A member that would inflate to more than
+    its header says (a decompression bomb) is refused after the header's worth."""
     where = f"load: {source}, member {member.filename!r}"
+    with _reading(where), archive.open(member) as stream:
+        head, shape, fortran_order, dtype = _read_npy_header(where, stream)
+        count = math.prod(shape)  # Python integers: no overflow, whatever the header claims
+        claimed = count * dtype.itemsize
+        present = count_bytes(stream, claimed + EXCESS_SHOWN_BYTES)
+    if present != claimed:
+        follow = f"{_size(present)} follow it"
+        if present == claimed + EXCESS_SHOWN_BYTES:
+            follow = f"more follow it (reading stopped {_size(EXCESS_SHOWN_BYTES)} past that)"
+        raise LoadError(
+            f"{where} is truncated or corrupt: its header promises {dtype} of shape {shape} "
+            f"({_size(claimed)}) but {follow}"
+        )
+    array = np.empty(shape, dtype, order="F" if fortran_order else "C")
+    with _reading(where), archive.open(member) as stream:
+        stream.read(len(head))
+        if read_into(stream, array) != claimed or stream.read(1):
+            raise LoadError(f"{where} changed while it was read; load it again")
+    return array
+
+
+@contextlib.contextmanager
+def _reading(where: str) -> Iterator[None]:
     try:
-        # Reads the bytes that are really there (and checks their CRC); a size claimed by
-        # the archive's directory allocates nothing.
-        data = archive.read(member)
-    except Exception as error:  # any failure of zipfile here means a corrupt member
-        raise LoadError(f"{where} is truncated or corrupt: {error}") from None
-    stream = io.BytesIO(data)
-    try:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
-        elif version == (2, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
-        else:
-            raise LoadError(f"{where} has .npy format version {version}; 1.0 and 2.0 are read")
+        yield
     except LoadError:
         raise
+    except Exception as error:  # any failure of zipfile here means a corrupt member
+        raise LoadError(f"{where} is truncated or corrupt: {error}") from None
+
+
+def _read_npy_header(
+    where: str, stream: Readable
+) -> tuple[bytes, tuple[int, ...], bool, np.dtype[Any]]:
+    """The .npy header at the start of ``stream`` (its bytes, then the shape, the order
+    and the dtype it gives), checked; no more than `MAX_HEADER_BYTES` of it are read."""
+    head = stream.read(8)  # the magic string \x93NUMPY, then the format version
+    try:
+        version = np.lib.format.read_magic(io.BytesIO(head))
+    except Exception as error:  # numpy's parser raises several types
+        raise LoadError(f"{where} is not a valid .npy array: {error}") from None
+    if version not in _HEADER_LENGTH_FORMATS:
+        raise LoadError(f"{where} has .npy format version {version}; 1.0 and 2.0 are read")
+    length_format = _HEADER_LENGTH_FORMATS[version]
+    head += stream.read(struct.calcsize(length_format))
+    if len(head) == 8 + struct.calcsize(length_format):
+        (header_length,) = struct.unpack(length_format, head[8:])
+        if header_length > MAX_HEADER_BYTES:
+            raise LoadError(
+                f"{where} is not a valid .npy array: its header claims {header_length} "
+                f"bytes; a header of more than {MAX_HEADER_BYTES} is not read"
+            )
+        head += stream.read(header_length)
+    parse = io.BytesIO(head)
+    try:
+        np.lib.format.read_magic(parse)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(parse)
+        else:
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(parse)
     except Exception as error:  # numpy's header parser raises several types
         raise LoadError(f"{where} is not a valid .npy array: {error}") from None
     if dtype.hasobject:
@@ -238,18 +320,55 @@ def _read_member(source: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo
         )
     if not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
         raise LoadError(f"{where} has dtype {dtype}; only numeric arrays are loaded")
-    if any(size < 0 for size in shape):
-        raise LoadError(f"{where} is corrupt: its header gives the shape {shape}")
-    count = math.prod(shape)  # Python integers: no overflow, whatever the header claims
-    claimed, present = count * dtype.itemsize, len(data) - stream.tell()
-    if claimed != present:
+    if not all(type(size) is int and size >= 0 for size in shape):  # numpy lets True pass
         raise LoadError(
-            f"{where} is truncated or corrupt: its header promises {dtype} of shape {shape} "
-            f"({_size(claimed)}) but {_size(present)} follow it"
+            f"{where} is corrupt: its header gives the shape {shape}; a shape is a tuple of "
+            "whole numbers ≥ 0"
         )
-    flat = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
-    array = flat.reshape(shape[::-1]).T if fortran_order else flat.reshape(shape)
-    return array.copy(order="K")  # own, writable memory instead of a view of ``data``
+    return head, shape, fortran_order, dtype
+
+
+# --------------------------------------------------------------------------- bounded reads
+
+_CHUNK_BYTES = 1 << 20
+
+
+class Readable(Protocol):
+    """What the bounded reads need of a file: ``read(size)`` (a file, a zip member, gzip)."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+EXCESS_SHOWN_BYTES = 1 << 16
+"""How far past the size a header promises a reader looks, to say how many bytes are too
+many; beyond that it stops ("reading stopped 64.00 KiB past that")."""
+
+
+def count_bytes(stream: Readable, limit: int) -> int:
+    """How many bytes are left in ``stream``, counted up to ``limit``: read (decompressed)
+    1 MiB at a time and dropped, so a size promised by a header is checked without holding
+    the bytes, and without inflating a compressed stream past the promise."""
+    counted = 0
+    while counted < limit:
+        chunk = stream.read(min(_CHUNK_BYTES, limit - counted))
+        if not chunk:
+            break
+        counted += len(chunk)
+    return counted
+
+
+def read_into(stream: Readable, array: np.ndarray) -> int:
+    """Fill a new (contiguous) ``array``'s memory with bytes from ``stream``, 1 MiB at a
+    time; returns the number of bytes read, fewer than ``array.nbytes`` if it ended first."""
+    memory = array.reshape(-1, order="A").view(np.uint8)  # a view, in the array's own order
+    filled = 0
+    while filled < len(memory):
+        chunk = stream.read(min(_CHUNK_BYTES, len(memory) - filled))
+        if not chunk:
+            break
+        memory[filled : filled + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+        filled += len(chunk)
+    return filled
 
 
 def _size(count: int) -> str:
