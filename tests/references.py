@@ -4,6 +4,8 @@ Each is the closed form straight from its definition in plain numpy, independent
 library's own code (so that the two can disagree).
 """
 
+import tracemalloc
+
 import numpy as np
 
 from tinygrad_edu import Function
@@ -37,3 +39,22 @@ class CubeSavingItsSlope(Function):
     def backward(ctx, g):
         (slope,) = ctx.saved
         return g * slope
+
+
+def peak_memory(run):
+    """The most memory Python and numpy held at once while ``run()`` ran, in bytes
+    (tracemalloc sees numpy's arrays too)."""
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def write_then_zeros(stream, head: bytes, zeros: int) -> None:
+    """Write ``head``, then ``zeros`` zero bytes a MiB at a time (a compressed stream keeps
+    a decompression bomb small on disk: 1 MiB of zeros deflates to about 1 KiB)."""
+    stream.write(head)
+    for _ in range(zeros // (1 << 20)):
+        stream.write(bytes(1 << 20))

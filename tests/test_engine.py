@@ -236,12 +236,10 @@ def test_graph_is_freed_by_reference_counting_alone():
         gc.enable()
 
 
-def test_a_second_pass_through_a_graph_another_thread_is_running_is_refused():
-    # thread A is inside the backward of `loss`; a second backward of the same graph must
-    # not also succeed (it would add the gradient to .grad twice and free A's arrays)
-    inside, proceed = threading.Event(), threading.Event()
+def _identity_calling(hook):
+    """An identity operation that saves its input and calls ``hook()`` in its backward."""
 
-    class Gate(Function):
+    class Identity(Function):
         @staticmethod
         def forward(ctx, x):
             ctx.save_for_backward(x)
@@ -249,10 +247,22 @@ def test_a_second_pass_through_a_graph_another_thread_is_running_is_refused():
 
         @staticmethod
         def backward(ctx, g):
-            inside.set()
-            proceed.wait(timeout=10)
+            hook()
             return g
 
+    return Identity
+
+
+def test_a_second_pass_through_a_graph_another_thread_is_running_is_refused():
+    # thread A is inside the backward of `loss`; a second backward of the same graph must
+    # not also succeed (it would add the gradient to .grad twice and free A's arrays)
+    inside, proceed = threading.Event(), threading.Event()
+
+    def wait_inside() -> None:
+        inside.set()
+        proceed.wait(timeout=10)
+
+    Gate = _identity_calling(wait_inside)
     w = Tensor([1.0, 2.0], requires_grad=True)
     loss = Gate.apply(w * 3).sum()
     first: list[BaseException | None] = []
@@ -280,21 +290,13 @@ def test_a_second_pass_through_a_graph_another_thread_is_running_is_refused():
 
 
 def test_a_pass_that_raised_leaves_the_graph_free_to_run_again():
-    class FailsOnce(Function):
-        failures = 1
+    failures = [1]
 
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x.copy()
+    def fail_once() -> None:
+        if failures.pop() if failures else 0:
+            raise ValueError("not this time")
 
-        @staticmethod
-        def backward(ctx, g):
-            if FailsOnce.failures:
-                FailsOnce.failures -= 1
-                raise ValueError("not this time")
-            return g
-
+    FailsOnce = _identity_calling(fail_once)
     w = Tensor([1.0], requires_grad=True)
     loss = FailsOnce.apply(w * 2).sum()
     with pytest.raises(ValueError, match="not this time"):

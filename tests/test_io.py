@@ -10,7 +10,6 @@ import struct
 import subprocess
 import sys
 import textwrap
-import tracemalloc
 import zipfile
 
 import numpy as np
@@ -18,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from references import peak_memory, write_then_zeros
 
 from tinygrad_edu import io as weights_io
 
@@ -364,20 +364,8 @@ def deflated_archive(path, head: bytes, zeros: int):
         zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive,
         archive.open("w.npy", "w") as member,
     ):
-        member.write(head)
-        for _ in range(zeros // MIB):
-            member.write(bytes(MIB))
+        write_then_zeros(member, head, zeros)
     return path
-
-
-def peak_memory(run):
-    """The most memory Python and numpy held at once while ``run()`` ran, in bytes."""
-    tracemalloc.start()
-    try:
-        run()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 BOMBS = {

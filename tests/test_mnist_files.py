@@ -9,7 +9,6 @@ import gzip
 import re
 import struct
 import tempfile
-import tracemalloc
 from pathlib import Path
 from unittest import mock
 
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from references import peak_memory, write_then_zeros
 
 from tinygrad_edu import data, training
 from tinygrad_edu import io as weights_io
@@ -476,20 +476,8 @@ MIB = 1 << 20
 def gzip_bomb(path: Path, header: bytes, zeros: int) -> Path:
     """``header``, then ``zeros`` zero bytes, gzipped (1 MiB ≈ 1 KiB on disk)."""
     with gzip.open(path, "wb", compresslevel=9) as file:
-        file.write(header)
-        for _ in range(zeros // MIB):
-            file.write(bytes(MIB))
+        write_then_zeros(file, header, zeros)
     return path
-
-
-def peak_memory(run) -> int:
-    """The most memory Python and numpy held at once while ``run()`` ran, in bytes."""
-    tracemalloc.start()
-    try:
-        run()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 IDX_BOMBS = {
