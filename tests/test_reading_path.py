@@ -43,7 +43,7 @@ def test_the_path_follows_calls_into_helpers_but_not_into_the_policies(reading_p
         ("autograd", "Function"),
         ("autograd", "backward_pass"),  # called by run_backward
         ("autograd", "consumer_counts"),  # called by backward_pass
-        ("autograd", "unbroadcast"),  # called by _send
+        ("autograd", "_send"),  # called by backward_pass
         ("functions", "Sigmoid"),
         ("functions", "_matmul_grads_of_stacks"),  # called by MatMul.backward
         ("tensor", "Tensor.backward"),

@@ -61,8 +61,8 @@ class Node(policies.NodeRecords):
     def __init__(self, function: type[Function], inputs: Sequence[Tensor]) -> None:
         self.function = function
         self.inputs = tuple(inputs)  # the tensors the operation was applied to
-        self.parents = tuple(t.grad_fn for t in inputs)  # the nodes that made them (None: a leaf)
-        self.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        self.parents = tuple([t.grad_fn for t in inputs])  # the nodes that made them (None: leaf)
+        self.needs_input_grad = tuple([t.requires_grad for t in inputs])
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep what ``backward`` needs: the very arrays ``forward`` received or returned."""
@@ -193,7 +193,6 @@ def _send(
     book: policies.Bookkeeping,
 ) -> None:
     """Add ``grad`` (∂L/∂t) to what ``t``'s node has collected: paths add up."""
-    grad = unbroadcast(grad, t.shape)
     if parent in waiting:
         assert parent is not None
         arrived[parent] = grad if parent not in arrived else arrived[parent] + grad

@@ -245,18 +245,19 @@ def after_forward(
     """What `Function.apply` notes once the forward has run: a view shares its input's
     version; a recorded node locates its saved arrays, keeps its output weakly and, under
     ``detect_anomaly``, where it was called; every open `tape` gets the operation."""
-    data = out.data
+    data = out._data
+    state = modes.state
     if data.base is not None:
         _share_version_with_viewed_input(out, ctx.inputs, recorded)
     if recorded:
-        if modes.state.anomaly_enabled:
+        if state.anomaly_enabled:
             ctx.forward_stack = traceback.StackSummary.from_list(traceback.extract_stack()[:-3])
         if ctx._saved or ctx._constants:
             _locate_saved(ctx, raw, data)
         ctx._output = weakref.ref(out)
-    if modes.state.tapes:
+    if state.tapes:
         entry = TapeEntry(ctx.function, ctx.inputs, options, out, ctx if recorded else None)
-        for open_tape in modes.state.tapes:
+        for open_tape in state.tapes:
             open_tape.entries.append(entry)
 
 
@@ -268,7 +269,7 @@ def _locate_saved(ctx: Node, raw_output: Any, output: np.ndarray) -> None:
     for array in saved:
         source = _CONSTANT
         for index, t in enumerate(ctx.inputs):
-            if array is t.data:
+            if array is t._data:
                 source = index
                 break
         else:
@@ -457,10 +458,21 @@ def _check_fits(tensor: Tensor, result: np.ndarray, symbol: str) -> None:
 # --------------------------------------------------------------------------- one pass
 
 
-def _fast_backwards() -> dict[type[Function], Callable[[Node, Any], Any]]:
-    from tinygrad_edu.fast import BACKWARDS  # fast.py builds on functions.py, which needs us
+_FAST: list[dict[type[Function], Callable[[Node, Any], Any]]] = []
 
-    return BACKWARDS
+
+def _unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
+    from tinygrad_edu.autograd import unbroadcast
+
+    return unbroadcast(grad, shape)
+
+
+def _fast_backwards() -> dict[type[Function], Callable[[Node, Any], Any]]:
+    if not _FAST:  # looked up when first needed: fast.py builds on functions.py, which needs us
+        from tinygrad_edu.fast import BACKWARDS
+
+        _FAST.append(BACKWARDS)
+    return _FAST[0]
 
 
 def is_built_in(function: type[Function]) -> bool:
@@ -566,8 +578,10 @@ class Bookkeeping:
 
     def chain_rule(self, node: Node, grad: Any) -> tuple[Any, ...]:
         """``node``'s backward on ``grad``: one gradient per input, each checked (its
-        input's shape; finite under detect_anomaly), None where none is needed. ``grad``
-        None (nothing arrived) gives None for every input, without calling backward."""
+        input's shape, or one that numpy broadcast the input to, which is then summed back
+        with `autograd.unbroadcast`; finite under detect_anomaly), None where none is
+        needed. ``grad`` None (nothing arrived) gives None for every input, without calling
+        backward."""
         inputs = node.inputs
         if grad is None:
             return (None,) * len(inputs)
@@ -594,19 +608,25 @@ class Bookkeeping:
                 f"{len(inputs)} inputs"
             )
         anomaly = modes.state.anomaly_enabled
-        checked = list(input_grads)
+        needs = node.needs_input_grad
+        checked: list[Any] | None = None  # a copy only if something is replaced
         for index, input_grad in enumerate(input_grads):
             if input_grad is None:
                 continue
-            if not node.needs_input_grad[index]:
+            if not needs[index]:
+                checked = checked or list(input_grads)
                 checked[index] = None
                 continue
-            if not self.create_graph and type(input_grad) is not np.ndarray:
+            if type(input_grad) is not np.ndarray and not self.create_graph:
+                checked = checked or list(input_grads)
                 checked[index] = input_grad = np.asarray(input_grad)
             t = inputs[index]
-            if input_grad.shape != t.data.shape or anomaly:
+            if input_grad.shape != t._data.shape or anomaly:
                 _check_grad(node, index, t, input_grad)
-        return tuple(checked)
+                if input_grad.shape != t._data.shape:  # numpy broadcast t: sum it back
+                    checked = checked or list(input_grads)
+                    checked[index] = _unbroadcast(input_grad, t._data.shape)
+        return input_grads if checked is None else tuple(checked)
 
     def to_leaf(self, t: Tensor, grad: Any) -> None:
         """Add ``grad`` to what the leaf ``t`` has received in this pass."""
