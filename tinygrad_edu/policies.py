@@ -586,6 +586,7 @@ class Bookkeeping:
         if grad is None:
             return (None,) * len(inputs)
         function = node.function
+        built_in = is_built_in(function)
         if self.create_graph:  # ctx.saved hands out the graph's Tensors: backward is recorded
             node._recording = True
             try:
@@ -594,13 +595,13 @@ class Bookkeeping:
                 node._recording = False
         elif function in self.fast:
             input_grads = self.fast[function](node, grad)
-        elif is_built_in(function):
+        elif built_in:
             input_grads = function.backward(node, grad)
         else:
             input_grads = _backward_on_read_only(node, grad)
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
-        if not is_built_in(function):  # it may return an array that is kept elsewhere
+        if not built_in:  # it may return an array that is kept elsewhere
             self.foreign.update(id(_memory_of(g)) for g in input_grads if g is not None)
         if len(input_grads) != len(inputs):
             raise ValueError(
