@@ -116,3 +116,36 @@ def test_train_help_says_how_the_learning_rate_goes_with_the_batch_size(capsys):
     out = capsys.readouterr().out
     assert "mean of the per-sample steps" in out
     assert "raise --lr" in out and "--batch-size 32 --lr 2" in out
+
+
+def test_every_command_says_in_its_help_what_it_does(capsys):
+    from tinygrad_edu.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if a.dest == "command"]
+    for name, command in commands.choices.items():
+        assert command.description and command.description.rstrip().endswith("."), name
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert " ".join(command.description.split()[:6]) in out, name
+        for action in command._actions:
+            assert action.help, f"{name} {action.option_strings} has no help text"
+
+
+def test_the_tagline_says_what_the_command_does_not_that_it_proves_the_texts(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "prove" not in out
+    assert "checks the backpropagation formulas of two texts" in out
+    assert "which agree and which differ" in out
+
+
+def test_a_learning_rate_that_is_not_a_number_gets_a_plain_message(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--lr", "abc"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --lr: must be a positive number, got 'abc'" in err
+    assert "_positive_float" not in err and "invalid" not in err

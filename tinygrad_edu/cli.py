@@ -297,7 +297,10 @@ def _positive_int(text: str) -> int:
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
     if not (value > 0 and np.isfinite(value)):
         raise argparse.ArgumentTypeError(f"must be a positive finite number, got {value}")
     return value
@@ -348,13 +351,18 @@ def _add_data_options(command: argparse.ArgumentParser, training: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinygrad-edu",
-        description="A small reverse-mode autodiff framework that proves the textbook's "
-        "backpropagation formulas.",
+        description="A small reverse-mode autodiff framework on numpy that checks the "
+        "backpropagation formulas of two texts (T. Rashid's book, python-course.eu) against "
+        "autodiff and finite differences: `check` shows which agree and which differ, and why.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
-        "demo", help="one SGD step of the book's network: autodiff beside the closed form"
+        "demo",
+        help="one SGD step of the book's network: autodiff beside the closed forms",
+        description="Take one gradient step of the book's 3-3-3 sigmoid network on one sample "
+        "and print the weight updates that autodiff computes beside the book's closed-form "
+        "formulas, and the book's own hidden-layer update, which differs (erratum E8).",
     )
     demo.add_argument("--seed", type=_seed, default=0, help="seed of the initial weights")
     demo.add_argument("--lr", type=_positive_float, default=0.3, help="learning rate α (0.3)")
@@ -408,14 +416,29 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     check = commands.add_parser(
-        "check", help="every formula of the texts beside autodiff and finite differences"
+        "check",
+        help="every formula of the texts beside autodiff and finite differences",
+        description="Evaluate every formula of the two texts on the book's 3-3-3 network and "
+        "on the worked example, beside autodiff and finite differences, and say for each "
+        "whether it agrees or which erratum explains the difference. Exits with status 1 if a "
+        "result is not the one docs/errata.md documents.",
     )
     check.add_argument("--seed", type=_seed, default=0, help="seed of the network's weights (0)")
     commands.add_parser(
-        "worked-example", help="the book's w₁₁ = 2.0 → 2.00265 example, step by step"
+        "worked-example",
+        help="the book's w₁₁ = 2.0 → 2.00265 example, step by step",
+        description="Recompute the book's worked example (one weight, w₁₁ = 2.0 → 2.00265) "
+        "from its givens, say where the text slips (erratum E9), and show the chain rule "
+        "factor by factor as autodiff applies it.",
     )
 
-    graph = commands.add_parser("graph", help="draw the book's network graph to a file")
+    graph = commands.add_parser(
+        "graph",
+        help="draw the book's network graph to a file",
+        description="Draw the computation graph of the book's 3-3-3 network (its forward pass, "
+        "or with --backward the backward pass with the chain-rule factor on every edge) to an "
+        "image (needs Graphviz's dot program) or to DOT source.",
+    )
     graph.add_argument(
         "--out", default="book_network.svg", help="file to write: .svg .png .pdf, or .dot .gv"
     )
@@ -423,21 +446,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--backward", action="store_true", help="the backward pass with its chain-rule factors"
     )
     graph.add_argument("--data", action="store_true", help="show the values in each tensor")
-    graph.add_argument("--rankdir", choices=["LR", "TB", "RL", "BT"], default="TB")
+    graph.add_argument(
+        "--rankdir",
+        choices=["LR", "TB", "RL", "BT"],
+        default="TB",
+        help="direction of the drawing: TB top to bottom (the default), LR left to right, RL, BT",
+    )
     graph.add_argument("--seed", type=_seed, default=0, help="seed of the weights (0)")
 
     explore = commands.add_parser(
-        "explore", help="an HTML page that steps through the backward pass, node by node"
+        "explore",
+        help="an HTML page that steps through the backward pass, node by node",
+        description="Write one self-contained HTML page that steps through the backward pass "
+        "of the book's 3-3-3 network (or of the worked example) one operation at a time, with "
+        "the engine's numbers; open it in a browser. Needs Graphviz's dot program.",
     )
     explore.add_argument("--out", default="explore.html", help="the page to write (.html)")
-    explore.add_argument("--rankdir", choices=["LR", "TB", "RL", "BT"], default="TB")
+    explore.add_argument(
+        "--rankdir",
+        choices=["LR", "TB", "RL", "BT"],
+        default="TB",
+        help="direction of the drawing: TB top to bottom (the default), LR left to right, RL, BT",
+    )
     which = explore.add_mutually_exclusive_group()  # the worked example's weights are fixed
     which.add_argument(
         "--worked-example", action="store_true", help="the text's worked example, not the network"
     )
     which.add_argument("--seed", type=_seed, help="seed of the network's weights (0)")
 
-    evaluate = commands.add_parser("evaluate", help="test accuracy of saved weights")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="test accuracy of saved weights",
+        description="Load weights saved by train and report their test accuracy and "
+        "confusion matrix, on the digits' test split or on a test file.",
+    )
     evaluate.add_argument("weights", help="a .npz file written by train")
     evaluate.add_argument(
         "--split-seed", type=_seed, default=0, help="seed of the digits' split (0)"
