@@ -20,7 +20,7 @@ def test_version_prints_the_package_version(capsys):
 def test_demo_shows_autodiff_agreeing_with_the_closed_forms(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "ΔW_ho = α·(e∗o_k(1−o_k))·o_jᵀ, closed form" in out
+    assert "ΔWₕₒ = α·(e∗oₖ(1−oₖ))·oⱼᵀ, closed form" in out
     assert "autodiff agrees with the closed forms" in out
 
 
@@ -28,7 +28,9 @@ def test_demo_keeps_e_for_the_error_vector_and_gives_a_standard_deviation(capsys
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "N(0, σ = 3^−½)" in out and "1/3" not in out  # a standard deviation, not a variance
-    assert "the book's loss E = ½Σ(t − o)²" in out
+    # ½Σ(t − o)² is the loss the book's formulas differentiate, never "the book's loss"
+    assert "E = ½Σ(t − o)² = " in out and "the book's formulas are" in out
+    assert "book's loss" not in out and "book's E" not in out
     assert "e = t − o" in out and "E∗" not in out  # E is the loss only, e the error vector
 
 
@@ -50,12 +52,12 @@ def test_worked_example_says_what_the_slips_are(capsys):
     assert main(["worked-example"]) == 0
     out = capsys.readouterr().out
     o_k = sigmoid(2.3)
-    assert "o_j = 0.4" in out and "o_k = σ(2.3)" in out  # hidden output, output node's output
+    assert "oⱼ = 0.4" in out and "oₖ = σ(2.3)" in out  # hidden output, output node's output
     assert f"needs a target t₁ = {o_k + 0.8:.3f}" in out and "1.709" in out
     rounded = -0.8 * 0.083 * 0.4  # the text's own rounded factors
     assert f"{rounded:.5f}" in out and f"{2.0 - 0.1 * rounded:.6f}" in out
     assert "-0.02656" in out and "2.002656" in out
-    assert "Rashid" in out and "Text 000" not in out
+    assert "Rashid" in out and "Text 000" not in out and "book's loss" not in out
 
 
 def test_demo_rejects_a_non_positive_learning_rate(capsys):

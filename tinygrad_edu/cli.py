@@ -23,7 +23,7 @@ def _matrix(values: np.ndarray, indent: str) -> str:
 
 def run_demo(seed: int = 0, learning_rate: float = 0.3) -> int:
     """One SGD step of the book's 3-3-3 sigmoid network: autodiff beside the closed forms."""
-    loss = proofs.book_network_loss(seed)  # loss = ½Σ(t − o)², the book's E
+    loss = proofs.book_network_loss(seed)  # ½Σ(t − o)²: the book's formulas are its gradient
     tensors = proofs.tensors_by_name(loss)
     w_ih, w_ho = tensors["W_ih"], tensors["W_ho"]
     inputs, targets, outputs = tensors["inputs"], tensors["targets"], tensors["final_outputs"]
@@ -40,16 +40,19 @@ def run_demo(seed: int = 0, learning_rate: float = 0.3) -> int:
         f"inputs {inputs.data.ravel()}, targets {targets.data.ravel()}, α = {learning_rate}, "
         f"weights ~ N(0, σ = 3^−½), seed {seed}"
     )
-    print(f"the book's loss E = ½Σ(t − o)² = {loss.item():.6f}")
-    print(f"outputs o_k = {outputs.data.ravel().round(6)}, output errors e = t − o", end=" ")
+    print(
+        f"E = ½Σ(t − o)² = {loss.item():.6f}, the loss whose gradient the book's formulas are "
+        "(erratum E3)"
+    )
+    print(f"outputs oₖ = {outputs.data.ravel().round(6)}, output errors e = t − o", end=" ")
     print(f"= {(targets.data - outputs.data).ravel().round(6)}")
     print()
     rows = [
-        ("ΔW_ho = −α·∂E/∂W_ho, autodiff", autodiff_ho),
-        ("ΔW_ho = α·(e∗o_k(1−o_k))·o_jᵀ, closed form", exact_ho),
-        ("ΔW_ih = −α·∂E/∂W_ih, autodiff", autodiff_ih),
-        ("ΔW_ih with W_hoᵀ·(e∗o_k(1−o_k)), closed form", exact_ih),
-        ("ΔW_ih with W_hoᵀ·e, the book's code", book_ih),
+        ("ΔWₕₒ = −α·∂E/∂Wₕₒ, autodiff", autodiff_ho),
+        ("ΔWₕₒ = α·(e∗oₖ(1−oₖ))·oⱼᵀ, closed form", exact_ho),
+        ("ΔWᵢₕ = −α·∂E/∂Wᵢₕ, autodiff", autodiff_ih),
+        ("ΔWᵢₕ with Wₕₒᵀ·(e∗oₖ(1−oₖ)), closed form", exact_ih),
+        ("ΔWᵢₕ with Wₕₒᵀ·e, the book's code", book_ih),
     ]
     for title, values in rows:
         print(title)
@@ -58,9 +61,9 @@ def run_demo(seed: int = 0, learning_rate: float = 0.3) -> int:
     diff_ho = np.abs(autodiff_ho - exact_ho).max()
     diff_ih = np.abs(autodiff_ih - exact_ih).max()
     diff_book = np.abs(autodiff_ih - book_ih).max()
-    print(f"max |autodiff − closed form|: W_ho {diff_ho:.1e}, W_ih {diff_ih:.1e}")
+    print(f"max |autodiff − closed form|: Wₕₒ {diff_ho:.1e}, Wᵢₕ {diff_ih:.1e}")
     print(
-        f"max |autodiff − book's hidden rule|: W_ih {diff_book:.1e} (the book leaves out "
+        f"max |autodiff − book's hidden rule|: Wᵢₕ {diff_book:.1e} (the book leaves out "
         "the output sigmoid's slope o(1−o) when it sends the error back)"
     )
     agree = diff_ho < 1e-12 and diff_ih < 1e-12
@@ -113,16 +116,17 @@ def run_worked_example() -> int:
     example = textbook.worked_example()
     loss, weights = proofs.worked_example_network(half=True)
     rows = [
-        ("Σ_j w_j1·o_j = 2.0·0.4 + 3.0·0.5", "2.3", example.weighted_sum),
-        ("o_k = σ(2.3)", "0.909", example.output),
-        ("o_k(1 − o_k)", "0.083", example.slope),
-        ("∂E/∂w₁₁ = −e₁·o_k(1 − o_k)·o_j", "−0.0265", example.gradient),
+        ("Σⱼ wⱼ₁·oⱼ = 2.0·0.4 + 3.0·0.5", "2.3", example.weighted_sum),
+        ("oₖ = σ(2.3)", "0.909", example.output),
+        ("oₖ(1 − oₖ)", "0.083", example.slope),
+        ("∂E/∂w₁₁ = −e₁·oₖ(1 − oₖ)·oⱼ", "−0.0265", example.gradient),
         ("new w₁₁ = 2.0 − 0.1·∂E/∂w₁₁", "2.00265", example.new_weight),
     ]
     print("The book's 'Weight Update Worked Example'")
     print(f"the book: {textbook.BOOK}")
-    print("Given: w₁₁ = 2.0, w₂₁ = 3.0, hidden outputs o_j = 0.4 (node 1) and 0.5 (node 2),")
-    print("output error e₁ = 0.8 taken as given, α = 0.1; the book's loss E = ½Σ(t − o)²:")
+    print("Given: w₁₁ = 2.0, w₂₁ = 3.0, hidden outputs oⱼ = 0.4 (node 1) and 0.5 (node 2),")
+    print("output error e₁ = 0.8 taken as given, α = 0.1; E = ½Σ(t − o)², the loss whose")
+    print("gradient the book's formulas are (the book writes Σ(t − o)² and drops the 2, E3):")
     print(f"  {'quantity':<32} {'the text':>9} {'computed':>12}")
     for name, text, value in rows:
         print(f"  {name:<32} {text:>9} {value:>12.6f}")
@@ -132,17 +136,21 @@ def run_worked_example() -> int:
     consistent = textbook.worked_example(error=0.99 - example.output)
     print("Where the text slips (docs/errata.md, E9):")
     print(
-        f"  e₁ = t₁ − o_k = 0.8 with o_k = {example.output:.3f} needs a target t₁ = "
+        f"  e₁ = t₁ − oₖ = 0.8 with oₖ = {example.output:.3f} needs a target t₁ = "
         f"{target:.3f}, outside a sigmoid's range (0, 1);"
     )
     print(
-        f"  with the book's target 0.99, e₁ = {0.99 - example.output:.4f} and "
+        f"  with t₁ = 0.99 (the book's MNIST targets are 0.01 and 0.99), "
+        f"e₁ = {0.99 - example.output:.4f} and "
         f"∂E/∂w₁₁ = {consistent.gradient:.5f}."
     )
     print(
-        f"  Its own rounded factors give −0.8 × 0.083 × 0.4 = {rounded:.5f} (new w₁₁ "
-        f"{2.0 - 0.1 * rounded:.6f}); −0.0265 and 2.00265 need the unrounded slope "
-        f"{example.slope:.4f}."
+        f"  Its product −0.0265 (new w₁₁ 2.00265) is right: the unrounded slope "
+        f"{example.slope:.4f} gives it."
+    )
+    print(
+        f"  What slips is the slope printed beside it, 0.083: −0.8 × 0.083 × 0.4 = "
+        f"{rounded:.5f} (new w₁₁ {2.0 - 0.1 * rounded:.6f})."
     )
     print()
     print("autodiff, factor by factor (E = ½Σ(t − o)²: the ½ cancels the square's 2):")
