@@ -102,6 +102,9 @@ def test_comparisons_on_the_demo_network_give_the_numbers_the_pages_quote_by_han
     np.testing.assert_allclose(e8_rows[1].closed_form, hidden_book)
     np.testing.assert_allclose(e8_rows[1].autodiff, hidden_exact)
     np.testing.assert_allclose(np.abs(hidden_book - hidden_exact).max(), e8_rows[1].difference)
+    # `demo`'s first number, on docs/textbook.md: E = ½Σ(t − o)² = 0.422943
+    assert f"{0.5 * float(np.sum((t - o) ** 2)):.6f}" == "0.422943"
+    assert f"{proofs.book_network_loss(seed=0).item():.6f}" == "0.422943"
     # "8 formulas agree with autodiff; 5 differ", the agreeing ones "far below 1e-12"
     assert (sum(c.agrees for c in rows), len(rows) - sum(c.agrees for c in rows)) == (8, 5)
     assert sorted(c.erratum for c in rows if not c.agrees) == ["E1", "E3", "E5, E6", "E8", "E8"]

@@ -150,14 +150,14 @@ def test_erratum_e1_proportional_split_is_not_the_gradient_nor_a_rescaled_transp
 
 
 def test_erratum_e1_course_proportional_example_gives_0_037():
-    # text 001: e₁ = 0.08 split over weights 0.6, 0.4, 0.1, 0.2 into output 1
+    # python-course.eu: e₁ = 0.08 split over weights 0.6, 0.4, 0.1, 0.2 into output 1
     w_ho = np.array([[0.6, 0.4, 0.1, 0.2]])
     share = textbook.proportional_hidden_errors(w_ho, np.array([[0.08]]))
     assert round(share[0, 0], 3) == 0.037  # 0.08 · 0.6 / 1.3 = 0.0369…
 
 
 def test_erratum_e2_course_matrix_with_one_denominator_is_not_the_proportional_split():
-    # Text 001 divides every entry, in both columns, by Σᵢ wᵢ₁; column 2 needs Σᵢ wᵢ₂.
+    # python-course.eu divides every entry, in both columns, by Σᵢ wᵢ₁; column 2 needs Σᵢ wᵢ₂.
     w = np.array([[0.6, 0.1], [0.4, 0.5], [0.1, 0.3], [0.2, 0.7]])  # w[i, k]: hidden i → out k
     e = np.array([[0.08], [0.05]])
     as_printed = (w / w[:, 0].sum()) @ e
@@ -169,7 +169,7 @@ def test_erratum_e2_course_matrix_with_one_denominator_is_not_the_proportional_s
 
 
 def test_erratum_e2_course_last_row_with_w22_is_not_the_transpose_rule():
-    # Text 001's unnormalised matrix has last row (w₄₁, w₂₂) where (w₄₁, w₄₂) belongs.
+    # python-course.eu's unnormalised matrix has last row (w₄₁, w₂₂) where (w₄₁, w₄₂) belongs.
     w = np.array([[0.6, 0.1], [0.4, 0.5], [0.1, 0.3], [0.2, 0.7]])  # w[i, k]: hidden i → out k
     e = np.array([[0.08], [0.05]])
     as_printed = w.copy()
@@ -197,6 +197,9 @@ def test_erratum_e3_worked_example_without_the_half_gives_minus_0_053():
     loss, weights = proofs.worked_example_network(half=False)
     (g,) = grad(loss, weights)
     assert round(g.data[0, 0], 4) == -0.0530
+    s = sigmoid(2.3)  # by hand, the 2 of the square stays: 2 · (−0.8) · σ(1 − σ) · 0.4
+    assert g.data[0, 0] == pytest.approx(2 * -0.8 * s * (1 - s) * 0.4, rel=1e-12)
+    assert f"{2 * -0.8 * s * (1 - s) * 0.4:.6f}" == "-0.053005"  # the errata page's number
 
 
 def test_erratum_e4_plus_o_j_instead_of_times_o_j_is_not_the_gradient():

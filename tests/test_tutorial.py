@@ -265,11 +265,11 @@ def test_ch01_neuron_weight_gradient_matches_finite_differences() -> None:
 
 def test_ch02_proportional_split_reproduces_the_texts_examples() -> None:
     split = _solutions("ch02_sharing_the_error").proportional_split
-    # text 001: one output, e₁ = 0.08, weights 0.6, 0.4, 0.1, 0.2: 0.08 · 0.6 / 1.3 = 0.037
+    # python-course.eu: one output, e₁ = 0.08, weights 0.6, 0.4, 0.1, 0.2: 0.08 · 0.6 / 1.3 = 0.037
     single = split(np.array([[0.6, 0.4, 0.1, 0.2]]), np.array([[0.08]]))
     assert single[0, 0] == pytest.approx(0.08 * 0.6 / 1.3)
     assert round(float(single[0, 0]), 3) == 0.037
-    # text 000's 2 × 2 matrix: hidden 1 gets w₁₁/(w₁₁ + w₂₁)·e₁ + w₁₂/(w₁₂ + w₂₂)·e₂
+    # the book's 2 × 2 matrix: hidden 1 gets w₁₁/(w₁₁ + w₂₁)·e₁ + w₁₂/(w₁₂ + w₂₂)·e₂
     w11, w21, w12, w22, e1, e2 = 2.0, 3.0, 1.0, 4.0, 0.8, 0.5
     by_hand = [w11 / (w11 + w21) * e1 + w12 / (w12 + w22) * e2,
                w21 / (w21 + w11) * e1 + w22 / (w22 + w12) * e2]  # fmt: skip

@@ -67,8 +67,9 @@ def sigmoid_derivative(x: Array) -> Array:
 
 
 def hidden_errors(weights_hidden_output: Array, output_errors: Array) -> Array:
-    """error_hidden = Wₕₒᵀ · error_output (the book's "backpropagating errors with matrix
-    multiplication": the output errors split back along the links, unnormalised)."""
+    """The hidden errors Wₕₒᵀ · e, e the output errors (the book's "backpropagating errors
+    with matrix multiplication": the output errors split back along the links,
+    unnormalised)."""
     return weights_hidden_output.T @ output_errors
 
 
@@ -178,8 +179,9 @@ def _two_layer_updates(
 
 @dataclass(frozen=True)
 class WorkedExample:
-    """The numbers of the book's worked example, each computed from the givens (unrounded;
-    the text rounds the slope to 0.083 but multiplies as if it were 0.0828, see E9)."""
+    """The numbers of the book's worked example, each computed from the givens, unrounded:
+    the text's product −0.0265 and new weight 2.00265 are these; the slope it prints beside
+    them, 0.083, is rounded (erratum E9)."""
 
     weighted_sum: float  # Σⱼ wⱼ₁ · oⱼ = 2.0·0.4 + 3.0·0.5 = 2.3
     output: float  # oₖ = σ(2.3) ≈ 0.909, the output node's output
