@@ -20,7 +20,7 @@ def test_version_prints_the_package_version(capsys):
 def test_demo_shows_autodiff_agreeing_with_the_closed_forms(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "ΔW_ho = α·(e∗o_k(1−o_k))·o_jᵀ, closed form" in out
+    assert "ΔWₕₒ = α·(e∗oₖ(1−oₖ))·oⱼᵀ, closed form" in out
     assert "autodiff agrees with the closed forms" in out
 
 
@@ -28,7 +28,9 @@ def test_demo_keeps_e_for_the_error_vector_and_gives_a_standard_deviation(capsys
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "N(0, σ = 3^−½)" in out and "1/3" not in out  # a standard deviation, not a variance
-    assert "the book's loss E = ½Σ(t − o)²" in out
+    # ½Σ(t − o)² is the loss the book's formulas differentiate, never "the book's loss"
+    assert "E = ½Σ(t − o)² = " in out and "the book's formulas are" in out
+    assert "book's loss" not in out and "book's E" not in out
     assert "e = t − o" in out and "E∗" not in out  # E is the loss only, e the error vector
 
 
@@ -50,12 +52,12 @@ def test_worked_example_says_what_the_slips_are(capsys):
     assert main(["worked-example"]) == 0
     out = capsys.readouterr().out
     o_k = sigmoid(2.3)
-    assert "o_j = 0.4" in out and "o_k = σ(2.3)" in out  # hidden output, output node's output
+    assert "oⱼ = 0.4" in out and "oₖ = σ(2.3)" in out  # hidden output, output node's output
     assert f"needs a target t₁ = {o_k + 0.8:.3f}" in out and "1.709" in out
     rounded = -0.8 * 0.083 * 0.4  # the text's own rounded factors
     assert f"{rounded:.5f}" in out and f"{2.0 - 0.1 * rounded:.6f}" in out
     assert "-0.02656" in out and "2.002656" in out
-    assert "Rashid" in out and "Text 000" not in out
+    assert "Rashid" in out and "Text 000" not in out and "book's loss" not in out
 
 
 def test_demo_rejects_a_non_positive_learning_rate(capsys):
@@ -116,3 +118,36 @@ def test_train_help_says_how_the_learning_rate_goes_with_the_batch_size(capsys):
     out = capsys.readouterr().out
     assert "mean of the per-sample steps" in out
     assert "raise --lr" in out and "--batch-size 32 --lr 2" in out
+
+
+def test_every_command_says_in_its_help_what_it_does(capsys):
+    from tinygrad_edu.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if a.dest == "command"]
+    for name, command in commands.choices.items():
+        assert command.description and command.description.rstrip().endswith("."), name
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert " ".join(command.description.split()[:6]) in out, name
+        for action in command._actions:
+            assert action.help, f"{name} {action.option_strings} has no help text"
+
+
+def test_the_tagline_says_what_the_command_does_not_that_it_proves_the_texts(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "prove" not in out
+    assert "checks the backpropagation formulas of two texts" in out
+    assert "which agree and which differ" in out
+
+
+def test_a_learning_rate_that_is_not_a_number_gets_a_plain_message(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--lr", "abc"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --lr: must be a positive number, got 'abc'" in err
+    assert "_positive_float" not in err and "invalid" not in err

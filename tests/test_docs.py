@@ -15,6 +15,7 @@ import contextlib
 import io
 import re
 import runpy
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,3 +284,123 @@ def test_every_erratum_of_the_page_has_the_one_line_summary_the_cli_prints():
     text = (ROOT / "docs" / "errata.md").read_text(encoding="utf-8")
     headings = re.findall(r"^## (E\d+):", text, re.MULTILINE)
     assert headings == list(textbook.ERRATA)
+
+
+# --------------------------------------------------------------------------- what the pages say
+
+CHAPTERS = sorted((ROOT / "docs" / "tutorial").glob("[0-9][0-9]_*.py"))
+SOLUTIONS = sorted((ROOT / "docs" / "tutorial" / "solutions").glob("*.py"))
+OWNED_ELSEWHERE = {"docs/replay.md", "docs/performance.md"}
+"""Pages whose text other work owns; they are checked when that work lands."""
+
+UNDERSCORE_SUBSCRIPT = re.compile(
+    r"(?<![A-Za-z0-9_])(?:Σ|ΔW|∂W|Δw|[oOtTeEwWhxgS])_(?:jk|ij|ik|mk|j1|ho|ih|[jkinm])"
+    r"(?![A-Za-z0-9_\[]|\.[A-Za-z_])"
+)
+"""A formula's subscript written with an underscore (o_j, w_jk, W_hoᵀ): the site shows the
+underscore, so formulas write oⱼ, wⱼₖ, Wₕₒᵀ; code keeps its names (`W_ho`, `W_ho[k, j]`)."""
+
+
+def prose_lines(page: Path) -> list[tuple[int, str]]:
+    """(line number, text) of a page's prose or a chapter's markdown, code spans removed."""
+    text = page.read_text(encoding="utf-8")
+    found: list[tuple[int, str]] = []
+    if page.suffix == ".md":
+        fence = None
+        for number, line in enumerate(text.splitlines(), 1):
+            opening = FENCE.match(line.strip())
+            if opening and (fence is None or line.strip() == fence):
+                fence = opening.group(1) if fence is None else None
+                continue
+            if fence is None:
+                found.append((number, line))
+    else:
+        markdown = False
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.startswith("# %%"):
+                markdown = "[markdown]" in line
+            elif markdown and line.startswith("#"):
+                found.append((number, line[1:]))
+    return [(number, re.sub(r"`[^`]*`", "", line)) for number, line in found]
+
+
+def _cli_output(*argv: str) -> str:
+    from tinygrad_edu.cli import main
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(list(argv)) == 0
+    return printed.getvalue()
+
+
+def test_formulas_write_their_subscripts_as_subscripts():
+    places = [p for p in PAGES if p.relative_to(ROOT).as_posix() not in OWNED_ELSEWHERE]
+    found = [
+        f"{page.relative_to(ROOT)}:{number}: {match}"
+        for page in places + CHAPTERS
+        for number, line in prose_lines(page)
+        for match in UNDERSCORE_SUBSCRIPT.findall(line)
+    ]
+    for command in ("demo", "check", "worked-example"):
+        found += [
+            f"tinygrad-edu {command}: {m}"
+            for m in UNDERSCORE_SUBSCRIPT.findall(_cli_output(command))
+        ]
+    assert not found, "\n".join(found)
+
+
+def test_the_sources_are_named_as_the_book_and_python_course_eu_never_by_a_file():
+    from tinygrad_edu import textbook
+
+    texts = {
+        path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
+        for path in [*PAGES, *CHAPTERS, *SOLUTIONS]
+    }
+    texts |= {f"tinygrad-edu {c}": _cli_output(c) for c in ("check", "worked-example")}
+    texts["textbook.BOOK, textbook.COURSE"] = textbook.BOOK + textbook.COURSE
+    wrong = re.compile(r"\btexts? 00[01]\b|/work/|shared/textbook|\b00[01]_[0-9a-f]{8}", re.I)
+    found = [
+        f"{name}: {m.group(0)!r}" for name, text in texts.items() for m in wrong.finditer(text)
+    ]
+    assert not found, "\n".join(found)
+    start_here = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    sources = start_here[start_here.index("## The two sources") :]
+    sources = " ".join(sources[: sources.index("\n## ")].split())
+    assert "reader's study notes on its pages 80–100" in sources
+    assert '"Backpropagation in Neural Networks"' in sources and "python-course.eu" in sources
+    assert "What was checked against what" in sources
+
+
+def test_half_the_squared_error_is_never_called_the_books_loss():
+    # The book writes E = Σ(t − o)² and then drops the 2: its formulas are the gradient of
+    # ½Σ(t − o)², a loss it never writes down (docs/errata.md, E3).
+    from tinygrad_edu import cli, proofs, textbook
+    from tinygrad_edu.explore import explore
+
+    texts = {
+        path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
+        for path in [*PAGES, *CHAPTERS, *SOLUTIONS]
+    }
+    for module in (cli, proofs, textbook):
+        texts[module.__name__] = Path(module.__file__).read_text(encoding="utf-8")
+    texts |= {f"tinygrad-edu {c}": _cli_output(c) for c in ("demo", "worked-example")}
+    if shutil.which("dot") is not None:  # the page renders its drawings with Graphviz
+        texts["the explorer's page"] = explore(proofs.book_network_loss()).html()
+    wrong = re.compile(r"book'?s (?:loss|E)\b(?:[^.\n]{0,12})½|book'?s loss|texts' E = ½", re.I)
+    found = [
+        f"{name}: {m.group(0)!r}" for name, text in texts.items() for m in wrong.finditer(text)
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_notebooks_converted_as_the_tutorial_says_are_ignored_by_git():
+    import subprocess
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    index = (ROOT / "docs" / "tutorial" / "index.md").read_text(encoding="utf-8")
+    converted = re.findall(r"jupyter lab (docs/tutorial/\S+\.ipynb)", index)
+    assert converted
+    for path in [*converted, "docs/tutorial/.ipynb_checkpoints/x.ipynb"]:
+        ignored = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT, check=False)
+        assert ignored.returncode == 0, f"git would list {path} as untracked"

@@ -60,6 +60,67 @@ def test_every_comparison_agrees_exactly_unless_a_slip_is_named():
         np.testing.assert_allclose(c.autodiff, c.finite_difference, rtol=1e-5, atol=1e-8)
 
 
+def test_comparisons_on_the_demo_network_give_the_numbers_the_pages_quote_by_hand():
+    # The rows of `tinygrad-edu check` that docs/errata.md and docs/textbook.md quote, each
+    # recomputed here in plain numpy from the demo network's weights.
+    w_ih, w_ho, x, t = book_demo_network(seed=0)
+    h = sigmoid(w_ih @ x)
+    o = sigmoid(w_ho @ h)
+    e = t - o
+    linear_e = t - w_ho @ h  # a linear output layer, o = Wₕₒ·h
+    split = np.array([sum(linear_e[k, 0] * w_ho[k, j] / w_ho[k].sum() for k in range(3))
+                      for j in range(3)])  # fmt: skip
+    slope_out, slope_hidden = o * (1 - o), h * (1 - h)
+    by_hand = {  # erratum: (closed form, autodiff), first elements
+        "E1": (split[0], (w_ho.T @ linear_e)[0, 0]),
+        "E3": ((-(e * slope_out) @ h.T)[0, 0], 2 * (-(e * slope_out) @ h.T)[0, 0]),
+        "E5, E6": ((e * slope_out * o)[0, 0], (-(e * slope_out) @ h.T)[0, 0]),
+    }
+    hidden_book = 0.3 * ((w_ho.T @ e) * slope_hidden) @ x.T
+    hidden_exact = 0.3 * ((w_ho.T @ (e * slope_out)) * slope_hidden) @ x.T
+    rows = proofs.comparisons(seed=0)
+    differing = {c.erratum: c for c in rows if not c.agrees}
+    for erratum, (closed_form, autodiff) in by_hand.items():
+        assert np.ravel(differing[erratum].closed_form)[0] == pytest.approx(closed_form)
+        assert np.ravel(differing[erratum].autodiff)[0] == pytest.approx(autodiff)
+    quoted = {  # as the pages print them
+        "E1": ("+2.072847", "-3.742773", "5.8e+00"),
+        "E3": ("+0.045756", "+0.091511", "7.9e-02"),
+        "E5, E6": ("-0.027387", "+0.045756", "1.1e-01"),
+    }
+    for erratum, (closed_form, autodiff, difference) in quoted.items():
+        row = differing[erratum]
+        assert f"{np.ravel(row.closed_form)[0]:+.6f}" == closed_form
+        assert f"{np.ravel(row.autodiff)[0]:+.6f}" == autodiff
+        assert f"{row.difference:.1e}" == difference
+    e8_rows = [c for c in rows if c.erratum == "E8"]
+    assert [f"{np.ravel(c.closed_form)[0]:+.6f}" for c in e8_rows] == ["-0.637100", "-0.041688"]
+    assert [f"{np.ravel(c.autodiff)[0]:+.6f}" for c in e8_rows] == ["-0.083464", "-0.005461"]
+    assert [f"{c.difference:.1e}" for c in e8_rows] == ["5.5e-01", "3.6e-02"]
+    np.testing.assert_allclose(e8_rows[0].closed_form, w_ho.T @ e)
+    np.testing.assert_allclose(e8_rows[0].autodiff, w_ho.T @ (e * slope_out))
+    np.testing.assert_allclose(e8_rows[1].closed_form, hidden_book)
+    np.testing.assert_allclose(e8_rows[1].autodiff, hidden_exact)
+    np.testing.assert_allclose(np.abs(hidden_book - hidden_exact).max(), e8_rows[1].difference)
+    # `demo`'s first number, on docs/textbook.md: E = ½Σ(t − o)² = 0.422943
+    assert f"{0.5 * float(np.sum((t - o) ** 2)):.6f}" == "0.422943"
+    assert f"{proofs.book_network_loss(seed=0).item():.6f}" == "0.422943"
+    # "8 formulas agree with autodiff; 5 differ", the agreeing ones "far below 1e-12"
+    assert (sum(c.agrees for c in rows), len(rows) - sum(c.agrees for c in rows)) == (8, 5)
+    assert sorted(c.erratum for c in rows if not c.agrees) == ["E1", "E3", "E5, E6", "E8", "E8"]
+    assert all(c.difference < 1e-12 for c in rows if c.agrees)
+
+
+def test_the_row_above_each_documented_slip_is_the_right_formula_and_agrees():
+    # docs/errata.md: above the split (E1) the transpose rule on the same linear layer
+    # agrees; above the row without the ½ (E3) the row with it agrees
+    rows = proofs.comparisons(seed=0)
+    for erratum, words in (("E1", "linear output layer"), ("E3", "E = ½Σ(t − o)²")):
+        position = next(n for n, c in enumerate(rows) if c.erratum == erratum)
+        above = rows[position - 1]
+        assert above.agrees and words in above.formula
+
+
 # --------------------------------------------------------------------------- explain
 
 
@@ -94,9 +155,9 @@ def test_explain_names_each_factor_of_the_worked_example_in_the_books_words():
     o_k = sigmoid(2.3)  # the text's σ(2.3), computed here
     assert steps[0].book.startswith("½")
     assert steps[1].book.startswith("2 (from the square)")
-    assert steps[2].book == "(o_k − t_k) = −e_k (output error e_k = 0.8)"
-    assert steps[3].book == f"o_k(1 − o_k) (sigmoid slope, o_k = {o_k:.4g})"
-    assert steps[4].book == "o_j (hidden output 1, 0.4)"  # the input w₁₁ multiplies
+    assert steps[2].book == "(oₖ − tₖ) = −eₖ (output error eₖ = 0.8)"
+    assert steps[3].book == f"oₖ(1 − oₖ) (sigmoid slope, oₖ = {o_k:.4g})"
+    assert steps[4].book == "oⱼ (hidden output 1, 0.4)"  # the input w₁₁ multiplies
 
 
 def test_explain_names_the_weights_a_hidden_gradient_passes_through():
@@ -110,7 +171,7 @@ def test_explain_names_the_weights_a_hidden_gradient_passes_through():
         assert through.book.startswith(f"{symbol} (weight hidden 1 → output {k + 1}, ")
         assert through.factor == pytest.approx(w_ho[k, 0])
         assert f"{w_ho[k, 0]:.4g})" in through.book
-        assert path.steps[-1].book == f"x_i (input 1, {x[0, 0]:.4g})"
+        assert path.steps[-1].book == f"xᵢ (input 1, {x[0, 0]:.4g})"
 
 
 def test_explain_table_has_aligned_columns():

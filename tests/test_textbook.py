@@ -150,14 +150,14 @@ def test_erratum_e1_proportional_split_is_not_the_gradient_nor_a_rescaled_transp
 
 
 def test_erratum_e1_course_proportional_example_gives_0_037():
-    # text 001: e₁ = 0.08 split over weights 0.6, 0.4, 0.1, 0.2 into output 1
+    # python-course.eu: e₁ = 0.08 split over weights 0.6, 0.4, 0.1, 0.2 into output 1
     w_ho = np.array([[0.6, 0.4, 0.1, 0.2]])
     share = textbook.proportional_hidden_errors(w_ho, np.array([[0.08]]))
     assert round(share[0, 0], 3) == 0.037  # 0.08 · 0.6 / 1.3 = 0.0369…
 
 
 def test_erratum_e2_course_matrix_with_one_denominator_is_not_the_proportional_split():
-    # Text 001 divides every entry, in both columns, by Σᵢ wᵢ₁; column 2 needs Σᵢ wᵢ₂.
+    # python-course.eu divides every entry, in both columns, by Σᵢ wᵢ₁; column 2 needs Σᵢ wᵢ₂.
     w = np.array([[0.6, 0.1], [0.4, 0.5], [0.1, 0.3], [0.2, 0.7]])  # w[i, k]: hidden i → out k
     e = np.array([[0.08], [0.05]])
     as_printed = (w / w[:, 0].sum()) @ e
@@ -169,7 +169,7 @@ def test_erratum_e2_course_matrix_with_one_denominator_is_not_the_proportional_s
 
 
 def test_erratum_e2_course_last_row_with_w22_is_not_the_transpose_rule():
-    # Text 001's unnormalised matrix has last row (w₄₁, w₂₂) where (w₄₁, w₄₂) belongs.
+    # python-course.eu's unnormalised matrix has last row (w₄₁, w₂₂) where (w₄₁, w₄₂) belongs.
     w = np.array([[0.6, 0.1], [0.4, 0.5], [0.1, 0.3], [0.2, 0.7]])  # w[i, k]: hidden i → out k
     e = np.array([[0.08], [0.05]])
     as_printed = w.copy()
@@ -197,6 +197,9 @@ def test_erratum_e3_worked_example_without_the_half_gives_minus_0_053():
     loss, weights = proofs.worked_example_network(half=False)
     (g,) = grad(loss, weights)
     assert round(g.data[0, 0], 4) == -0.0530
+    s = sigmoid(2.3)  # by hand, the 2 of the square stays: 2 · (−0.8) · σ(1 − σ) · 0.4
+    assert g.data[0, 0] == pytest.approx(2 * -0.8 * s * (1 - s) * 0.4, rel=1e-12)
+    assert f"{2 * -0.8 * s * (1 - s) * 0.4:.6f}" == "-0.053005"  # the errata page's number
 
 
 def test_erratum_e4_plus_o_j_instead_of_times_o_j_is_not_the_gradient():
@@ -208,6 +211,7 @@ def test_erratum_e4_plus_o_j_instead_of_times_o_j_is_not_the_gradient():
     assert g.data[0, 0] == pytest.approx(times, rel=1e-12)
     assert plus == pytest.approx(0.3337, abs=1e-4)  # −0.0663 + 0.4: not even the sign
     assert abs(plus - g.data[0, 0]) > 0.3
+    assert abs(plus) > 12 * abs(times)  # the page: "more than twelve times the size"
 
 
 @given(layers())
@@ -245,8 +249,17 @@ def test_erratum_e8_book_hidden_rule_is_not_the_gradient_of_its_error():
     np.testing.assert_allclose(book_ho, exact_ho)  # the output layer is right
     assert np.abs(book_ih - exact_ih).max() > 0.01  # the hidden layer is not
     # each output's error is weighted 1 instead of o(1 − o) ≤ 1/4: on this network (and
-    # typically) the book's hidden step is much larger
-    assert np.linalg.norm(book_ih) > 4 * np.linalg.norm(exact_ih)
+    # typically) the book's hidden step is much larger. The page: the first entry is
+    # −0.041688 against −0.005461, 7.6 times, and the whole matrix 6.7 times as large.
+    h = sigmoid(w_ih @ x)
+    o = sigmoid(w_ho @ h)
+    by_hand_book = 0.3 * ((w_ho.T @ (t - o)) * h * (1 - h)) @ x.T
+    by_hand_exact = 0.3 * ((w_ho.T @ ((t - o) * o * (1 - o))) * h * (1 - h)) @ x.T
+    np.testing.assert_allclose(book_ih, by_hand_book, rtol=1e-12)
+    np.testing.assert_allclose(exact_ih, by_hand_exact, rtol=1e-12)
+    assert (f"{book_ih[0, 0]:.6f}", f"{exact_ih[0, 0]:.6f}") == ("-0.041688", "-0.005461")
+    assert round(book_ih[0, 0] / exact_ih[0, 0], 1) == 7.6
+    assert round(np.linalg.norm(book_ih) / np.linalg.norm(exact_ih), 1) == 6.7
 
 
 def test_erratum_e8_book_hidden_step_can_point_against_the_gradient_step():
@@ -262,6 +275,25 @@ def test_erratum_e8_book_hidden_step_can_point_against_the_gradient_step():
     book_ih, _ = textbook.book_weight_updates(w_ih, w_ho, x, t, 0.3)
     exact_ih, _ = textbook.exact_weight_updates(w_ih, w_ho, x, t, 0.3)
     assert exact_ih[0, 0] < 0 < book_ih[0, 0]
+    # the numbers the page gives, to its three decimals
+    o = np.array([sigmoid(-5.0 * 0.5), sigmoid(0.5 * 0.5)])
+    e, slope = 0.01 - o, o * (1 - o)
+    shown = {
+        "o": (0.076, 0.562),
+        "e": (-0.066, -0.552),
+        "slopes": (0.070, 0.246),
+        "weighed by 1": (0.329, -0.276),
+        "weighed by the slope": (0.023, -0.068),
+    }
+    by_hand = {
+        "o": o,
+        "e": e,
+        "slopes": slope,
+        "weighed by 1": np.array([-5.0, 0.5]) * e,
+        "weighed by the slope": np.array([-5.0, 0.5]) * e * slope,
+    }
+    for name, values in shown.items():
+        np.testing.assert_allclose(by_hand[name], values, atol=5e-4, err_msg=name)
 
 
 @given(book_networks())
@@ -293,14 +325,22 @@ def test_erratum_e8_book_hidden_rule_is_the_cross_entropy_gradient_of_the_hidden
 
 def test_erratum_e9_worked_example_error_needs_a_target_outside_a_sigmoids_range():
     example = textbook.worked_example()
-    target = example.output + 0.8  # t₁ = o₁ + e₁
+    target = example.output + 0.8  # t₁ = oₖ + e₁
     assert target == pytest.approx(1.709, abs=1e-3)
     assert target > 1  # no sigmoid output (and none of the book's targets) reaches it
+    # with any target in [0, 1], e₁ = t₁ − oₖ lies between −0.909 and 0.091
+    o_k = sigmoid(2.0 * 0.4 + 3.0 * 0.5)
+    assert (round(0 - o_k, 3), round(1 - o_k, 3)) == (-0.909, 0.091)
+    # with t₁ = 0.99 the gradient is "about ten times smaller": −0.8 becomes 0.99 − oₖ
+    with_099 = -(0.99 - o_k) * o_k * (1 - o_k) * 0.4
+    assert round(with_099, 5) == -0.00269
+    assert 9.5 < example.gradient / with_099 < 10.5
 
 
-def test_erratum_e9_worked_example_rounded_factors_do_not_give_the_texts_product():
-    # The text shows e₁ = 0.8, o_k(1 − o_k) = 0.083 and o_j = 0.4, then "−0.0265": by hand,
-    # −0.8 · 0.083 · 0.4 = −0.02656 (→ w₁₁ = 2.002656); only the unrounded slope gives −0.0265.
+def test_erratum_e9_worked_example_product_is_right_but_its_printed_slope_is_rounded():
+    # The text shows e₁ = 0.8, oₖ(1 − oₖ) = 0.083 and oⱼ = 0.4, then "−0.0265": that product
+    # is right (the unrounded slope gives −0.026502), but the printed 0.083 is rounded, and
+    # by hand −0.8 · 0.083 · 0.4 = −0.02656 (→ w₁₁ = 2.002656).
     example = textbook.worked_example()
     assert round(example.slope, 3) == 0.083
     from_the_texts_factors = -0.8 * round(example.slope, 3) * 0.4

@@ -1,18 +1,29 @@
-"""The tutorial: every chapter runs as a script, and every exercise solution is right.
+"""The tutorial: every chapter runs as a script, what its prose says matches what it prints,
+and every exercise solution is right.
 
-Each solution is checked against a value found independently of it: a closed form written
-here, finite differences in plain numpy, or a hand calculation.
+Each chapter runs once per test session (`run_chapter`), cell by cell as the site build runs
+it, and the tests read its namespace and what each cell printed. A number in a chapter's
+prose must be one that the chapter prints, or one of the givens listed here; a claim about
+the printed numbers is checked against a value found independently: a closed form written
+here, finite differences in plain numpy, or a hand calculation. The same holds for the
+solutions.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
-import runpy
+import io
+import os
+import re
 import shutil
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -83,18 +94,145 @@ def test_the_chapters_are_there() -> None:
     assert set(WRITTEN) <= {c.name for c in CHAPTERS}
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
-def test_chapter_runs_as_a_script(
-    chapter: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("MPLBACKEND", "Agg")  # headless: a plot must never open a window
-    monkeypatch.chdir(ROOT)
+@dataclass(frozen=True)
+class Cell:
+    kind: str  # "markdown" or "code"
+    source: str  # a markdown cell's text without its "# " prefixes
+    line: int  # 1-based line of the cell's "# %%" marker
+    printed: str = ""  # what a code cell printed
+
+
+@dataclass(frozen=True)
+class ChapterRun:
+    cells: tuple[Cell, ...]
+    namespace: dict[str, Any]
+
+    @property
+    def printed(self) -> str:
+        return "".join(cell.printed for cell in self.cells)
+
+    @property
+    def prose(self) -> str:
+        return "\n".join(cell.source for cell in self.cells if cell.kind == "markdown")
+
+
+def chapter_cells(path: Path) -> list[Cell]:
+    """The cells of a chapter in jupytext's percent format (`# %%`, `# %% [markdown]`)."""
+    cells: list[Cell] = []
+    kind, start, lines = "", 0, []  # text before the first marker (the header) is no cell
+
+    def close() -> None:
+        if kind == "markdown":
+            text = "\n".join(line[2:] if line.startswith("# ") else line[1:] for line in lines)
+            cells.append(Cell(kind, text.strip(), start))
+        elif kind == "code":
+            cells.append(Cell(kind, "\n".join(lines).strip() + "\n", start))
+
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.startswith("# %%"):
+            close()
+            kind, start, lines = ("markdown" if "[markdown]" in line else "code"), number, []
+        else:
+            lines.append(line)
+    close()
+    return cells
+
+
+@functools.cache
+def run_chapter(name: str) -> ChapterRun:
+    """Runs a chapter once, as `python docs/tutorial/<name>` does but cell by cell, from the
+    repository root and headless, and keeps what each code cell printed."""
+    path = TUTORIAL / name
+    namespace: dict[str, Any] = {"__name__": "__main__", "__file__": str(path)}
+    cells = []
+    saved_backend, saved_cwd = os.environ.get("MPLBACKEND"), Path.cwd()
+    os.environ["MPLBACKEND"] = "Agg"  # headless: a plot must never open a window
+    os.chdir(ROOT)
     try:
-        runpy.run_path(str(chapter), run_name="__main__")
+        for cell in chapter_cells(path):
+            if cell.kind == "code":
+                printed = io.StringIO()
+                with contextlib.redirect_stdout(printed):
+                    exec(compile(cell.source, f"{path}:{cell.line}", "exec"), namespace)
+                cell = Cell(cell.kind, cell.source, cell.line, printed.getvalue())
+            cells.append(cell)
     finally:
+        os.chdir(saved_cwd)
+        if saved_backend is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = saved_backend
         if "matplotlib.pyplot" in sys.modules:  # plt.show() under Agg keeps them open
             sys.modules["matplotlib.pyplot"].close("all")
-    assert capsys.readouterr().out  # a chapter shows its numbers
+    return ChapterRun(tuple(cells), namespace)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def test_chapter_runs_as_a_script(chapter: Path) -> None:
+    run = run_chapter(chapter.name)
+    assert run.printed  # a chapter shows its numbers
+    assert [c.kind for c in run.cells].count("code") == len(
+        [line for line in chapter.read_text(encoding="utf-8").splitlines() if line == "# %%"]
+    )
+
+
+NUMBER = re.compile(r"(?<![\w.])[−+-]?\d+\.\d+(?:e[−+-]?\d+)?(?!\w)")
+
+GIVENS: dict[str, set[str]] = {
+    "02_sharing_the_error.py": {"0.2", "0.3", "0.4"},  # weights and outputs chosen, not computed
+    "05_training_on_digits.py": {"0.5"},  # the learning rate
+    "06_checking_gradients.py": {"2.3"},  # the point the slope is measured at
+    "08_where_the_texts_slip.py": {"0.5", "3.0"},  # the worked example's givens
+}
+"""Numbers a chapter's prose states as givens (its inputs), which it need not print."""
+
+
+def _shown_as(value: str, printed: float) -> bool:
+    """Whether ``printed``, rounded to the digits of ``value``, reads as ``value``."""
+    mantissa, _, exponent = value.lower().partition("e")
+    digits = len(mantissa.split(".")[1])
+    if exponent:
+        return f"{abs(printed):.{digits}e}" == f"{abs(float(value)):.{digits}e}"
+    return round(abs(printed), digits) == abs(float(value))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def test_every_number_in_a_chapters_prose_is_one_it_prints_or_a_given(chapter: Path) -> None:
+    run = run_chapter(chapter.name)
+    printed = [float(n.replace("−", "-")) for n in NUMBER.findall(run.printed)]
+    prose = re.sub(r"`[^`]*`", "", run.prose)  # code spans name things, they print nothing
+    unbacked = [
+        value
+        for value in (n.replace("−", "-") for n in NUMBER.findall(prose))
+        if value.lstrip("+-") not in GIVENS.get(chapter.name, set())
+        and not any(_shown_as(value, p) for p in printed)
+    ]
+    assert not unbacked, f"{chapter.name}: prose numbers that the chapter never prints: {unbacked}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def test_no_chapter_heading_holds_inline_code(chapter: Path) -> None:
+    # the notebook's table of contents drops code from a heading ("The slope of σ, found by")
+    headings = [
+        line
+        for cell in chapter_cells(chapter)
+        if cell.kind == "markdown"
+        for line in cell.source.splitlines()
+        if line.startswith("#")
+    ]
+    assert headings and not [h for h in headings if "`" in h]
+
+
+def test_the_chapters_before_chapter_8_name_only_the_errata_it_says_they_showed() -> None:
+    # chapter 8: "The chapters before have shown E1, E2, E3 and E8 already ... E4 to E7, E9
+    # and E10 are new"
+    named = set()
+    for chapter in CHAPTERS[:7]:
+        named |= set(re.findall(r"\bE(?:10|[1-9])\b", run_chapter(chapter.name).prose))
+    assert named == {"E1", "E2", "E3", "E8"}
+    assert "have shown E1, E2, E3 and E8 already" in " ".join(
+        run_chapter("08_where_the_texts_slip.py").prose.split()
+    )
 
 
 # --------------------------------------------------------------------------- chapter 1
@@ -127,11 +265,11 @@ def test_ch01_neuron_weight_gradient_matches_finite_differences() -> None:
 
 def test_ch02_proportional_split_reproduces_the_texts_examples() -> None:
     split = _solutions("ch02_sharing_the_error").proportional_split
-    # text 001: one output, e₁ = 0.08, weights 0.6, 0.4, 0.1, 0.2: 0.08 · 0.6 / 1.3 = 0.037
+    # python-course.eu: one output, e₁ = 0.08, weights 0.6, 0.4, 0.1, 0.2: 0.08 · 0.6 / 1.3 = 0.037
     single = split(np.array([[0.6, 0.4, 0.1, 0.2]]), np.array([[0.08]]))
     assert single[0, 0] == pytest.approx(0.08 * 0.6 / 1.3)
     assert round(float(single[0, 0]), 3) == 0.037
-    # text 000's 2 × 2 matrix: hidden 1 gets w₁₁/(w₁₁ + w₂₁)·e₁ + w₁₂/(w₁₂ + w₂₂)·e₂
+    # the book's 2 × 2 matrix: hidden 1 gets w₁₁/(w₁₁ + w₂₁)·e₁ + w₁₂/(w₁₂ + w₂₂)·e₂
     w11, w21, w12, w22, e1, e2 = 2.0, 3.0, 1.0, 4.0, 0.8, 0.5
     by_hand = [w11 / (w11 + w21) * e1 + w12 / (w12 + w22) * e2,
                w21 / (w21 + w11) * e1 + w22 / (w22 + w12) * e2]  # fmt: skip
@@ -164,14 +302,39 @@ def test_ch02_hidden_error_is_minus_the_finite_difference_gradient() -> None:
     np.testing.assert_allclose(found, -_finite_differences(error, h), atol=1e-9)
 
 
+def test_ch02_what_the_chapter_says_about_its_numbers_holds_by_hand() -> None:
+    ns = run_chapter("02_sharing_the_error.py").namespace
+    w_ho = ns["W_ho"]  # the chapter's two-output example, a linear output layer
+    e = ns["t"] - w_ho @ ns["h"]
+    # "(1.3 for output 1, 1.6 for output 2)": the sums of the weights into each output
+    assert [round(sum(row), 10) for row in w_ho.tolist()] == [1.3, 1.6]
+    # the split and the transpose rule written out node by node, as the texts write them
+    split = [sum(e[k, 0] * w_ho[k, j] / sum(w_ho[k]) for k in range(2)) for j in range(4)]
+    transpose = [sum(e[k, 0] * w_ho[k, j] for k in range(2)) for j in range(4)]
+    np.testing.assert_allclose(ns["proportional"].ravel(), split)
+    np.testing.assert_allclose(ns["transpose_rule"].ravel(), transpose)
+    ratios = np.array(transpose) / np.array(split)
+    assert len(set(np.round(ratios, 6))) == 4  # "all different": no common rescaling
+    assert split[3] > 0 > transpose[3]  # "hidden node 4 ... errors of opposite sign"
+    # the book's network, seed 0, with a linear output layer: "Every output's sum is
+    # negative", and the split sends +2.07 to hidden node 1 where the gradient says −3.74
+    w_ih, w_ho, x, t = book_demo_network(seed=0)
+    h = sigmoid(w_ih @ x)
+    assert (w_ho.sum(axis=1) < 0).all()
+    linear_errors = t - w_ho @ h
+    first_share = sum(linear_errors[k, 0] * w_ho[k, 0] / w_ho[k].sum() for k in range(3))
+    gradient = _finite_differences(lambda v: 0.5 * float(((t - w_ho @ v) ** 2).sum()), h)
+    assert round(first_share, 2) == 2.07 and round(-gradient[0, 0], 2) == -3.74
+    np.testing.assert_allclose(ns["split"][0, 0], first_share)
+
+
 # --------------------------------------------------------------------------- chapter 3
 
 
 @needs_dot
-def test_ch03_prints_the_texts_numbers(capsys: pytest.CaptureFixture[str]) -> None:
-    chapter = TUTORIAL / "03_chain_rule_for_one_weight.py"
-    namespace = runpy.run_path(str(chapter), run_name="__main__")
-    out = capsys.readouterr().out
+def test_ch03_prints_the_texts_numbers() -> None:
+    run = run_chapter("03_chain_rule_for_one_weight.py")
+    out, namespace = run.printed, run.namespace
     assert "new w₁₁       2.002650" in out  # the text's 2.00265, from the unrounded slope
     assert "= -0.02656, new w₁₁ = 2.00266" in out  # −0.8 × 0.083 × 0.4, rounded factors
     assert "σ(1 − σ)      0.082820" in out
@@ -179,6 +342,14 @@ def test_ch03_prints_the_texts_numbers(capsys: pytest.CaptureFixture[str]) -> No
         namespace["weights"].grad,
         _finite_differences(_worked_example_error, np.array([[2.0, 3.0]])),
     )
+    # "0.083 is 0.2 % larger than the slope": by hand, 0.083 / (σ(2.3)(1 − σ(2.3))) − 1
+    slope = sigmoid(2.3) * (1 - sigmoid(2.3))
+    assert f"{100 * (0.083 / slope - 1):.1f}" == "0.2"
+    assert "0.083 is 0.2 % larger than the slope 0.08282" in out
+    # the table of the library's worked example: the text's numbers beside the computed ones
+    for text, value in (("2.3", 2.3), ("0.909", sigmoid(2.3)), ("−0.0265", -0.8 * slope * 0.4)):
+        assert re.search(rf"{text} +{value:.6f}\n", out), (text, value)
+    assert "WorkedExample(" not in out  # no raw dataclass on the page
 
 
 def test_ch03_other_weight_matches_finite_differences() -> None:
@@ -294,6 +465,29 @@ def test_ch05_output_gradients_match_the_closed_forms() -> None:
     assert entropy / squared == pytest.approx(1 / (o * (1 - o)), rel=1e-9)
 
 
+def test_ch05_learning_curves_are_as_the_chapter_describes_them() -> None:
+    runs = run_chapter("05_training_on_digits.py").namespace["runs"]
+    exact, book, entropy = runs["exact"], runs["book"], runs["cross-entropy"]
+    assert len(exact) == len(book) == len(entropy) == 5
+    # "Both rules learn": the loss falls every epoch, and the test accuracy ends high
+    for history in (exact, book):
+        losses = [epoch.loss for epoch in history]
+        assert losses == sorted(losses, reverse=True)
+        assert history[-1].test_accuracy > 0.95
+    # "the book's gets ahead sooner": higher test accuracy after the first epoch
+    assert book[0].test_accuracy > exact[0].test_accuracy
+    # "the two rules that leave out the slope also end with the lower ½Σ(t − o)²"
+    assert book[-1].loss < exact[-1].loss and entropy[-1].loss < exact[-1].loss
+
+
+def test_ch05_the_books_hidden_step_is_the_cross_entropy_step_to_rounding_error() -> None:
+    out = run_chapter("05_training_on_digits.py").printed
+    squared = re.search(r"∂\(½Σ\(t − o\)²\)/∂Wᵢₕ: largest difference (\S+)", out)
+    entropy = re.search(r"∂\(cross-entropy\)/∂Wᵢₕ: largest difference (\S+)", out)
+    assert squared and entropy
+    assert float(entropy.group(1)) < 1e-12 < 1e-3 < float(squared.group(1))
+
+
 # --------------------------------------------------------------------------- chapter 6
 
 
@@ -324,6 +518,27 @@ def test_ch06_property_passes_for_the_books_formula_and_fails_without_the_slope(
     make(books, examples=10)()
     with pytest.raises(AssertionError):
         make(without_slope, examples=10)()
+
+
+def test_ch06_the_two_examples_it_reads_off_its_output_hold_by_hand() -> None:
+    out = run_chapter("06_checking_gradients.py").printed
+    # "At z = 2.3 backward says σ = 0.909, finite differences say σ(1 − σ) = 0.0828"
+    analytic = re.search(r"analytic \(backward\): (\S+)", out)
+    numeric = re.search(r"numeric +\(central differences[^:]*\): (\S+)", out)
+    assert analytic and numeric
+    s = sigmoid(2.3)
+    assert float(analytic.group(1)) == pytest.approx(s, abs=1e-9)
+    assert float(numeric.group(1)) == pytest.approx(s * (1 - s), abs=1e-8)
+    # "ACTUAL is the transpose rule, DESIRED the gradient −∂E/∂h: on a single sigmoid output
+    # they differ by exactly the slope o(1 − o)": read the shrunk network and both values
+    weight = float(re.search(r"weights=\[array\(\[\[(\S+?)\]\]\)\]", out).group(1))
+    inputs = float(re.search(r"inputs=array\(\[\[(\S+?)\]\]\)", out).group(1))
+    target = float(re.search(r"targets=array\(\[\[(\S+?)\]\]\)", out).group(1))
+    actual = float(re.search(r"ACTUAL: array\(\[\[(\S+?)\]\]\)", out).group(1))
+    desired = float(re.search(r"DESIRED: array\(\[\[(\S+?)\]\]\)", out).group(1))
+    o = sigmoid(weight * inputs)
+    assert actual == pytest.approx(weight * (target - o), abs=1e-6)  # Wₕₒᵀ · e
+    assert desired == pytest.approx(actual * o * (1 - o), abs=1e-6)
 
 
 # --------------------------------------------------------------------------- chapter 7
@@ -408,3 +623,24 @@ def test_ch08_newton_step_matches_second_differences_and_converges_to_the_target
     for _ in range(12):
         w = newton_step(w, 0.99)
     assert w == pytest.approx((np.log(99) - 1.5) / 0.4, abs=1e-9)  # σ(0.4·w + 1.5) = 0.99
+
+
+def test_ch08_newton_steps_with_the_texts_target_grow_by_about_2_5_without_end() -> None:
+    # The solution says: from w₁₁ = 2.0, with the text's target 1.709, w₁₁ "grows by about
+    # 2.5 per step without end". By hand: as oₖ → 1, with s = 1 − oₖ and c = t₁ − 1,
+    # E′ ≈ −0.4·c·s and E″ ≈ 0.16·c·s, so the Newton step −E′/E″ tends to 1/0.4 = 2.5.
+    newton_step = _solutions("ch08_where_the_texts_slip").newton_step
+    target, w, steps = sigmoid(2.3) + 0.8, 2.0, []
+    for _ in range(10):
+        new = newton_step(w, target)
+        steps.append(new - w)
+        w = new
+    assert all(2.4 < step < 2.75 for step in steps)
+    assert steps[-1] == pytest.approx(1 / 0.4, abs=1e-3)
+
+
+def test_ch05_solution_says_the_cross_entropy_corrects_about_405_times_faster() -> None:
+    # ≈ 405: at z = −6, 1/(o(1 − o)) = (1 + e⁶)(1 + e⁻⁶) = 2 + e⁶ + e⁻⁶, by hand
+    squared, entropy = _solutions("ch05_training_on_digits").output_gradients(-6.0, 0.99)
+    assert round(entropy / squared) == round(2 + np.exp(6) + np.exp(-6)) == 405
+    assert "≈ 405" in (TUTORIAL / "solutions" / "ch05_training_on_digits.py").read_text()

@@ -23,7 +23,7 @@ def _matrix(values: np.ndarray, indent: str) -> str:
 
 def run_demo(seed: int = 0, learning_rate: float = 0.3) -> int:
     """One SGD step of the book's 3-3-3 sigmoid network: autodiff beside the closed forms."""
-    loss = proofs.book_network_loss(seed)  # loss = ½Σ(t − o)², the book's E
+    loss = proofs.book_network_loss(seed)  # ½Σ(t − o)²: the book's formulas are its gradient
     tensors = proofs.tensors_by_name(loss)
     w_ih, w_ho = tensors["W_ih"], tensors["W_ho"]
     inputs, targets, outputs = tensors["inputs"], tensors["targets"], tensors["final_outputs"]
@@ -40,16 +40,19 @@ def run_demo(seed: int = 0, learning_rate: float = 0.3) -> int:
         f"inputs {inputs.data.ravel()}, targets {targets.data.ravel()}, α = {learning_rate}, "
         f"weights ~ N(0, σ = 3^−½), seed {seed}"
     )
-    print(f"the book's loss E = ½Σ(t − o)² = {loss.item():.6f}")
-    print(f"outputs o_k = {outputs.data.ravel().round(6)}, output errors e = t − o", end=" ")
+    print(
+        f"E = ½Σ(t − o)² = {loss.item():.6f}, the loss whose gradient the book's formulas are "
+        "(erratum E3)"
+    )
+    print(f"outputs oₖ = {outputs.data.ravel().round(6)}, output errors e = t − o", end=" ")
     print(f"= {(targets.data - outputs.data).ravel().round(6)}")
     print()
     rows = [
-        ("ΔW_ho = −α·∂E/∂W_ho, autodiff", autodiff_ho),
-        ("ΔW_ho = α·(e∗o_k(1−o_k))·o_jᵀ, closed form", exact_ho),
-        ("ΔW_ih = −α·∂E/∂W_ih, autodiff", autodiff_ih),
-        ("ΔW_ih with W_hoᵀ·(e∗o_k(1−o_k)), closed form", exact_ih),
-        ("ΔW_ih with W_hoᵀ·e, the book's code", book_ih),
+        ("ΔWₕₒ = −α·∂E/∂Wₕₒ, autodiff", autodiff_ho),
+        ("ΔWₕₒ = α·(e∗oₖ(1−oₖ))·oⱼᵀ, closed form", exact_ho),
+        ("ΔWᵢₕ = −α·∂E/∂Wᵢₕ, autodiff", autodiff_ih),
+        ("ΔWᵢₕ with Wₕₒᵀ·(e∗oₖ(1−oₖ)), closed form", exact_ih),
+        ("ΔWᵢₕ with Wₕₒᵀ·e, the book's code", book_ih),
     ]
     for title, values in rows:
         print(title)
@@ -58,9 +61,9 @@ def run_demo(seed: int = 0, learning_rate: float = 0.3) -> int:
     diff_ho = np.abs(autodiff_ho - exact_ho).max()
     diff_ih = np.abs(autodiff_ih - exact_ih).max()
     diff_book = np.abs(autodiff_ih - book_ih).max()
-    print(f"max |autodiff − closed form|: W_ho {diff_ho:.1e}, W_ih {diff_ih:.1e}")
+    print(f"max |autodiff − closed form|: Wₕₒ {diff_ho:.1e}, Wᵢₕ {diff_ih:.1e}")
     print(
-        f"max |autodiff − book's hidden rule|: W_ih {diff_book:.1e} (the book leaves out "
+        f"max |autodiff − book's hidden rule|: Wᵢₕ {diff_book:.1e} (the book leaves out "
         "the output sigmoid's slope o(1−o) when it sends the error back)"
     )
     agree = diff_ho < 1e-12 and diff_ih < 1e-12
@@ -113,16 +116,17 @@ def run_worked_example() -> int:
     example = textbook.worked_example()
     loss, weights = proofs.worked_example_network(half=True)
     rows = [
-        ("Σ_j w_j1·o_j = 2.0·0.4 + 3.0·0.5", "2.3", example.weighted_sum),
-        ("o_k = σ(2.3)", "0.909", example.output),
-        ("o_k(1 − o_k)", "0.083", example.slope),
-        ("∂E/∂w₁₁ = −e₁·o_k(1 − o_k)·o_j", "−0.0265", example.gradient),
+        ("Σⱼ wⱼ₁·oⱼ = 2.0·0.4 + 3.0·0.5", "2.3", example.weighted_sum),
+        ("oₖ = σ(2.3)", "0.909", example.output),
+        ("oₖ(1 − oₖ)", "0.083", example.slope),
+        ("∂E/∂w₁₁ = −e₁·oₖ(1 − oₖ)·oⱼ", "−0.0265", example.gradient),
         ("new w₁₁ = 2.0 − 0.1·∂E/∂w₁₁", "2.00265", example.new_weight),
     ]
     print("The book's 'Weight Update Worked Example'")
     print(f"the book: {textbook.BOOK}")
-    print("Given: w₁₁ = 2.0, w₂₁ = 3.0, hidden outputs o_j = 0.4 (node 1) and 0.5 (node 2),")
-    print("output error e₁ = 0.8 taken as given, α = 0.1; the book's loss E = ½Σ(t − o)²:")
+    print("Given: w₁₁ = 2.0, w₂₁ = 3.0, hidden outputs oⱼ = 0.4 (node 1) and 0.5 (node 2),")
+    print("output error e₁ = 0.8 taken as given, α = 0.1; E = ½Σ(t − o)², the loss whose")
+    print("gradient the book's formulas are (the book writes Σ(t − o)² and drops the 2, E3):")
     print(f"  {'quantity':<32} {'the text':>9} {'computed':>12}")
     for name, text, value in rows:
         print(f"  {name:<32} {text:>9} {value:>12.6f}")
@@ -132,17 +136,21 @@ def run_worked_example() -> int:
     consistent = textbook.worked_example(error=0.99 - example.output)
     print("Where the text slips (docs/errata.md, E9):")
     print(
-        f"  e₁ = t₁ − o_k = 0.8 with o_k = {example.output:.3f} needs a target t₁ = "
+        f"  e₁ = t₁ − oₖ = 0.8 with oₖ = {example.output:.3f} needs a target t₁ = "
         f"{target:.3f}, outside a sigmoid's range (0, 1);"
     )
     print(
-        f"  with the book's target 0.99, e₁ = {0.99 - example.output:.4f} and "
+        f"  with t₁ = 0.99 (the book's MNIST targets are 0.01 and 0.99), "
+        f"e₁ = {0.99 - example.output:.4f} and "
         f"∂E/∂w₁₁ = {consistent.gradient:.5f}."
     )
     print(
-        f"  Its own rounded factors give −0.8 × 0.083 × 0.4 = {rounded:.5f} (new w₁₁ "
-        f"{2.0 - 0.1 * rounded:.6f}); −0.0265 and 2.00265 need the unrounded slope "
-        f"{example.slope:.4f}."
+        f"  Its product −0.0265 (new w₁₁ 2.00265) is right: the unrounded slope "
+        f"{example.slope:.4f} gives it."
+    )
+    print(
+        f"  What slips is the slope printed beside it, 0.083: −0.8 × 0.083 × 0.4 = "
+        f"{rounded:.5f} (new w₁₁ {2.0 - 0.1 * rounded:.6f})."
     )
     print()
     print("autodiff, factor by factor (E = ½Σ(t − o)²: the ½ cancels the square's 2):")
@@ -297,7 +305,10 @@ def _positive_int(text: str) -> int:
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
     if not (value > 0 and np.isfinite(value)):
         raise argparse.ArgumentTypeError(f"must be a positive finite number, got {value}")
     return value
@@ -348,13 +359,18 @@ def _add_data_options(command: argparse.ArgumentParser, training: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinygrad-edu",
-        description="A small reverse-mode autodiff framework that proves the textbook's "
-        "backpropagation formulas.",
+        description="A small reverse-mode autodiff framework on numpy that checks the "
+        "backpropagation formulas of two texts (T. Rashid's book, python-course.eu) against "
+        "autodiff and finite differences: `check` shows which agree and which differ, and why.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
-        "demo", help="one SGD step of the book's network: autodiff beside the closed form"
+        "demo",
+        help="one SGD step of the book's network: autodiff beside the closed forms",
+        description="Take one gradient step of the book's 3-3-3 sigmoid network on one sample "
+        "and print the weight updates that autodiff computes beside the book's closed-form "
+        "formulas, and the book's own hidden-layer update, which differs (erratum E8).",
     )
     demo.add_argument("--seed", type=_seed, default=0, help="seed of the initial weights")
     demo.add_argument("--lr", type=_positive_float, default=0.3, help="learning rate α (0.3)")
@@ -408,14 +424,29 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     check = commands.add_parser(
-        "check", help="every formula of the texts beside autodiff and finite differences"
+        "check",
+        help="every formula of the texts beside autodiff and finite differences",
+        description="Evaluate every formula of the two texts on the book's 3-3-3 network and "
+        "on the worked example, beside autodiff and finite differences, and say for each "
+        "whether it agrees or which erratum explains the difference. Exits with status 1 if a "
+        "result is not the one docs/errata.md documents.",
     )
     check.add_argument("--seed", type=_seed, default=0, help="seed of the network's weights (0)")
     commands.add_parser(
-        "worked-example", help="the book's w₁₁ = 2.0 → 2.00265 example, step by step"
+        "worked-example",
+        help="the book's w₁₁ = 2.0 → 2.00265 example, step by step",
+        description="Recompute the book's worked example (one weight, w₁₁ = 2.0 → 2.00265) "
+        "from its givens, say where the text slips (erratum E9), and show the chain rule "
+        "factor by factor as autodiff applies it.",
     )
 
-    graph = commands.add_parser("graph", help="draw the book's network graph to a file")
+    graph = commands.add_parser(
+        "graph",
+        help="draw the book's network graph to a file",
+        description="Draw the computation graph of the book's 3-3-3 network (its forward pass, "
+        "or with --backward the backward pass with the chain-rule factor on every edge) to an "
+        "image (needs Graphviz's dot program) or to DOT source.",
+    )
     graph.add_argument(
         "--out", default="book_network.svg", help="file to write: .svg .png .pdf, or .dot .gv"
     )
@@ -423,21 +454,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--backward", action="store_true", help="the backward pass with its chain-rule factors"
     )
     graph.add_argument("--data", action="store_true", help="show the values in each tensor")
-    graph.add_argument("--rankdir", choices=["LR", "TB", "RL", "BT"], default="TB")
+    graph.add_argument(
+        "--rankdir",
+        choices=["LR", "TB", "RL", "BT"],
+        default="TB",
+        help="direction of the drawing: TB top to bottom (the default), LR left to right, RL, BT",
+    )
     graph.add_argument("--seed", type=_seed, default=0, help="seed of the weights (0)")
 
     explore = commands.add_parser(
-        "explore", help="an HTML page that steps through the backward pass, node by node"
+        "explore",
+        help="an HTML page that steps through the backward pass, node by node",
+        description="Write one self-contained HTML page that steps through the backward pass "
+        "of the book's 3-3-3 network (or of the worked example) one operation at a time, with "
+        "the engine's numbers; open it in a browser. Needs Graphviz's dot program.",
     )
     explore.add_argument("--out", default="explore.html", help="the page to write (.html)")
-    explore.add_argument("--rankdir", choices=["LR", "TB", "RL", "BT"], default="TB")
+    explore.add_argument(
+        "--rankdir",
+        choices=["LR", "TB", "RL", "BT"],
+        default="TB",
+        help="direction of the drawing: TB top to bottom (the default), LR left to right, RL, BT",
+    )
     which = explore.add_mutually_exclusive_group()  # the worked example's weights are fixed
     which.add_argument(
         "--worked-example", action="store_true", help="the text's worked example, not the network"
     )
     which.add_argument("--seed", type=_seed, help="seed of the network's weights (0)")
 
-    evaluate = commands.add_parser("evaluate", help="test accuracy of saved weights")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="test accuracy of saved weights",
+        description="Load weights saved by train and report their test accuracy and "
+        "confusion matrix, on the digits' test split or on a test file.",
+    )
     evaluate.add_argument("weights", help="a .npz file written by train")
     evaluate.add_argument(
         "--split-seed", type=_seed, default=0, help="seed of the digits' split (0)"

@@ -529,7 +529,7 @@ class Explorer:
         rows.append("</table>")
         if info is not None and info.name == "squared_error" and np.all(step.arriving == 0.5):
             rows.append(
-                '<p class="lead">½ · 2(o−t) = o − t: the ½ of the book\'s E = ½Σ(t − o)² '
+                '<p class="lead">½ · 2(o−t) = o − t: the ½ of E = ½Σ(t − o)² '
                 "cancels the square's 2, so what is sent is o − t = −e, the output error "
                 "with its sign turned.</p>"
             )

@@ -47,8 +47,9 @@ Array = np.ndarray
 def worked_example_network(half: bool = True) -> tuple[Tensor, Tensor]:
     """The worked example as a graph: (loss, weights) with weights [[w₁₁, w₂₁]] = [[2, 3]].
 
-    The target is set so that t₁ − o₁ = 0.8, as the text takes it. ``half=True`` makes the
-    loss the texts' E = ½(t − o)²; ``half=False`` the plain squared error (t − o)².
+    The target is set so that t₁ − oₖ = 0.8, as the text takes it. ``half=True`` makes the
+    loss E = ½(t − o)², whose gradient the book's formulas are; ``half=False`` the plain
+    squared error (t − o)², the book's own E (erratum E3).
     """
     weights = Tensor([[2.0, 3.0]], requires_grad=True, name="W_ho")
     hidden = Tensor([[0.4], [0.5]], name="hidden_outputs")
@@ -212,14 +213,14 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
             finite_difference=fd_z,
         ),
         Comparison(
-            formula="error_hidden = W_hoᵀ · e  (linear output layer: −∂E/∂h)",
+            formula="hidden errors Wₕₒᵀ · e  (linear output layer: −∂E/∂h)",
             source="the book; python-course.eu's e_who = who.T · e",
             closed_form=hidden_errors(w_ho, linear_e),
             autodiff=-ad_linear,
             finite_difference=-fd_linear,
         ),
         Comparison(
-            formula="error_hidden by proportional split e_k·w_jk/Σᵢw_ik  "
+            formula="hidden errors by proportional split Σₖ eₖ·wⱼₖ/Σᵢwᵢₖ  "
             "(linear output layer: −∂E/∂h)",
             source="the book's first matrix; python-course.eu's e₁·w₁₁/Σwᵢ₁",
             closed_form=proportional_hidden_errors(w_ho, linear_e),
@@ -228,14 +229,14 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
             erratum="E1",
         ),
         Comparison(
-            formula="error_hidden = W_hoᵀ · (e ∗ o(1 − o))  (sigmoid output layer: −∂E/∂h)",
+            formula="hidden errors Wₕₒᵀ · (e ∗ o(1 − o))  (sigmoid output layer: −∂E/∂h)",
             source="chain rule (not in the texts)",
             closed_form=hidden_errors(w_ho, e * outputs * (1 - outputs)),
             autodiff=-ad_hidden,
             finite_difference=-fd_hidden,
         ),
         Comparison(
-            formula="error_hidden = W_hoᵀ · e  (sigmoid output layer, as the book's code sends it)",
+            formula="hidden errors Wₕₒᵀ · e  (sigmoid output layer, as the book's code sends them)",
             source="the book's code (train)",
             closed_form=hidden_errors(w_ho, e),
             autodiff=-ad_hidden,
@@ -243,14 +244,14 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
             erratum="E8",
         ),
         Comparison(
-            formula="∂E/∂w_jk = −(t_k − o_k)·o_k(1 − o_k)·o_j,  E = ½Σ(t − o)²",
+            formula="∂E/∂wⱼₖ = −(tₖ − oₖ)·oₖ(1 − oₖ)·oⱼ,  E = ½Σ(t − o)²",
             source="the book's gradient descent",
             closed_form=output_weight_gradient(t, outputs, hidden),
             autodiff=ad_ho,
             finite_difference=fd_ho,
         ),
         Comparison(
-            formula="the same ∂E/∂w_jk,  E = Σ(t − o)² (no ½)",
+            formula="the same ∂E/∂wⱼₖ,  E = Σ(t − o)² (no ½)",
             source="the book: E = Σ(t − o)², then the 2 dropped",
             closed_form=output_weight_gradient(t, outputs, hidden),
             autodiff=ad_plain,
@@ -258,7 +259,7 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
             erratum="E3",
         ),
         Comparison(
-            formula="∂E/∂w_ij = (t_j − o_j)·σ(1 − σ)·o_j  (as printed)",
+            formula="∂E/∂wᵢⱼ = (tⱼ − oⱼ)·σ(1 − σ)·oⱼ  (as printed)",
             source="python-course.eu's last formula",
             closed_form=course_as_printed,
             autodiff=ad_ho,
@@ -266,21 +267,21 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
             erratum="E5, E6",
         ),
         Comparison(
-            formula="ΔW_ho = α·(e ∗ o_k(1 − o_k))·o_jᵀ  (= −α·∂E/∂W_ho)",
+            formula="ΔWₕₒ = α·(e ∗ oₖ(1 − oₖ))·oⱼᵀ  (= −α·∂E/∂Wₕₒ)",
             source="the book's matrix update",
             closed_form=exact_ho,
             autodiff=-alpha * ad_ho,
             finite_difference=-alpha * fd_ho,
         ),
         Comparison(
-            formula="ΔW_ih = α·(W_hoᵀ(e ∗ o(1 − o)) ∗ h(1 − h))·xᵀ  (= −α·∂E/∂W_ih)",
+            formula="ΔWᵢₕ = α·(Wₕₒᵀ(e ∗ o(1 − o)) ∗ h(1 − h))·xᵀ  (= −α·∂E/∂Wᵢₕ)",
             source="chain rule",
             closed_form=exact_ih,
             autodiff=-alpha * ad_ih,
             finite_difference=-alpha * fd_ih,
         ),
         Comparison(
-            formula="ΔW_ih = α·(W_hoᵀ·e ∗ h(1 − h))·xᵀ, the book's code  (vs −α·∂E/∂W_ih)",
+            formula="ΔWᵢₕ = α·(Wₕₒᵀ·e ∗ h(1 − h))·xᵀ, the book's code  (vs −α·∂E/∂Wᵢₕ)",
             source="the book's code (train)",
             closed_form=book_ih,
             autodiff=-alpha * ad_ih,
@@ -288,14 +289,14 @@ def comparisons(seed: int = 0, learning_rate: float = 0.3) -> list[Comparison]:
             erratum="E8",
         ),
         Comparison(
-            formula="the book's ΔW_ih  (vs −α·∂L/∂W_ih, L the binary cross-entropy)",
+            formula="the book's ΔWᵢₕ  (vs −α·∂L/∂Wᵢₕ, L the binary cross-entropy)",
             source="the book's code (train)",
             closed_form=book_ih,
             autodiff=-alpha * ad_ce,
             finite_difference=-alpha * fd_ce,
         ),
         Comparison(
-            formula="worked example: ∂E/∂w₁₁ = −e₁·o_k(1 − o_k)·o_j = −0.0265",
+            formula="worked example: ∂E/∂w₁₁ = −e₁·oₖ(1 − oₖ)·oⱼ = −0.0265",
             source="the book's worked example",
             closed_form=np.array(example.gradient),
             autodiff=example_ad,
@@ -332,7 +333,7 @@ class Step:
     output: str  # the element the gradient comes from, e.g. "output[0, 0]"
     input: str  # the element it goes to
     factor: float
-    book: str = ""  # the factor in the book's words, e.g. "o_j (hidden output 1, 0.4)"
+    book: str = ""  # the factor in the book's words, e.g. "oⱼ (hidden output 1, 0.4)"
 
 
 @dataclass(frozen=True)
@@ -421,12 +422,12 @@ def _element_name(t: Tensor, index: tuple[int, ...]) -> str:
 
 
 _BOOK_SYMBOLS: dict[str, tuple[str, str]] = {
-    "inputs": ("x_i", "input"),
-    "hidden_outputs": ("o_j", "hidden output"),
-    "final_outputs": ("o_k", "output"),
-    "output": ("o_k", "output"),
-    "targets": ("t_k", "target"),
-    "target": ("t_k", "target"),
+    "inputs": ("xᵢ", "input"),
+    "hidden_outputs": ("oⱼ", "hidden output"),
+    "final_outputs": ("oₖ", "output"),
+    "output": ("oₖ", "output"),
+    "targets": ("tₖ", "target"),
+    "target": ("tₖ", "target"),
 }
 """The book's symbol and words for the tensors that `book_network_loss` and
 `worked_example_network` name (columns: element [n, 0] is node n + 1)."""
@@ -435,13 +436,13 @@ _BOOK_WEIGHTS: dict[str, tuple[str, str]] = {
     "W_ho": ("hidden", "output"),
     "W_ih": ("input", "hidden"),
 }
-"""Weight matrices by name: row = the node fed, column = the node feeding (w_jk = W[k, j])."""
+"""Weight matrices by name: row = the node fed, column = the node feeding (wⱼₖ = W[k, j])."""
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
 def _describe(t: Tensor, index: tuple[int, ...]) -> str:
-    """One element in the book's words: "o_j (hidden output 1, 0.4)", "w₂₁ (weight
+    """One element in the book's words: "oⱼ (hidden output 1, 0.4)", "w₂₁ (weight
     hidden 2 → output 1, 3)"; a tensor the book does not name by its own name."""
     value = f"{float(t.data[index]):.4g}"
     if t.name in _BOOK_SYMBOLS and t.ndim == 2 and t.shape[1] == 1:
@@ -522,7 +523,7 @@ def explain(
     Walks the recorded graph from ``loss`` (one element) down to ``tensor[index]``: each
     step is one operation's local derivative ∂y[j]/∂x[i] for the elements on the path,
     got from the operation's own backward with a one-hot gradient. A squared error's
-    factor 2(o − t) is shown as two steps, the 2 and (o − t), so that the ½ of the texts'
+    factor 2(o − t) is shown as two steps, the 2 and (o − t), so that the ½ of
     E = ½Σ(t − o)² is seen to cancel it. Prints the table unless ``show=False``; returns it
     as data. Needs a graph that ``backward()`` has not released.
     """

@@ -2,13 +2,14 @@
 
 Column vectors throughout, as in "Make Your Own Neural Network": inputs and outputs have
 shape (n, 1), ``W_ih`` has shape (hidden, inputs) and ``W_ho`` (outputs, hidden), so a
-layer computes ``O = σ(W · O_j)``. Nothing here uses autodiff, and nothing here imports
+layer computes ``O = σ(W · Oⱼ)``. Nothing here uses autodiff, and nothing here imports
 the engine: these are the hand-derived claims, the worked example's arithmetic and the
 errata's one-line summaries. `tinygrad_edu.proofs` builds the same examples as graphs and
 checks each claim against the engine.
 
-The texts' error function is E = ½Σ(t − o)² (docs/design.md, "The loss and the factor
-2"): every gradient below is a gradient of that E.
+Every gradient below is a gradient of E = ½Σ(t − o)²: python-course.eu's error function,
+and the loss whose gradient the book's formulas are (the book writes E = Σ(t − o)² and then
+drops the 2 of its derivative, erratum E3; docs/design.md, "The loss and the factor 2").
 """
 
 from __future__ import annotations
@@ -20,28 +21,30 @@ import numpy as np
 Array = np.ndarray
 
 
-BOOK = 'T. Rashid, "Make Your Own Neural Network" (text 000: a reader\'s notes on pp. 80–100)'
+BOOK = (
+    'T. Rashid, "Make Your Own Neural Network", pp. 80–100, as a reader\'s study notes quote '
+    "its formulas"
+)
 """What the project calls "the book"."""
 
-COURSE = (
-    'the chapter "Backpropagation in Neural Networks" of its neural network tutorial (text 001)'
-)
+COURSE = 'the chapter "Backpropagation in Neural Networks" of its neural network tutorial'
 """The second source text, called "python-course.eu" where a formula is quoted from it."""
 
 ERRATA: dict[str, str] = {
-    "E1": "the proportional split e_k·w_jk/Σᵢw_ik is not −∂E/∂h, nor W_hoᵀ·e rescaled: "
+    "E1": "the proportional split Σₖ eₖ·wⱼₖ/Σᵢwᵢₖ is not −∂E/∂h, nor Wₕₒᵀ·e rescaled: "
     "each output has its own denominator",
     "E2": "python-course.eu divides both columns by Σᵢwᵢ₁ and prints w₂₂ where w₄₂ belongs",
     "E3": "the book's E = Σ(t − o)² gives −2(t − o)·…; the 2 is dropped, so its formulas are "
     "gradients of ½Σ(t − o)²",
-    "E4": "a repeated line of the book ends in '+ o_j' where '· o_j' belongs",
-    "E5": "python-course.eu drops the minus sign: ∂E/∂o_j = −(t_j − o_j)",
-    "E6": "python-course.eu ends in o_j where h_i, the input of the weight, belongs",
+    "E4": "a repeated line of the book ends in '+ oⱼ' where '· oⱼ' belongs",
+    "E5": "python-course.eu drops the minus sign: ∂E/∂oⱼ = −(tⱼ − oⱼ)",
+    "E6": "python-course.eu ends in oⱼ where hᵢ, the input of the weight, belongs",
     "E7": "the book calls gradient descent 'Newton Method'",
-    "E8": "the book's code sends W_hoᵀ·e back without the output slope o(1 − o): not the "
+    "E8": "the book's code sends Wₕₒᵀ·e back without the output slope o(1 − o): not the "
     "gradient of its own E (it is the cross-entropy gradient)",
-    "E9": "the worked example's e₁ = 0.8 with o_k = 0.909 needs a target of 1.709, outside a "
-    "sigmoid's range; its rounded factors give 0.02656, not 0.0265",
+    "E9": "the worked example's e₁ = 0.8 with oₖ = 0.909 needs a target of 1.709, outside a "
+    "sigmoid's range; its product −0.0265 is right, but the slope 0.083 printed beside it is "
+    "rounded (as printed, the factors give −0.02656)",
     "E10": "notation: an index both summed and free, one symbol for two things",
 }
 """Each erratum of docs/errata.md in one line: what the slip is."""
@@ -64,15 +67,16 @@ def sigmoid_derivative(x: Array) -> Array:
 
 
 def hidden_errors(weights_hidden_output: Array, output_errors: Array) -> Array:
-    """error_hidden = W_hoᵀ · error_output (the book's "backpropagating errors with matrix
-    multiplication": the output errors split back along the links, unnormalised)."""
+    """The hidden errors Wₕₒᵀ · e, e the output errors (the book's "backpropagating errors
+    with matrix multiplication": the output errors split back along the links,
+    unnormalised)."""
     return weights_hidden_output.T @ output_errors
 
 
 def proportional_hidden_errors(weights_hidden_output: Array, output_errors: Array) -> Array:
-    """The texts' starting point: each output error e_k is split back along its incoming
+    """The texts' starting point: each output error eₖ is split back along its incoming
     links in proportion to their weights, so hidden node j receives
-    Σ_k e_k · w_jk / Σ_i w_ik  (w_jk: hidden j → output k, which is ``W_ho[k, j]``).
+    Σₖ eₖ · wⱼₖ / Σᵢ wᵢₖ  (wⱼₖ: hidden j → output k, which is ``W_ho[k, j]``).
 
     The book writes it as the matrix with entries w₁₁/(w₁₁+w₂₁), w₁₂/(w₁₂+w₂₂), …;
     python-course.eu as e₁·w₁₁/Σᵢwᵢ₁ (0.08 · 0.6/1.3 = 0.037). Dropping the denominators gives
@@ -83,16 +87,16 @@ def proportional_hidden_errors(weights_hidden_output: Array, output_errors: Arra
 
 
 def output_weight_gradient(targets: Array, outputs: Array, previous_outputs: Array) -> Array:
-    """∂E/∂w_jk = −(t_k − o_k) · o_k(1 − o_k) · o_j for a sigmoid layer, E = ½Σ(t − o)²
-    (the book's result, with "· o_j"; rows k, columns j, like the weight matrix)."""
+    """∂E/∂wⱼₖ = −(tₖ − oₖ) · oₖ(1 − oₖ) · oⱼ for a sigmoid layer, E = ½Σ(t − o)²
+    (the book's result, with "· oⱼ"; rows k, columns j, like the weight matrix)."""
     return -((targets - outputs) * outputs * (1 - outputs)) @ previous_outputs.T
 
 
 def course_output_weight_gradient_as_printed(targets: Array, outputs: Array) -> Array:
-    """python-course.eu's last formula exactly as printed: ∂E/∂w_ij = (t_j − o_j)·σ(1 − σ)·o_j.
+    """python-course.eu's last formula exactly as printed: ∂E/∂wᵢⱼ = (tⱼ − oⱼ)·σ(1 − σ)·oⱼ.
 
-    Its sign is flipped (∂E/∂o_j = −(t_j − o_j)) and its last factor is o_j where the
-    input of the weight, h_i, belongs; it does not depend on i at all. Returned as a
+    Its sign is flipped (∂E/∂oⱼ = −(tⱼ − oⱼ)) and its last factor is oⱼ where the
+    input of the weight, hᵢ, belongs; it does not depend on i at all. Returned as a
     column (one value per output j) to show what it says; compare `output_weight_gradient`.
     """
     return (targets - outputs) * outputs * (1 - outputs) * outputs
@@ -101,10 +105,10 @@ def course_output_weight_gradient_as_printed(targets: Array, outputs: Array) -> 
 def weight_update(
     errors: Array, outputs: Array, previous_outputs: Array, learning_rate: float
 ) -> Array:
-    """ΔW = α · (E ∗ O(1 − O)) · O_jᵀ — the book's matrix form of the update.
+    """ΔW = α · (E ∗ O(1 − O)) · Oⱼᵀ — the book's matrix form of the update.
 
     ``errors`` E and ``outputs`` O belong to the layer the weights feed (the "next" layer),
-    ``previous_outputs`` O_j to the layer they come from. With E = t − o this is
+    ``previous_outputs`` Oⱼ to the layer they come from. With E = t − o this is
     −α·∂E/∂W for E = ½Σ(t − o)², added to W.
     """
     return learning_rate * (errors * outputs * (1 - outputs)) @ previous_outputs.T
@@ -113,7 +117,7 @@ def weight_update(
 def forward(
     weights_input_hidden: Array, weights_hidden_output: Array, inputs: Array
 ) -> tuple[Array, Array]:
-    """The book's ``query``: hidden = σ(W_ih · x), outputs = σ(W_ho · hidden)."""
+    """The book's ``query``: hidden = σ(Wᵢₕ · x), outputs = σ(Wₕₒ · hidden)."""
     hidden = sigmoid(weights_input_hidden @ inputs)
     return hidden, sigmoid(weights_hidden_output @ hidden)
 
@@ -125,11 +129,11 @@ def exact_weight_updates(
     targets: Array,
     learning_rate: float,
 ) -> tuple[Array, Array]:
-    """(ΔW_ih, ΔW_ho) of one gradient-descent step on E = ½Σ(t − o)²: −α·∂E/∂W.
+    """(ΔWᵢₕ, ΔWₕₒ) of one gradient-descent step on E = ½Σ(t − o)²: −α·∂E/∂W.
 
     The output layer is the book's rule. For the hidden layer the error that flows back is
-    the output error times the output sigmoid's slope, W_hoᵀ · (e ∗ o(1 − o)): the chain
-    rule passes through the output sigmoid before it reaches W_ho.
+    the output error times the output sigmoid's slope, Wₕₒᵀ · (e ∗ o(1 − o)): the chain
+    rule passes through the output sigmoid before it reaches Wₕₒ.
     """
     return _two_layer_updates(
         weights_input_hidden, weights_hidden_output, inputs, targets, learning_rate, True
@@ -143,10 +147,10 @@ def book_weight_updates(
     targets: Array,
     learning_rate: float,
 ) -> tuple[Array, Array]:
-    """(ΔW_ih, ΔW_ho) as the book's ``neuralNetwork.train`` computes them.
+    """(ΔWᵢₕ, ΔWₕₒ) as the book's ``neuralNetwork.train`` computes them.
 
-    Identical to `exact_weight_updates` for W_ho; for W_ih the book back-propagates the raw
-    output error, hidden_errors = W_hoᵀ · (t − o), without the output sigmoid's slope — so
+    Identical to `exact_weight_updates` for Wₕₒ; for Wᵢₕ the book back-propagates the raw
+    output error, hidden_errors = Wₕₒᵀ · (t − o), without the output sigmoid's slope — so
     its hidden-layer step is not the gradient of its own E.
     """
     return _two_layer_updates(
@@ -162,7 +166,7 @@ def _two_layer_updates(
     learning_rate: float,
     through_output_slope: bool,
 ) -> tuple[Array, Array]:
-    """(ΔW_ih, ΔW_ho); the hidden layer receives W_hoᵀ·(e ∗ o(1 − o)) or W_hoᵀ·e."""
+    """(ΔWᵢₕ, ΔWₕₒ); the hidden layer receives Wₕₒᵀ·(e ∗ o(1 − o)) or Wₕₒᵀ·e."""
     hidden, outputs = forward(weights_input_hidden, weights_hidden_output, inputs)
     output_errors = targets - outputs
     delta_ho = weight_update(output_errors, outputs, hidden, learning_rate)
@@ -175,13 +179,14 @@ def _two_layer_updates(
 
 @dataclass(frozen=True)
 class WorkedExample:
-    """The numbers of the book's worked example, each computed from the givens (unrounded;
-    the text rounds the slope to 0.083 but multiplies as if it were 0.0828, see E9)."""
+    """The numbers of the book's worked example, each computed from the givens, unrounded:
+    the text's product −0.0265 and new weight 2.00265 are these; the slope it prints beside
+    them, 0.083, is rounded (erratum E9)."""
 
-    weighted_sum: float  # Σ_j w_j1 · o_j = 2.0·0.4 + 3.0·0.5 = 2.3
-    output: float  # o_k = σ(2.3) ≈ 0.909, the output node's output
-    slope: float  # o_k(1 − o_k) ≈ 0.0828 (the text: 0.083)
-    gradient: float  # ∂E/∂w₁₁ = −e₁ · slope · o_j ≈ −0.026502 (o_j = 0.4, hidden node 1)
+    weighted_sum: float  # Σⱼ wⱼ₁ · oⱼ = 2.0·0.4 + 3.0·0.5 = 2.3
+    output: float  # oₖ = σ(2.3) ≈ 0.909, the output node's output
+    slope: float  # oₖ(1 − oₖ) ≈ 0.0828 (the text: 0.083)
+    gradient: float  # ∂E/∂w₁₁ = −e₁ · slope · oⱼ ≈ −0.026502 (oⱼ = 0.4, hidden node 1)
     new_weight: float  # w₁₁ − α·∂E/∂w₁₁ ≈ 2.002650
 
 
@@ -194,8 +199,8 @@ def worked_example(
 ) -> WorkedExample:
     """The book's "Weight Update Worked Example": updating w₁₁ (hidden 1 → output 1).
 
-    ``hidden_outputs`` are the o_j of hidden nodes 1 and 2. The text takes the output error
-    e₁ = t₁ − o_k = 0.8 as given (from an earlier example), although o_k = σ(2.3) ≈ 0.909
+    ``hidden_outputs`` are the oⱼ of hidden nodes 1 and 2. The text takes the output error
+    e₁ = t₁ − oₖ = 0.8 as given (from an earlier example), although oₖ = σ(2.3) ≈ 0.909
     would need a target of 1.709, outside a sigmoid's range (erratum E9).
     """
     weighted_sum = w11 * hidden_outputs[0] + w21 * hidden_outputs[1]

@@ -3,9 +3,13 @@
 #
 # A neuron of the book's network does two things: it adds up its inputs, each multiplied by
 # the weight of its link, and it squashes that sum with the sigmoid σ(x) = 1 / (1 + e⁻ˣ).
-# "The book" is Tariq Rashid, *Make Your Own Neural Network*; every formula of this course
-# is taken from it or from the python-course.eu chapter "Backpropagation in Neural
-# Networks" ("text 001"), and checked.
+#
+# The course follows two texts. "The book" is Tariq Rashid, *Make Your Own Neural
+# Network*, whose pages 80–100 are quoted from a reader's study notes on them;
+# "python-course.eu" is the chapter "Backpropagation in Neural Networks" of the neural
+# network tutorial at python-course.eu. Every formula of the course comes from one of the
+# two, and each is checked against the engine and against finite differences (Start here,
+# "The two sources", says exactly what was checked).
 #
 # In this chapter you will see:
 #
@@ -47,11 +51,11 @@ print(f"z = {z.item():.4f}, o = σ(z) = {o.item():.4f}")
 viz.draw(o, show_data=True)
 
 # %% [markdown]
-# ## The slope of σ, found by `backward()`
+# ## The slope of σ, found by backward()
 #
 # Both texts use the same fact about the sigmoid: its slope is σ(x)(1 − σ(x)), a number
 # computed from the output alone. Instead of trusting it, let the engine differentiate.
-# We take the value from the book's worked example, x = 2.3 (text 000's "sum inside the
+# We take the value from the book's worked example, x = 2.3 (the book's "sum inside the
 # sigmoid"):
 
 # %%
@@ -115,9 +119,15 @@ print("by hand: ", by_hand.round(6))
 
 # %% [markdown]
 # Drawn backward, the graph shows that chain: the gradient flows from the output through
-# `SigmoidBackward`, which multiplies it by σ(1 − σ), and through `MatMulBackward`, which
-# multiplies it by the other operand (`·Bᵀ`: the inputs x, transposed into a row). The
-# weights show the gradient they received.
+# `SigmoidBackward` and then `MatMulBackward` to the weights, which show the gradient they
+# received. Each arrow is labelled with what the gradient is multiplied by on that step,
+# and the dot stands where the arriving gradient goes:
+#
+# - `·σ(1−σ)`: times the sigmoid's slope;
+# - `·Bᵀ` and `Aᵀ·`: a matrix product Y = A · B sends the gradient G that arrives at Y to A
+#   as G · Bᵀ (Bᵀ on the right) and to B as Aᵀ · G (Aᵀ on the left). Here A is the weights
+#   w and B the inputs x, so w receives G · xᵀ: the inputs, transposed into a row;
+# - `a·` (in later chapters): a product a · b with a number a sends b the gradient times a.
 
 # %%
 viz.draw(o, show_data=True, backward=True, rankdir="TB")

@@ -15,20 +15,23 @@
 # before it writes the update for a whole layer. We follow it through that one weight
 # three times: with pencil and paper, with `proofs.explain` (the same sum, read off the
 # engine's graph factor by factor), and by stepping through the engine's own backward
-# pass in the browser with `viz.explore`. (Our copy of the example is text 000, a reader's
-# notes on the book's pp. 80–100; see `/work/shared/textbook/` in the project.)
+# pass in the browser with `viz.explore`. (The example is the book's section "Weight Update
+# Worked Example", in its pages 80–100.)
 #
-# **The setting.** An output node k = 1 gets two inputs from hidden nodes whose outputs
-# are o₁ = 0.4 and o₂ = 0.5, through the weights w₁₁ = 2.0 and w₂₁ = 3.0. The text takes
-# the output error as given: e₁ = t₁ − o₁ = 0.8. The loss is the book's
-# E = ½Σ(t − o)² (the ½ is there so that it cancels the 2 of the square's derivative).
+# **The setting.** As everywhere in this course, oⱼ is the output of a hidden node j and
+# oₖ the output of an output node k. Output node k = 1 gets two inputs, from hidden node 1
+# (oⱼ = 0.4) and hidden node 2 (oⱼ = 0.5), through the weights w₁₁ = 2.0 and w₂₁ = 3.0;
+# its own output is oₖ. The text takes the output error as given: e₁ = t₁ − oₖ = 0.8. The
+# loss is E = ½Σ(t − o)², the loss whose gradient the book's formulas are (the book writes
+# E = Σ(t − o)² and then drops the 2 of its derivative, as chapter 4 shows; the ½ cancels
+# that 2).
 #
 # The book's slope of the error with respect to a weight is
 #
-#     ∂E/∂w_jk = −(t_k − o_k) · σ(Σ_j w_jk·o_j) · (1 − σ(Σ_j w_jk·o_j)) · o_j
+#     ∂E/∂wⱼₖ = −(tₖ − oₖ) · σ(Σⱼ wⱼₖ·oⱼ) · (1 − σ(Σⱼ wⱼₖ·oⱼ)) · oⱼ
 #
 # three factors, one per operation on the way from the loss back to the weight:
-# the error, the sigmoid's slope σ(1 − σ), and the input o_j that the weight multiplies.
+# the error, the sigmoid's slope σ(1 − σ), and the input oⱼ that the weight multiplies.
 
 # %%
 import math
@@ -36,55 +39,74 @@ import math
 from tinygrad_edu import proofs, textbook, viz
 
 w11, w21 = 2.0, 3.0
-o1, o2 = 0.4, 0.5
-error = 0.8  # e₁ = t₁ − o₁, as the text takes it
+hidden_1, hidden_2 = 0.4, 0.5  # oⱼ of hidden nodes 1 and 2
+error = 0.8  # e₁ = t₁ − oₖ, as the text takes it
 learning_rate = 0.1
 
-weighted_sum = w11 * o1 + w21 * o2  # 2.3
-output = 1 / (1 + math.exp(-weighted_sum))  # σ(2.3)
+weighted_sum = w11 * hidden_1 + w21 * hidden_2  # 2.3
+output = 1 / (1 + math.exp(-weighted_sum))  # oₖ = σ(2.3)
 slope = output * (1 - output)  # σ(1 − σ)
-gradient = -error * slope * o1  # ∂E/∂w₁₁
+gradient = -error * slope * hidden_1  # ∂E/∂w₁₁
 new_w11 = w11 - learning_rate * gradient
 print(f"weighted sum  {weighted_sum:.4g}")
-print(f"σ(2.3)        {output:.6f}")
+print(f"oₖ = σ(2.3)   {output:.6f}")
 print(f"σ(1 − σ)      {slope:.6f}")
 print(f"∂E/∂w₁₁       {gradient:.6f}")
 print(f"new w₁₁       {new_w11:.6f}")
 
 # %% [markdown]
-# The text rounds on the way: σ(2.3) ≈ 0.909, its slope ≈ 0.083, and then it quotes the
-# product as −0.0265 and the new weight as 2.00265. Those quoted results are the
-# *unrounded* ones (−0.02650 and 2.002650 above). Multiplying the rounded factors really
-# gives a slightly different number, because 0.083 is 0.2 % larger than 0.08282:
+# The text rounds on the way: σ(2.3) ≈ 0.909 and its slope ≈ 0.083. Its product, −0.0265,
+# and its new weight, 2.00265, are right: they are the results above (−0.026502 and
+# 2.002650), made with the slope unrounded. What slips is the slope it prints beside them,
+# 0.083: it is rounded up, so the factors as printed multiply to a slightly different
+# number:
 
 # %%
 rounded = -0.8 * 0.083 * 0.4
+print(f"0.083 is {100 * (0.083 / slope - 1):.1f} % larger than the slope {slope:.5f}")
 print(f"−0.8 × 0.083 × 0.4 = {rounded:.5f}, new w₁₁ = {w11 - learning_rate * rounded:.5f}")
 
 # %% [markdown]
-# `textbook.worked_example()` is the same calculation, written once in the library:
+# `textbook.worked_example()` is the same calculation, written once in the library. Its
+# result, beside the numbers the text prints:
 
 # %%
 example = textbook.worked_example()
-print(example)
+print(f"{'':<14} {'the text':>9} {'computed':>12}")
+for name, text, value in (
+    ("Σⱼ wⱼ₁·oⱼ", "2.3", example.weighted_sum),
+    ("oₖ = σ(2.3)", "0.909", example.output),
+    ("oₖ(1 − oₖ)", "0.083", example.slope),
+    ("∂E/∂w₁₁", "−0.0265", example.gradient),
+    ("new w₁₁", "2.00265", example.new_weight),
+):
+    print(f"{name:<14} {text:>9} {value:>12.6f}")
 
 # %% [markdown]
 # ## The same sum, read off the graph
 #
 # `proofs.worked_example_network()` builds the example as a graph: the weights
-# W_ho = [[w₁₁, w₂₁]] times the hidden outputs, a sigmoid, then E = ½(t − o)² with the
-# target set so that t − o = 0.8. `explain` walks the graph from E down to w₁₁ and prints
-# every factor of the chain rule with the engine's numbers. The squared error's factor
-# 2(o − t) is shown as two steps, so you can see the ½ of E cancel the 2.
+# Wₕₒ = [[w₁₁, w₂₁]] times the hidden outputs, a sigmoid, then E = ½(t − o)² with the
+# target set so that t − o = 0.8 (chapter 8 shows why no real target could give that).
+# `explain` walks the graph from E down to w₁₁ and prints every factor of the chain rule
+# with the engine's numbers. The squared error's factor 2(o − t) is shown as two steps, so
+# you can see the ½ of E cancel the 2.
 
 # %%
 loss, weights = proofs.worked_example_network()
 explanation = proofs.explain(loss, weights, (0, 0))
 
 # %% [markdown]
-# Read it from the top: ½ · 2 = 1, times (o − t) = −0.8 (that is −e₁), times σ(1 − σ),
-# times o₁ = 0.4 (the `·Bᵀ` of a matrix product picks out the input that w₁₁ multiplied).
-# The product is the book's −0.0265, and the engine's backward pass agrees.
+# Read it from the top: ½ · 2 = 1, times (oₖ − tₖ) = −0.8 (that is −e₁), times
+# σ(1 − σ), times oⱼ = 0.4, the output of hidden node 1, which is the input that w₁₁
+# multiplied. The product is the book's −0.0265, and the engine's backward pass agrees.
+#
+# The column *engine* is the label each operation carries for its factor, written as
+# what the arriving gradient is multiplied by, on the side where it stands (chapter 1):
+# `a·` is "times the other operand a" of a product, `·2` and `·(o−t)` are the two halves
+# of the square's derivative 2(o − t), and `·Bᵀ` is "times Bᵀ, on the right", the
+# gradient of A in a matrix product A · B; for one weight, that picks out the input the
+# weight multiplied.
 #
 # ## The backward pass, drawn
 #
@@ -95,8 +117,8 @@ explanation = proofs.explain(loss, weights, (0, 0))
 
 # %%
 loss.backward(retain_graph=True)
-print("W_ho.grad =", weights.grad)
-print("new W_ho  =", weights.data - learning_rate * weights.grad)
+print("∂E/∂Wₕₒ =", weights.grad)
+print("new Wₕₒ =", weights.data - learning_rate * weights.grad)
 viz.draw(loss, backward=True, show_data=True)
 
 # %% [markdown]

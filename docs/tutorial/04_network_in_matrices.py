@@ -1,23 +1,23 @@
 # %% [markdown]
 # # 4. The network in matrices
 #
-# Chapter 3 followed one weight through the chain rule. The book (Tariq Rashid, *Make
-# Your Own Neural Network*; text 000 is a reader's notes on its pp. 80–100) then writes
-# the update of **all** the weights of a layer as one matrix product:
+# Chapter 3 followed one weight through the chain rule. The book then writes the update
+# of **all** the weights of a layer as one matrix product:
 #
-#     ΔW = α · (E ∗ O(1 − O)) · O_jᵀ
+#     ΔW = α · (E ∗ O(1 − O)) · Oⱼᵀ
 #
 # In the book's symbols, E is the column of the layer's errors, O the layer's outputs and
-# O_j the outputs of the layer before it; ∗ multiplies element by element and · is a
+# Oⱼ the outputs of the layer before it; ∗ multiplies element by element and · is a
 # matrix product. In this course's notation (e = t − o the error vector, E the loss),
-# for the output layer: ΔW_ho = α · (e ∗ o_k(1 − o_k)) · o_jᵀ. A column times a row is a
+# for the output layer: ΔWₕₒ = α · (e ∗ oₖ(1 − oₖ)) · oⱼᵀ. A column times a row is a
 # whole matrix: one entry per weight.
 #
 # In this chapter you will see, on the book's 3-3-3 network:
 #
-# - the book's ΔW_ho beside the update that autodiff's gradient gives, −α · ∂E/∂W_ho;
+# - the book's ΔWₕₒ beside the update that autodiff's gradient gives, −α · ∂E/∂Wₕₒ;
 # - the same for the hidden layer, where the book's code and the gradient part ways;
-# - the factor 2 between `squared_error`, Σ(t − o)², and the book's E = ½Σ(t − o)².
+# - the factor 2 between `squared_error`, Σ(t − o)², and E = ½Σ(t − o)², the loss whose
+#   gradient the book's formulas are.
 
 # %%
 import numpy as np
@@ -37,15 +37,15 @@ loss = proofs.book_network_loss(retain_grad=True)
 named = proofs.tensors_by_name(loss)
 W_ih, W_ho = named["W_ih"], named["W_ho"]
 x = named["inputs"].data  # the inputs, a column
-h = named["hidden_outputs"].data  # o_j: the hidden layer's outputs
-o = named["final_outputs"].data  # o_k: the output layer's outputs
+h = named["hidden_outputs"].data  # oⱼ: the hidden layer's outputs
+o = named["final_outputs"].data  # oₖ: the output layer's outputs
 t = named["targets"].data
 e = t - o  # the output error
 print("o =", o.ravel().round(4), "  t =", t.ravel(), "  e = t − o =", e.ravel().round(4))
 print(f"E = ½Σ(t − o)² = {loss.item():.6f}")
 
 # %% [markdown]
-# ## The output layer: ΔW_ho
+# ## The output layer: ΔWₕₒ
 #
 # The book's matrix update, with `textbook.weight_update` (plain numpy, no autodiff) and
 # the learning rate α = 0.3 that `tinygrad-edu demo` uses:
@@ -56,7 +56,7 @@ book_ho = textbook.weight_update(e, o, h, alpha)  # α · (e ∗ o(1 − o)) · 
 print(book_ho.round(6))
 
 # %% [markdown]
-# Now let autodiff find ∂E/∂W_ho. Gradient descent steps against the gradient, so the
+# Now let autodiff find ∂E/∂Wₕₒ. Gradient descent steps against the gradient, so the
 # update is −α times it:
 
 # %%
@@ -67,16 +67,16 @@ print(f"largest difference: {np.abs(book_ho - autodiff_ho).max():.1e}")
 
 # %% [markdown]
 # The same matrix, to the last bits of floating point. Entry (k, j) of the column-times-row
-# product is α · e_k · o_k(1 − o_k) · o_j: the book's element formula
-# ∂E/∂w_jk = −(t_k − o_k) · o_k(1 − o_k) · o_j for the weight from hidden node j to
+# product is α · eₖ · oₖ(1 − oₖ) · oⱼ: the book's element formula
+# ∂E/∂wⱼₖ = −(tₖ − oₖ) · oₖ(1 − oₖ) · oⱼ for the weight from hidden node j to
 # output node k, which is stored in row k, column j.
 #
-# ## The hidden layer: ΔW_ih
+# ## The hidden layer: ΔWᵢₕ
 #
 # The hidden layer's weights reach the loss through every output. The chain rule sends
-# the error back through the output sigmoid's slope first, then through W_hoᵀ:
-# the hidden nodes receive W_hoᵀ · (e ∗ o(1 − o)), and then the same matrix formula
-# applies one layer down. The book's code sends back W_hoᵀ · e instead, without the
+# the error back through the output sigmoid's slope first, then through Wₕₒᵀ:
+# the hidden nodes receive Wₕₒᵀ · (e ∗ o(1 − o)), and then the same matrix formula
+# applies one layer down. The book's code sends back Wₕₒᵀ · e instead, without the
 # output slope. `textbook` has both:
 
 # %%
@@ -95,11 +95,15 @@ print(f"largest difference from autodiff: exact rule {exact_gap:.1e}, book's rul
 # larger here, because the slope o(1 − o) that it leaves out is at most ¼. Chapter 5
 # trains with both rules and explains what the book's rule really descends (erratum E8).
 #
-# The drawing shows the whole backward pass. Read it from the top: the loss's ½ (`a·`),
-# the square's 2(o − t), the output slope σ(1 − σ), then the matrix product splits the
-# gradient in two. Along `·Bᵀ` it becomes ∂E/∂W_ho (the gradient times hᵀ); along `Aᵀ·`
-# it goes on to the hidden layer (W_hoᵀ times the gradient). Every intermediate tensor
-# shows the gradient it received.
+# The drawing shows the whole backward pass. Its arrows carry the labels of chapter 1:
+# what the gradient is multiplied by on that step, the dot standing where the gradient
+# goes. `a·` is "times the number a" (here the ½), `·Bᵀ` "times Bᵀ, on the right" and
+# `Aᵀ·` "times Aᵀ, on the left", the two ways out of a matrix product Y = A · B (here
+# A = Wₕₒ and B = h). Read it from the top: the loss's ½ (`a·`), the square's 2(o − t),
+# the output slope σ(1 − σ), then the matrix product splits the gradient in two. Along
+# `·Bᵀ` it becomes ∂E/∂Wₕₒ (the gradient times hᵀ); along `Aᵀ·` it goes on to the hidden
+# layer (Wₕₒᵀ times the gradient). Every intermediate tensor shows the gradient it
+# received.
 
 # %%
 viz.draw(loss, backward=True, rankdir="TB")
@@ -109,7 +113,7 @@ viz.draw(loss, backward=True, rankdir="TB")
 #
 # `squared_error` is Σ(t − o)², with no ½. Its derivative with respect to o is
 # −2(t − o), and the 2 travels down the whole chain: every gradient doubles.
-# (Text 000 writes E = Σ(t − o)², differentiates correctly to −2(t − o), and then loses
+# (The book writes E = Σ(t − o)², differentiates correctly to −2(t − o), and then loses
 # the 2 in the next line: erratum E3. Its formulas are gradients of ½Σ(t − o)².)
 
 # %%
@@ -119,7 +123,7 @@ plain_tensors["squared_error"].backward()  # differentiate Σ(t − o)² itself,
 ratio_ho = plain_tensors["W_ho"].grad / W_ho.grad
 ratio_ih = plain_tensors["W_ih"].grad / W_ih.grad
 print("∂Σ(t − o)²/∂W ÷ ∂(½Σ(t − o)²)/∂W, every entry:")
-print("  W_ho:", np.unique(ratio_ho.round(12)), "  W_ih:", np.unique(ratio_ih.round(12)))
+print("  Wₕₒ:", np.unique(ratio_ho.round(12)), "  Wᵢₕ:", np.unique(ratio_ih.round(12)))
 
 # %% [markdown]
 # Exactly 2, entry for entry. Neither loss is wrong: they have the same minimum, and a
@@ -144,10 +148,10 @@ print(f"E before: {loss.item():.6f}   after one step: {0.5 * ((t - new_o) ** 2).
 # Solutions: `docs/tutorial/solutions/ch04_network_in_matrices.py`.
 #
 # 1. **A minibatch.** Put several samples side by side as the columns of X and T. With the
-#    loss ½Σ(T − O)² divided by the number of samples, show that −α · ∂E/∂W_ho is the
+#    loss ½Σ(T − O)² divided by the number of samples, show that −α · ∂E/∂Wₕₒ is the
 #    **mean** of the per-sample updates α · (e ∗ o(1 − o)) · hᵀ. (That is how
 #    `tinygrad-edu train --batch-size` steps.)
 # 2. **The hidden layer by autodiff.** Write `hidden_weight_update(W_ih, W_ho, x, t, α)`
-#    that returns −α · ∂E/∂W_ih from autodiff, and check it by finite differences.
+#    that returns −α · ∂E/∂Wᵢₕ from autodiff, and check it by finite differences.
 # 3. **Without the ½.** Take one step on Σ(t − o)² with learning rate α/2 and one step on
 #    ½Σ(t − o)² with learning rate α. Show that the new weights are the same.

@@ -3,8 +3,9 @@
 #
 # The book (Tariq Rashid, *Make Your Own Neural Network*) trains its network on MNIST,
 # 28 × 28 pixel digits. Here we use a smaller set that ships with scikit-learn: 1,797
-# digits of 8 × 8 pixels, so the network is 64 inputs → 100 hidden → 10 outputs. It is
-# otherwise the book's network: sigmoid layers, no biases, weights from
+# digits of 8 × 8 pixels, so the network is 64 inputs → 100 hidden → 10 outputs, where
+# the book's has 784 inputs. It is otherwise built as the book builds its network: sigmoid
+# layers, no biases, weights from
 # N(0, σ = n^−½) with n the number of incoming links, inputs scaled as the book scales
 # its pixels, targets 0.01 and 0.99, one sample per step.
 #
@@ -60,7 +61,7 @@ print(data.book_targets(split.train_labels[:1]), "for the digit", split.train_la
 # and see the samples in the same order, so the rule is the only difference.
 #
 # - `exact`: `loss.backward()` and an SGD step on E = ½Σ(t − o)²;
-# - `book`: the book's `train` method, whose hidden layer receives W_hoᵀ · e, the output
+# - `book`: the book's `train` method, whose hidden layer receives Wₕₒᵀ · e, the output
 #   error without the output sigmoid's slope o(1 − o).
 #
 # Five epochs at the learning rate 0.5 take a few seconds.
@@ -87,13 +88,13 @@ for rule in ("exact", "book"):
 #
 # For a sigmoid output, ∂L/∂z = o − t on the output's weighted input z, with no slope
 # factor at all: the o(1 − o) of the sigmoid cancels against the 1/(o(1 − o)) of the
-# logarithms. So the error that reaches the hidden layer is W_hoᵀ · e, the book's rule.
+# logarithms. So the error that reaches the hidden layer is Wₕₒᵀ · e, the book's rule.
 # Check it on one digit, with a fresh network's weights (the book's column layout: the
 # sample is a column):
 
 # %%
 model = training.book_network(rng=0)
-w_ih, w_ho = model[0].weight.data, model[2].weight.data  # W_ih (100 × 64), W_ho (10 × 100)
+w_ih, w_ho = model[0].weight.data, model[2].weight.data  # Wᵢₕ (100 × 64), Wₕₒ (10 × 100)
 x = split.train_inputs[:1].T  # one digit, a column of 64
 t = data.book_targets(split.train_labels[:1]).T  # its targets, a column of 10
 alpha = 0.5
@@ -105,7 +106,7 @@ book_ih = alpha * (w_ho.T @ e * h * (1 - h)) @ x.T  # the book's code
 
 
 def hidden_step(loss_of_outputs):
-    """−α · ∂loss/∂W_ih by autodiff, for a loss of the outputs."""
+    """−α · ∂loss/∂Wᵢₕ by autodiff, for a loss of the outputs."""
     weights = Tensor(w_ih, requires_grad=True)
     outputs = (Tensor(w_ho) @ (weights @ Tensor(x)).sigmoid()).sigmoid()
     (gradient,) = grad(loss_of_outputs(outputs), weights)
@@ -122,11 +123,11 @@ def cross_entropy(outputs):
 
 for name, loss in (("½Σ(t − o)²", half_squared_error), ("cross-entropy", cross_entropy)):
     difference = np.abs(book_ih - hidden_step(loss)).max()
-    print(f"book's ΔW_ih against −α·∂({name})/∂W_ih: largest difference {difference:.1e}")
+    print(f"book's ΔWᵢₕ against −α·∂({name})/∂Wᵢₕ: largest difference {difference:.1e}")
 
 # %% [markdown]
 # The book's hidden layer does gradient descent on the cross-entropy, to rounding error.
-# Its output layer, though, uses ΔW_ho = α · (e ∗ o(1 − o)) · hᵀ, the gradient of ½Σ(t − o)²;
+# Its output layer, though, uses ΔWₕₒ = α · (e ∗ o(1 − o)) · hᵀ, the gradient of ½Σ(t − o)²;
 # the cross-entropy's would be α · e · hᵀ, without the slope:
 
 # %%
@@ -134,11 +135,11 @@ weights = Tensor(w_ho, requires_grad=True)
 outputs = (weights @ Tensor(h)).sigmoid()
 (gradient,) = grad(cross_entropy(outputs), weights)
 book_ho = alpha * (e * o * (1 - o)) @ h.T
-print("−α·∂L/∂W_ho equals α·e·hᵀ:           ", np.allclose(-alpha * gradient.data, alpha * e @ h.T))
+print("−α·∂L/∂Wₕₒ equals α·e·hᵀ:            ", np.allclose(-alpha * gradient.data, alpha * e @ h.T))
 print("it equals the book's α·(e∗o(1−o))·hᵀ:", np.allclose(book_ho, -alpha * gradient.data))
 
 # %% [markdown]
-# So the book's code is a hybrid: squared error for W_ho, cross-entropy for W_ih. If the
+# So the book's code is a hybrid: squared error for Wₕₒ, cross-entropy for Wᵢₕ. If the
 # cross-entropy is what works, why not use it in both layers? With autodiff that is one
 # changed line: the loss. Here is a complete training loop (the one in `training.train`,
 # stripped down) with the cross-entropy, from the same starting weights in the same
@@ -191,8 +192,8 @@ for name, history in runs.items():
 #
 # - **The book's code is not gradient descent on the error it writes down.** Its output
 #   layer is; its hidden layer descends the cross-entropy. Each layer follows the slope of
-#   a different loss. That it trains well here does not make W_hoᵀ · e "the" hidden
-#   error of the squared error; for a sigmoid output layer that is W_hoᵀ · (e ∗ o(1 − o)).
+#   a different loss. That it trains well here does not make Wₕₒᵀ · e "the" hidden
+#   error of the squared error; for a sigmoid output layer that is Wₕₒᵀ · (e ∗ o(1 − o)).
 # - **Why it helps.** The slope o(1 − o) is at most ¼ and almost 0 when an output is
 #   confidently wrong (o near 0 or 1, far from its target). The squared error's gradient
 #   carries that factor, so a saturated output learns slowly; the cross-entropy's does
@@ -216,8 +217,8 @@ for name, history in runs.items():
 # Solutions: `docs/tutorial/solutions/ch05_training_on_digits.py`.
 #
 # 1. **E8 by autodiff.** Write `cross_entropy_hidden_update(W_ih, W_ho, x, t, α)` that
-#    returns −α · ∂L/∂W_ih for the binary cross-entropy L, using `grad`, and compare it
-#    with the book's ΔW_ih = α · (W_hoᵀ · e ∗ h(1 − h)) · xᵀ on random networks.
+#    returns −α · ∂L/∂Wᵢₕ for the binary cross-entropy L, using `grad`, and compare it
+#    with the book's ΔWᵢₕ = α · (Wₕₒᵀ · e ∗ h(1 − h)) · xᵀ on random networks.
 # 2. **Which digits are hard?** `training.train` returns a confusion matrix
 #    (`result.confusion[true, predicted]`). Write `accuracy_per_digit(confusion)` and find
 #    the digit the network gets wrong most often.

@@ -66,11 +66,11 @@ plt.show()
 # 1e-5 to 1e-6 is a good compromise; `tinygrad_edu` uses 1e-6. In float32 (about 7 digits)
 # no step works well, which is why `gradcheck` refuses float32 inputs.
 #
-# ## `numerical_gradient`: every element at once
+# ## Every element at once: numerical_gradient
 #
 # `numerical_gradient(fn, *inputs)` nudges each element of each input in turn and
 # returns one array per input. `fn` must return one number. Here is the book's 3-3-3
-# network (the weights `proofs.book_network_loss()` uses) with its loss E = ½Σ(t − o)²:
+# network (the weights `proofs.book_network_loss()` uses) with the loss E = ½Σ(t − o)²:
 
 # %%
 rng = np.random.default_rng(0)
@@ -88,14 +88,14 @@ def network_loss(weights_ih, weights_ho):
 numeric_ih, numeric_ho = numerical_gradient(network_loss, w_ih, w_ho)
 W_ih, W_ho = Tensor(w_ih, requires_grad=True), Tensor(w_ho, requires_grad=True)
 network_loss(W_ih, W_ho).backward()
-print("∂E/∂W_ho by autodiff:\n", W_ho.grad.round(8))
+print("∂E/∂Wₕₒ by autodiff:\n", W_ho.grad.round(8))
 print("by finite differences:\n", numeric_ho.round(8))
 gap_ho = np.abs(W_ho.grad - numeric_ho).max()
 gap_ih = np.abs(W_ih.grad - numeric_ih).max()
-print(f"largest difference: W_ho {gap_ho:.1e}, W_ih {gap_ih:.1e}")
+print(f"largest difference: Wₕₒ {gap_ho:.1e}, Wᵢₕ {gap_ih:.1e}")
 
 # %% [markdown]
-# ## `gradcheck`: the comparison, done properly
+# ## The comparison, done properly: gradcheck
 #
 # `gradcheck(fn, *inputs)` does that comparison for every input that requires grad,
 # element by element, with a tolerance (|analytic − numeric| ≤ atol + rtol·|numeric|).
@@ -175,7 +175,7 @@ print("both properties held for 15 examples each")
 
 # %% [markdown]
 # The same works for a formula of the texts. The book's element formula for the weights
-# into a sigmoid layer, ∂E/∂w_jk = −(t_k − o_k) · o_k(1 − o_k) · o_j, is
+# into a sigmoid layer, ∂E/∂wⱼₖ = −(tₖ − oₖ) · oₖ(1 − oₖ) · oⱼ, is
 # `textbook.output_weight_gradient`. Check it against autodiff on random one-layer
 # networks with several samples (as columns):
 
@@ -195,7 +195,7 @@ test_output_layer_formula()
 print("the book's formula agrees with autodiff on 20 random networks")
 
 # %% [markdown]
-# And a property that is **false**: the book's code sends the hidden layer W_hoᵀ · e
+# And a property that is **false**: the book's code sends the hidden layer Wₕₒᵀ · e
 # (chapter 5, erratum E8). Claim that it is −∂E/∂h, and Hypothesis finds a network where
 # it is not, and shrinks it:
 

@@ -82,7 +82,7 @@ viz.draw(y, show_data=True)
 print(gradcheck(lambda t: BookSigmoid.apply(t), z))
 
 # %% [markdown]
-# ## Differentiating a backward: `create_graph=True`
+# ## Differentiating a backward: create_graph=True
 #
 # `grad(y, x, create_graph=True)` does not just compute the gradient; it **records** the
 # backward pass as a graph of its own, so that the gradient can be differentiated again.
@@ -187,5 +187,8 @@ except RuntimeError as error:  # raised by the engine when the backward is recor
 # 2. **Two inputs.** Write `Hypot`, y = √(a² + b²), element by element, with
 #    ∂y/∂a = a / y and ∂y/∂b = b / y. Make it pass `gradgradcheck`.
 # 3. **A whole layer.** Write `SigmoidLayer`, y = σ(W · x) in the book's column layout,
-#    as **one** Function with two inputs. Its backward is the book's formulas: with
-#    d = g ∗ y(1 − y), ∂L/∂W = d · xᵀ and ∂L/∂x = Wᵀ · d. Check it, twice.
+#    as **one** Function with two inputs. Its backward is the chain rule: with
+#    d = g ∗ y(1 − y), ∂L/∂W = d · xᵀ (the book's matrix update, up to the factor −α) and
+#    ∂L/∂x = Wᵀ · d, the error the layer sends back. That second one is not the book's
+#    rule: the book sends back Wᵀ · g, without the slope y(1 − y) (erratum E8, chapter 5).
+#    Check it, twice.

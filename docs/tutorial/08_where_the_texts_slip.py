@@ -3,14 +3,21 @@
 #
 # The two texts of this course teach backpropagation well, and they also slip: a factor
 # dropped, a sign lost, a rule used outside the case it was derived for. The project
-# lists every slip with an ID, E1 to E10, on its errata page (`docs/errata.md`); the tests and
-# `tinygrad-edu check` use the same IDs. This chapter goes through them in the order you
-# met them in chapters 1 to 7, and shows each one with a computation you can change and
-# rerun.
+# lists every slip with an ID, E1 to E10, on its errata page (`docs/errata.md`); the tests
+# and `tinygrad-edu check` use the same IDs.
 #
-# The texts: "the book" is Tariq Rashid, *Make Your Own Neural Network*; text 000 is a
-# reader's notes on its pp. 80–100 (some slips are the note-taker's, not the book's);
-# text 001 is the python-course.eu chapter "Backpropagation in Neural Networks".
+# This chapter goes through the slips passage by passage, in the order the passages come
+# in the texts: the error shared back to the hidden layer (E1, E2), the gradient of one
+# weight, derived by each text in its own notation, and the book's worked example (E3, E4,
+# E5, E6, E9), the update step (E7), the notation (E10), and last the book's training code
+# (E8). The chapters before have shown E1, E2, E3 and E8 already, and they are only summed
+# up here; E4 to E7, E9 and E10 are new, and so is python-course.eu's derivation, which
+# the chapters before followed in the book's notation. Each slip comes with a computation
+# you can change and rerun.
+#
+# The texts are the book (Tariq Rashid, *Make Your Own Neural Network*, its pages 80–100
+# as a reader's study notes quote them: some slips may be the note-taker's, not the
+# book's) and python-course.eu (the chapter "Backpropagation in Neural Networks").
 
 # %%
 import numpy as np
@@ -18,7 +25,7 @@ import numpy as np
 from tinygrad_edu import Tensor, grad, proofs, textbook
 
 # %% [markdown]
-# ## Everything at once: `tinygrad-edu check`
+# ## Everything at once: tinygrad-edu check
 #
 # `proofs.comparisons()` is the data behind `tinygrad-edu check`: every formula of the
 # texts, evaluated in plain numpy on the book's 3-3-3 network (seed 0) and on the worked
@@ -33,18 +40,15 @@ for c in checks:
 
 # %% [markdown]
 # The rows that agree do so to rounding error; the rows that differ are off by many orders
-# of magnitude more. Now the slips one by one.
+# of magnitude more. Now the slips one by one. The first row, the sigmoid's slope
+# σ′ = σ(1 − σ) that chapter 1 found by autodiff, is right in both texts.
 #
-# ## From chapter 1: the sigmoid's slope
-#
-# No slip. σ′ = σ(1 − σ) is right in both texts (the first row above).
-#
-# ## From chapter 2: sharing the error (E1, E2)
+# ## Sharing the error (E1, E2)
 #
 # **E1.** Both texts split each output error among the links in proportion to their
 # weights and then drop the denominators, calling that a mere change of scale. With more
 # than one output the denominators differ, so dropping them changes the *direction*, and
-# only the transpose rule W_hoᵀ · e is the gradient (for a linear output layer). The
+# only the transpose rule Wₕₒᵀ · e is the gradient (for a linear output layer). The
 # smallest example: two outputs, fed with weights (1, 3) and (1, 1), both errors 1.
 
 # %%
@@ -63,40 +67,19 @@ print(f"hidden 2 : hidden 1 = {split_ratio:.3f} (split), {transpose_ratio:.3f} (
 # output layer (the case where the transpose rule is exact), and chapter 2 showed that
 # there even the signs are reversed, because every output's sum of weights is negative.
 #
-# **E2.** Text 001 prints its split matrix with output 1's denominator Σᵢwᵢ₁ under every
-# entry, also those of output 2, and with w₂₂ in the last row where w₄₂ belongs; it then
-# says the denominator "is always the same". Chapter 2 evaluates the matrix as printed: it
-# is the transpose rule divided by Σᵢwᵢ₁, apart from the misprinted entry. (Text 000's
-# version of the matrix has its entries right but stray empty cells.)
+# **E2.** python-course.eu prints its split matrix with output 1's denominator Σᵢwᵢ₁ under
+# every entry, also those of output 2, and with w₂₂ in the last row where w₄₂ belongs; it
+# then says the denominator "is always the same". Chapter 2 evaluates the matrix as
+# printed: it is the transpose rule divided by Σᵢwᵢ₁, apart from the misprinted entry. (The
+# book's version of the matrix has its entries right but stray empty cells.)
 #
-# ## From chapter 3: the worked example (E3, E4, E5, E6, E9)
+# ## The gradient of one weight, and the worked example (E3, E4, E5, E6, E9)
 #
-# Text 000 updates w₁₁ = 2.0 by hand: hidden outputs o_j = 0.4 and 0.5, w₂₁ = 3.0, the
-# error e₁ = 0.8, α = 0.1. `textbook.worked_example()` repeats its arithmetic without
-# rounding:
-
-# %%
-example = textbook.worked_example()
-print(
-    f"Σ = {example.weighted_sum:.4f}, o₁ = σ(Σ) = {example.output:.6f}, slope = {example.slope:.6f}"
-)
-print(f"∂E/∂w₁₁ = −e₁ · slope · o_j = {example.gradient:.6f},  new w₁₁ = {example.new_weight:.6f}")
-
-# %% [markdown]
-# The text's results, −0.0265 and 2.00265, are these unrounded values. Its own rounded
-# factors, 0.083 for the slope, give a slightly different product:
-
-# %%
-rounded = -0.8 * 0.083 * 0.4
-print(f"−0.8 × 0.083 × 0.4 = {rounded:.5f}  →  new w₁₁ = {2.0 - 0.1 * rounded:.6f}")
-
-# %% [markdown]
-# So the arithmetic is right only if you carry the slope as 0.0828, which the text never
-# shows. A small thing, but the kind of thing a learner checking by hand trips over.
-#
-# **E3, the factor 2.** Text 000 defines E = Σ(t − o)², differentiates it correctly to
-# −2(t − o), and loses the 2 in the next line. Everything after is the gradient of
-# ½Σ(t − o)². Autodiff on both losses:
+# **The book's derivation (E3, E4).** The book defines E = Σ(t − o)², differentiates it
+# correctly to ∂E/∂wⱼₖ = −2(tₖ − oₖ) · ∂oₖ/∂wⱼₖ, puts in the sigmoid's slope, and arrives
+# at ∂E/∂wⱼₖ = −(tₖ − oₖ) · oₖ(1 − oₖ) · oⱼ. That is right, but for ½Σ(t − o)²: the 2
+# is lost on the way, without a word (E3). Chapter 4 showed the factor 2 on the whole
+# network; on the worked example, autodiff on both losses:
 
 # %%
 for half in (True, False):
@@ -106,21 +89,27 @@ for half in (True, False):
     print(f"E = {name}:  ∂E/∂w₁₁ = {gradient.data[0, 0]:+.6f}")
 
 # %% [markdown]
-# **E4, "+ o_j".** Text 000 repeats its formula for ∂E/∂w_jk and the second copy ends in
-# "+ o_j" instead of "· o_j". The chain rule multiplies; the sum gives a different
-# number, with the wrong sign:
+# The book then writes its result twice in a row, and the second copy ends in "+ oⱼ"
+# instead of "· oⱼ" (E4). The chain rule multiplies; the sum gives a different number,
+# with the wrong sign. On the worked example (below), with its slope oₖ(1 − oₖ):
 
 # %%
-print(f"· o_j: {-0.8 * example.slope * 0.4:+.6f}    + o_j: {-0.8 * example.slope + 0.4:+.6f}")
+example = textbook.worked_example()
+times, plus = -0.8 * example.slope * 0.4, -0.8 * example.slope + 0.4
+print(f"· oⱼ: {times:+.6f}    + oⱼ: {plus:+.6f}    ({abs(plus / times):.1f} times the size)")
 
 # %% [markdown]
-# **E5 and E6, text 001's last formula.** Text 001 indexes the other way round: w_ij runs
-# from hidden node i to output node j, h_i is a hidden output and o_j an *output* (the
-# o_k of this course). It ends with ∂E/∂w_ij = (t_j − o_j) · σ(1 − σ) · o_j. Two slips:
-# the sign (∂E/∂o_j = −(t_j − o_j), E5), and the last factor, which should be the input
-# of the weight, h_i, not the output o_j (E6). As printed, the formula does not even
-# depend on i, so every weight into an output would get the same gradient. On the book's
-# network:
+# **python-course.eu's derivation (E5, E6).** python-course.eu derives the same gradient
+# in its own letters. It also writes the node a weight comes from first, but its wᵢⱼ runs
+# from hidden node i to output node j: its hᵢ is a hidden output, and its oⱼ an *output*
+# (the oₖ of this course). Its steps are the chain rule, as in the book: the error
+# E = Σ ½(tⱼ − oⱼ)², with the ½ from the start, so no 2 to lose; ∂E/∂wᵢⱼ = ∂E/∂oⱼ ·
+# ∂oⱼ/∂wᵢⱼ; oⱼ = σ(Σᵢ wᵢⱼ hᵢ), so ∂oⱼ/∂wᵢⱼ = σ(1 − σ) · hᵢ. Done right, this gives
+# ∂E/∂wᵢⱼ = −(tⱼ − oⱼ) · oⱼ(1 − oⱼ) · hᵢ, the book's formula with its letters renamed.
+# The text ends instead with ∂E/∂wᵢⱼ = (tⱼ − oⱼ) · σ(1 − σ) · oⱼ. Two slips: the sign
+# (∂E/∂oⱼ = −(tⱼ − oⱼ), E5), and the last factor, which should be the input of the
+# weight, hᵢ, not the output oⱼ (E6). As printed, the formula does not even depend on i,
+# so every weight into an output would get the same gradient. On the book's network:
 
 # %%
 printed = next(c for c in checks if "E5" in c.erratum)
@@ -128,20 +117,45 @@ print("as printed, row 1:", printed.closed_form[0].round(6))
 print("autodiff,   row 1:", printed.autodiff[0].round(6))
 
 # %% [markdown]
-# **E9, an error that cannot happen.** The worked example takes e₁ = 0.8 from an earlier
-# example, but computes o₁ = σ(2.3) ≈ 0.909 for the same node. Then the target would be
-# t₁ = o₁ + e₁, outside anything a sigmoid can reach. With the book's real target 0.99 the
-# gradient is about ten times smaller:
+# **The worked example (E9).** The book updates w₁₁ = 2.0 by hand: hidden outputs
+# oⱼ = 0.4 and 0.5, w₂₁ = 3.0, the error e₁ = 0.8, α = 0.1 (chapter 3).
+# `textbook.worked_example()` repeats its arithmetic without rounding:
 
 # %%
-print(f"t₁ = o₁ + e₁ = {example.output + 0.8:.4f}")
-consistent = textbook.worked_example(error=0.99 - example.output)
-print(f"with t₁ = 0.99: e₁ = {0.99 - example.output:.4f}, ∂E/∂w₁₁ = {consistent.gradient:.6f}")
+print(
+    f"Σ = {example.weighted_sum:.4f}, oₖ = σ(Σ) = {example.output:.6f}, slope = {example.slope:.6f}"
+)
+print(f"∂E/∂w₁₁ = −e₁ · slope · oⱼ = {example.gradient:.6f},  new w₁₁ = {example.new_weight:.6f}")
 
 # %% [markdown]
-# ## From chapter 4: the matrices (E7, E10)
+# The text's results, −0.0265 and 2.00265, are these values: its product is right. What
+# slips is the slope it prints beside them, 0.083, which is rounded; multiplied as
+# printed, the factors give a slightly different product:
+
+# %%
+rounded = -0.8 * 0.083 * 0.4
+print(f"−0.8 × 0.083 × 0.4 = {rounded:.5f}  →  new w₁₁ = {2.0 - 0.1 * rounded:.6f}")
+
+# %% [markdown]
+# So a learner checking by hand can reproduce the text's product only by carrying the
+# slope as 0.0828, which the text never shows.
 #
-# **E7, "Newton Method".** Text 000 calls the update w − α · ∂E/∂w "basically" Newton's
+# The worse slip is the error itself. The worked example takes e₁ = 0.8 from an earlier
+# example, but computes oₖ = σ(2.3) ≈ 0.909 for the same node. Then the target would be
+# t₁ = oₖ + e₁, outside anything a sigmoid can reach. The example itself has no target;
+# with 0.99, the target the book's code gives the right class (in MNIST), the gradient is
+# about ten times smaller:
+
+# %%
+print(f"t₁ = oₖ + e₁ = {example.output + 0.8:.4f}")
+consistent = textbook.worked_example(error=0.99 - example.output)
+print(f"with t₁ = 0.99: e₁ = {0.99 - example.output:.4f}, ∂E/∂w₁₁ = {consistent.gradient:.6f}")
+print(f"{example.gradient / consistent.gradient:.1f} times smaller than with e₁ = 0.8")
+
+# %% [markdown]
+# ## The update step (E7)
+#
+# **E7, "Newton Method".** The book calls the update w − α · ∂E/∂w "basically" Newton's
 # method. It is gradient descent. Newton's method divides by the *second* derivative and
 # has no learning rate. Autodiff gives the second derivative with `create_graph=True`
 # (chapter 7), so both steps are two lines:
@@ -156,18 +170,20 @@ print(f"gradient descent: 2.0 − 0.1 · E′ = {2.0 - 0.1 * slope_w11:.5f}")
 print(f"Newton:           2.0 − E′ / E″  = {2.0 - slope_w11 / curvature_w11:.4f}")
 
 # %% [markdown]
-# **E10, notation.** No number changes, but the formulas are harder to read than they
-# need to be: a summation index that is also a free index (Σ_j w_jk o_j inside a formula
-# for the fixed w_jk), one letter for two things (text 001's e_i is first t_i − o_i and
-# then ½(t_i − o_i)²), and element subscripts mixed with a transpose
-# (ΔW_jk = α · E_k · O_k(1 − O_k) · O_jᵀ). This course writes e = t − o for the error
-# vector, E for the loss, o_j for a hidden node's output and o_k for an output node's.
+# ## Notation (E10)
 #
-# ## From chapter 5: the book's hidden layer (E8)
+# **E10.** No number changes, but the formulas are harder to read than they need to be: a
+# summation index that is also a free index (Σⱼ wⱼₖ oⱼ inside a formula for the fixed
+# wⱼₖ), one letter for two things (python-course.eu's eᵢ is first tᵢ − oᵢ and then
+# ½(tᵢ − oᵢ)²), and element subscripts mixed with a transpose
+# (ΔWⱼₖ = α · Eₖ · Oₖ(1 − Oₖ) · Oⱼᵀ). This course writes e = t − o for the error
+# vector, E for the loss, oⱼ for a hidden node's output and oₖ for an output node's.
 #
-# **E8.** The book's code sends the hidden layer W_hoᵀ · e, the transpose rule on the raw
+# ## The book's code: the hidden layer (E8)
+#
+# **E8.** The book's code sends the hidden layer Wₕₒᵀ · e, the transpose rule on the raw
 # output error, although its outputs are sigmoids; the gradient of its E is
-# W_hoᵀ · (e ∗ o(1 − o)). Its hidden-layer step is therefore not gradient descent on its
+# Wₕₒᵀ · (e ∗ o(1 − o)). Its hidden-layer step is therefore not gradient descent on its
 # own E; it is, exactly, gradient descent on the binary cross-entropy
 # L = −Σ[t ln o + (1 − t) ln(1 − o)] (chapter 5). On the book's 3-3-3 network:
 
@@ -180,12 +196,8 @@ W_ih = Tensor(w_ih, requires_grad=True)
 o = (Tensor(w_ho) @ (W_ih @ Tensor(x)).sigmoid()).sigmoid()
 (grad_e,) = grad(0.5 * o.squared_error(t), W_ih, retain_graph=True)  # E = ½Σ(t − o)²
 (grad_l,) = grad(-(t * o.log() + (1 - t) * (1 - o).log()).sum(), W_ih)  # L
-print(
-    f"book's ΔW_ih against −α·∂E/∂W_ih: max |diff| {np.abs(book_ih + 0.3 * grad_e.data).max():.1e}"
-)
-print(
-    f"book's ΔW_ih against −α·∂L/∂W_ih: max |diff| {np.abs(book_ih + 0.3 * grad_l.data).max():.1e}"
-)
+print(f"book's ΔWᵢₕ against −α·∂E/∂Wᵢₕ: max |diff| {np.abs(book_ih + 0.3 * grad_e.data).max():.1e}")
+print(f"book's ΔWᵢₕ against −α·∂L/∂Wᵢₕ: max |diff| {np.abs(book_ih + 0.3 * grad_l.data).max():.1e}")
 
 # %% [markdown]
 # Leaving out a factor o(1 − o) ≤ ¼ typically makes the book's step larger (chapter 4
@@ -198,11 +210,11 @@ x, t = np.array([[1.0]]), np.array([[0.01], [0.01]])
 h, o = textbook.forward(w_ih, w_ho, x)
 e = t - o
 print("o =", o.ravel().round(4), " e =", e.ravel().round(4), " (both errors negative)")
-print("contributions w_k·e_k:           ", (w_ho * e).ravel().round(4))
-print("contributions w_k·e_k·o_k(1−o_k):", (w_ho * e * o * (1 - o)).ravel().round(4))
+print("contributions wₖ·eₖ:         ", (w_ho * e).ravel().round(4))
+print("contributions wₖ·eₖ·oₖ(1−oₖ):", (w_ho * e * o * (1 - o)).ravel().round(4))
 book_ih, _ = textbook.book_weight_updates(w_ih, w_ho, x, t, 0.3)
 exact_ih, _ = textbook.exact_weight_updates(w_ih, w_ho, x, t, 0.3)
-print(f"ΔW_ih: book {book_ih.item():+.5f}, gradient {exact_ih.item():+.5f}")
+print(f"ΔWᵢₕ: book {book_ih.item():+.5f}, gradient {exact_ih.item():+.5f}")
 
 # %% [markdown]
 # Both errors have the same sign; it is the weights that differ in sign, so the two
@@ -216,10 +228,10 @@ print(f"ΔW_ih: book {book_ih.item():+.5f}, gradient {exact_ih.item():+.5f}")
 # Solutions: `docs/tutorial/solutions/ch08_where_the_texts_slip.py`.
 #
 # 1. **The worked example, three ways.** Compute ∂E/∂w₁₁ with the unrounded slope, with
-#    the text's rounded factors, and with E4's "+ o_j", and the new w₁₁ for each.
+#    the text's rounded factors, and with E4's "+ oⱼ", and the new w₁₁ for each.
 # 2. **A consistent worked example.** Build the worked example as a graph with a target
 #    a sigmoid can reach, t₁ = 0.99, and get ∂E/∂w₁₁ and ∂E/∂w₂₁ by autodiff.
 # 3. **Newton for one weight.** Write `newton_step(w11, target)` that takes one Newton
-#    step on w₁₁ in the worked example (w₂₁ = 3.0, o_j = 0.4 and 0.5), with E″ from
+#    step on w₁₁ in the worked example (w₂₁ = 3.0, oⱼ = 0.4 and 0.5), with E″ from
 #    `create_graph=True`. Repeat it from w₁₁ = 2.0, once with the text's target
-#    t₁ = o₁ + 0.8 and once with t₁ = 0.99. Where does w₁₁ go in each case, and why?
+#    t₁ = oₖ + 0.8 and once with t₁ = 0.99. Where does w₁₁ go in each case, and why?

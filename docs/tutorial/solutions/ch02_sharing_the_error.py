@@ -8,9 +8,9 @@ from tinygrad_edu import Tensor, grad
 
 
 def proportional_split(weights_hidden_output: np.ndarray, errors: np.ndarray) -> np.ndarray:
-    """Exercise 1: hidden node j receives Σ_k e_k · w_jk / Σᵢ wᵢk.
+    """Exercise 1: hidden node j receives Σₖ eₖ · wⱼₖ / Σᵢ wᵢₖ.
 
-    Rows of ``weights_hidden_output`` are output nodes (w_jk is ``W_ho[k, j]``), so output
+    Rows of ``weights_hidden_output`` are output nodes (wⱼₖ is ``W_ho[k, j]``), so output
     k's denominator is the sum of row k.
     """
     shares = weights_hidden_output / weights_hidden_output.sum(axis=1, keepdims=True)
@@ -33,7 +33,7 @@ def opposite_signs() -> tuple[np.ndarray, np.ndarray]:
 def hidden_error(
     weights_hidden_output: np.ndarray, hidden: np.ndarray, targets: np.ndarray
 ) -> np.ndarray:
-    """Exercise 3: −∂E/∂h for a sigmoid output layer o = σ(W_ho · h), E = ½Σ(t − o)²."""
+    """Exercise 3: −∂E/∂h for a sigmoid output layer o = σ(Wₕₒ · h), E = ½Σ(t − o)²."""
     h = Tensor(hidden, requires_grad=True)
     outputs = (Tensor(weights_hidden_output) @ h).sigmoid()
     (gradient,) = grad(0.5 * outputs.squared_error(targets), h)

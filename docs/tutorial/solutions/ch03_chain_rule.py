@@ -16,8 +16,8 @@ from tinygrad_edu.explore import explore
 def other_weight(learning_rate: float = 0.1) -> tuple[float, float]:
     """Exercise 1: ∂E/∂w₂₁ and the new w₂₁.
 
-    Only the last factor changes: w₂₁ multiplies o₂ = 0.5, not o₁ = 0.4. The error and the
-    sigmoid's slope are those of the same output node.
+    Only the last factor changes: w₂₁ multiplies hidden node 2's output oⱼ = 0.5, not hidden
+    node 1's 0.4. The error and the sigmoid's slope are those of the same output node.
     """
     output = 1 / (1 + math.exp(-(2.0 * 0.4 + 3.0 * 0.5)))
     gradient = -0.8 * output * (1 - output) * 0.5

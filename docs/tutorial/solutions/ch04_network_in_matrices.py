@@ -13,7 +13,7 @@ def minibatch_update(
     targets: np.ndarray,
     learning_rate: float,
 ) -> np.ndarray:
-    """Exercise 1: −α · ∂E/∂W_ho for a minibatch, samples as the columns of ``hidden`` and
+    """Exercise 1: −α · ∂E/∂Wₕₒ for a minibatch, samples as the columns of ``hidden`` and
     ``targets``, E = ½Σ(T − O)² divided by the number of samples (the mean of the
     per-sample losses, so the step is the mean of the per-sample steps)."""
     w = Tensor(weights_hidden_output, requires_grad=True)
@@ -31,7 +31,7 @@ def hidden_weight_update(
     targets: np.ndarray,
     learning_rate: float,
 ) -> np.ndarray:
-    """Exercise 2: −α · ∂E/∂W_ih for the book's two-layer network, E = ½Σ(t − o)²."""
+    """Exercise 2: −α · ∂E/∂Wᵢₕ for the book's two-layer network, E = ½Σ(t − o)²."""
     w_ih = Tensor(weights_input_hidden, requires_grad=True)
     hidden = (w_ih @ Tensor(inputs)).sigmoid()
     outputs = (Tensor(weights_hidden_output) @ hidden).sigmoid()
@@ -46,7 +46,7 @@ def steps_with_and_without_the_half(
     targets: np.ndarray,
     learning_rate: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exercise 3: the new W_ho after one step on Σ(t − o)² with α/2, and after one step
+    """Exercise 3: the new Wₕₒ after one step on Σ(t − o)² with α/2, and after one step
     on ½Σ(t − o)² with α. They are the same matrix."""
     new_weights = []
     for half, rate in ((False, learning_rate / 2), (True, learning_rate)):

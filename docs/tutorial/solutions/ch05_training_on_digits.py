@@ -19,7 +19,7 @@ def cross_entropy_hidden_update(
     targets: np.ndarray,
     learning_rate: float,
 ) -> np.ndarray:
-    """Exercise 1: −α · ∂L/∂W_ih for the binary cross-entropy L of the book's network (the
+    """Exercise 1: −α · ∂L/∂Wᵢₕ for the binary cross-entropy L of the book's network (the
     book's own hidden-layer update, erratum E8)."""
     w_ih = Tensor(weights_input_hidden, requires_grad=True)
     hidden = (w_ih @ Tensor(inputs)).sigmoid()

@@ -46,7 +46,7 @@ def error_orders(
 
 def formula_matches_autodiff(formula: Formula, examples: int = 20) -> Callable[[], None]:
     """Exercise 3: a Hypothesis test that ``formula(t, o, o_j)`` is ∂E/∂W for one sigmoid
-    layer o = σ(W · o_j), E = ½Σ(t − o)², on random networks. Call the result to run it;
+    layer o = σ(W · oⱼ), E = ½Σ(t − o)², on random networks. Call the result to run it;
     it raises AssertionError (with a shrunk example) where the formula is wrong."""
 
     @settings(max_examples=examples, deadline=None, database=None, derandomize=True)

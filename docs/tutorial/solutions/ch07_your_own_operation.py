@@ -53,7 +53,8 @@ class Hypot(Function):
 
 class SigmoidLayer(Function):
     """Exercise 3: y = σ(W · x), the book's layer as one operation (x a column or a
-    matrix of columns).  With d = g ∗ y(1 − y): ∂L/∂W = d · xᵀ, ∂L/∂x = Wᵀ · d."""
+    matrix of columns).  With d = g ∗ y(1 − y), the chain rule gives ∂L/∂W = d · xᵀ (the
+    book's update, up to −α) and ∂L/∂x = Wᵀ · d (not the book's hidden rule Wᵀ · g, E8)."""
 
     @staticmethod
     def forward(ctx: Node, weights: np.ndarray, inputs: np.ndarray) -> np.ndarray:
