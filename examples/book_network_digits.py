@@ -29,7 +29,9 @@ for epoch in range(epochs):
     for i in rng.permutation(len(digits.train_inputs)):
         inputs = Tensor(digits.train_inputs[i].reshape(64, 1))
         targets = Tensor(book_targets(digits.train_labels[i : i + 1]).T)
-        loss = 0.5 * query(inputs).squared_error(targets)  # the book's E = ½Σ(t − o)²
+        loss = 0.5 * query(inputs).squared_error(
+            targets
+        )  # ½Σ(t − o)²: the book's update is its gradient
         loss.backward()
         for W in (W_ih, W_ho):
             W.data -= learning_rate * W.grad  # w ← w − α·∂E/∂w

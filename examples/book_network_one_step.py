@@ -21,7 +21,7 @@ targets = Tensor([[0.01], [0.99], [0.01]])
 
 hidden_outputs = (W_ih @ inputs).sigmoid()  # O_hidden = σ(W_ih · I)
 final_outputs = (W_ho @ hidden_outputs).sigmoid()  # O_output = σ(W_ho · O_hidden)
-loss = 0.5 * final_outputs.squared_error(targets)  # the book's E = ½Σ(t − o)²
+loss = 0.5 * final_outputs.squared_error(targets)  # ½Σ(t − o)²: the book's update is its gradient
 loss.backward()  # the chain rule, node by node, back to W_ih and W_ho
 
 print("E before the step:", loss.item())

@@ -151,3 +151,22 @@ def test_a_learning_rate_that_is_not_a_number_gets_a_plain_message(capsys):
     err = capsys.readouterr().err
     assert "argument --lr: must be a positive number, got 'abc'" in err
     assert "_positive_float" not in err and "invalid" not in err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["train", "--epochs", "abc"], "argument --epochs: must be a whole number ≥ 1, got 'abc'"),
+        (["train", "--hidden", "2.5"], "argument --hidden: must be a whole number ≥ 1, got '2.5'"),
+        (["demo", "--seed", "x"], "argument --seed: must be a whole number ≥ 0 (a seed), got 'x'"),
+    ],
+)
+def test_a_count_or_seed_that_is_not_a_whole_number_gets_a_plain_message(
+    capsys, arguments, message
+):
+    with pytest.raises(SystemExit) as exit_info:
+        main(arguments)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "_positive_int" not in err and "_seed" not in err and "invalid" not in err

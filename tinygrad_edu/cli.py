@@ -297,8 +297,15 @@ def run_explore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _whole_number(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _whole_number(text, "a whole number ≥ 1")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
@@ -315,7 +322,7 @@ def _positive_float(text: str) -> float:
 
 
 def _seed(text: str) -> int:
-    value = int(text)
+    value = _whole_number(text, "a whole number ≥ 0 (a seed)")
     if value < 0:
         raise argparse.ArgumentTypeError(f"a seed is a whole number ≥ 0, got {value}")
     return value

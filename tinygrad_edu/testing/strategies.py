@@ -166,7 +166,8 @@ class Network:
     targets: np.ndarray
 
     def loss(self, *weights: Tensor) -> Tensor:
-        """The book's E = ½Σ(t − o)² for the given weights (Tensors), on this data."""
+        """½Σ(t − o)² for the given weights (Tensors), on this data: the loss whose
+        gradient the book's update formulas are (the book writes Σ(t − o)²)."""
         signal = Tensor(self.inputs)
         for w in weights:
             signal = (w @ signal).sigmoid()
