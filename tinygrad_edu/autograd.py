@@ -42,6 +42,7 @@ __all__ = [
     "enable_grad",
     "grad",
     "graph_tensors",
+    "input_gradients",
     "is_grad_enabled",
     "no_grad",
     "tape",
@@ -294,6 +295,16 @@ def grad(
         found = run_backward(output_list, root_grads, book)
     assert found is not None
     return policies.grad_results(input_list, found, allow_unused)
+
+
+def input_gradients(node: Node, grad: Any) -> tuple[Any, ...]:
+    """What ``node``'s chain rule sends each of its inputs for ``grad`` (∂L/∂output, an
+    array of the output's shape): one gradient per input, each of that input's shape, None
+    where none is needed. The operation's own backward, run once outside any pass: nothing
+    is recorded or written. For tools that probe a local derivative (the explorer's factors,
+    `proofs.explain`'s rows of the Jacobian)."""
+    result = node.function.backward(node, grad)
+    return result if isinstance(result, tuple) else (result,)
 
 
 # Last, because tensor.py builds on everything above (Tensor's operators are Functions).
