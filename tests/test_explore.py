@@ -94,6 +94,9 @@ def test_local_factors_are_the_closed_forms_of_the_book_network():
     to_weights = by_output["final_inputs"].sends[0]
     assert to_weights.label == "·Bᵀ"
     np.testing.assert_array_equal(to_weights.factor, named["hidden_outputs"].data.T)
+    to_hidden = by_output["final_inputs"].sends[1]  # the error sent back: W_hoᵀ · g
+    assert to_hidden.label == "Aᵀ·" and to_hidden.product == "left"
+    np.testing.assert_array_equal(to_hidden.factor, named["W_ho"].data.T)
     o, t = named["final_outputs"].data, named["targets"].data
     np.testing.assert_allclose(by_output["squared_error"].sends[0].gradient, o - t)  # ½ · 2(o−t)
     assert "cancels the square's 2" in page.html()

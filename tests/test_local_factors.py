@@ -84,8 +84,14 @@ def test_each_kind_of_operation_gets_the_factor_its_formula_names():
     ((values, product),) = local_factors(total.grad_fn, np.ones(()))
     assert product == "elementwise" and values.tolist() == [1.0, 1.0, 1.0]  # copy back
 
-    s = Softmax.apply(Tensor([[0.1, 0.5, -0.3]], requires_grad=True))
-    assert local_factors(s.grad_fn, np.ones((1, 3))) == (None,)  # no single array: text only
+    row = np.array([[0.1, 0.5, -0.3]])
+    s = Softmax.apply(Tensor(row, requires_grad=True))
+    ((values, product),) = local_factors(s.grad_fn, np.ones((1, 3)))
+    p = np.exp(row) / np.exp(row).sum()
+    assert product == "right"  # one row: g · (its Jacobian s(δ − s))
+    np.testing.assert_allclose(values, np.diag(p[0]) - p.T @ p, rtol=1e-12, atol=1e-15)
+    rows = Softmax.apply(Tensor([[0.1, 0.5, -0.3], [2.0, 0.0, 1.0]], requires_grad=True))
+    assert local_factors(rows.grad_fn, np.ones((2, 3))) == (None,)  # a Jacobian per row
     constant = Tensor([1.0, 2.0]) * Tensor([3.0, 4.0], requires_grad=True)
     assert local_factors(constant.grad_fn, np.ones(2))[0] is None  # needs no gradient
 

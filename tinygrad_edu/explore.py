@@ -200,11 +200,12 @@ def local_factors(node: Node, arriving: np.ndarray) -> tuple[Factor | None, ...]
             factors.append(None)
             continue
         answer, elementwise = np.asarray(probed[index]), np.asarray(ones[index])
+        factor = None
         if answer.shape == probe.shape:
-            factors.append(_elementwise(answer, probe, elementwise))
-        else:  # a matrix product, else a reduction's copy of the gradient (probe broadcast)
-            factor = _matrix_factor(node, index, probe, answer)
-            factors.append(factor or _elementwise(answer, probe, elementwise))
+            factor = _elementwise(answer, probe, elementwise)
+        # a matrix product, else a reduction's copy of the gradient (the probe broadcast)
+        factor = factor or _matrix_factor(node, index, probe, answer)
+        factors.append(factor or _elementwise(answer, probe, elementwise))
     return tuple(factors)
 
 

@@ -200,14 +200,13 @@ class DrawnGraph:
                     self.tensors[box] = t  # prefer a Tensor that still holds this value
         self.items: list[Tensor | Node] = [root]
         placed: set[Box] = {root_box}
-        for node in self.nodes:
-            boxes = [node] + [self.box(node, i) for i, p in enumerate(node.parents) if p is None]
-            for box in boxes:
+        for node in self.nodes:  # each box right after its nearest consumer, in input order
+            self.items.append(node)
+            for index in range(len(node.inputs)):
+                box = self.box(node, index)
                 if box not in placed:
                     placed.add(box)
                     self.items.append(self.tensors[box])
-                if box is node:
-                    self.items.append(node)
         self.box_of = {id(t): box for box, t in self.tensors.items()}
         shared = {box for box, users in self.consumers.items() if len(users) > SHARED_USES}
         again: dict[Node, list[Box]] = {}  # operation -> the shared boxes it names again
