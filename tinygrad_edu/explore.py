@@ -96,7 +96,8 @@ def record_backward(
 
     Returns the steps and each leaf's gradient, summed as the engine sums it (by id).
     Nothing changes: no ``.grad`` is written and the graph is retained. ``graph`` (the
-    drawing's `viz.DrawnGraph`) says which Tensor stands for each input.
+    drawing's `viz.DrawnGraph`) says which Tensor stands for each input; the local factors
+    (`local_factors`) are read for the operations it draws.
     """
     graph = graph or viz.DrawnGraph(loss)
     steps = []
@@ -105,7 +106,8 @@ def record_backward(
             node = step.node
             output = graph.output(node)
             arriving = np.zeros_like(output.data) if step.grad is None else np.asarray(step.grad)
-            factors = local_factors(node, arriving)
+            drawn = graph.id(node) != "summary"  # a folded step shows no factor
+            factors = local_factors(node, arriving) if drawn else (None,) * len(node.inputs)
             operands = viz.operand_names(node.function, len(node.inputs))
             labels = node.function.labels or ("?",) * len(node.inputs)
             sends = []
