@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from references import sigmoid
+from references import Hostile, sigmoid
 
 from tinygrad_edu import Function, Tensor, nn, proofs, viz
 from tinygrad_edu.autograd import GraphReleasedError
@@ -213,12 +213,17 @@ def test_forward_steps_come_in_an_order_that_computes_each_input_first():
     assert agrees(shown(panels[-1]["panel"])[-1][1], loss.data)
 
 
-def test_large_graphs_are_collapsed_into_one_step():
+def chain(length: int, step) -> tuple[Tensor, Tensor]:
+    """x, and the sum of ``step`` applied ``length`` times to it."""
     x = Tensor([0.3], requires_grad=True, name="x")
     y = x
-    for _ in range(300):
-        y = y.tanh()
-    loss = y.sum()
+    for _ in range(length):
+        y = step(y)
+    return x, y.sum()
+
+
+def test_large_graphs_are_collapsed_into_one_step():
+    _, loss = chain(300, Tensor.tanh)
     page = explore(loss, max_nodes=12)
     data = page._backward_data()
     assert len(page.backward_steps) == 301
@@ -230,11 +235,7 @@ def test_large_graphs_are_collapsed_into_one_step():
 
 def test_a_10000_sigmoid_chain_makes_a_page_in_seconds():
     # Before: dot segfaulted on the whole chain, raised as a raw CalledProcessError.
-    x = Tensor([0.3], requires_grad=True, name="x")
-    y = x
-    for _ in range(10_000):
-        y = y.sigmoid()
-    loss = y.sum()
+    x, loss = chain(10_000, Tensor.sigmoid)
     start = time.perf_counter()
     page = explore(loss)
     html = page.html()
@@ -445,23 +446,6 @@ def test_browser_play_and_forward_mode_of_the_worked_example(browser, tmp_path):
     assert "Sigmoid" in after_sigmoid["heading"]
     (z, o) = (after_sigmoid["numbers"][0][1], after_sigmoid["numbers"][-1][1])
     assert agrees(z, [2.3]) and agrees(o, [sigmoid(2.3)])  # 2.0·0.4 + 3.0·0.5, σ(2.3)
-
-
-class Hostile(Function):
-    """The identity, named and labelled like markup."""
-
-    labels = ("<x>",)
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.copy()
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
-
-
-Hostile.__name__ = Hostile.__qualname__ = "<!--<script>"
 
 
 def hostile_page(tmp_path):

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from references import Hostile
 
 from tinygrad_edu import Function, Tensor, grad, nn, proofs, viz
 from tinygrad_edu.cli import build_parser
@@ -558,23 +559,6 @@ def test_dots_own_refusal_is_a_render_error_with_its_message():
         viz.RenderError, match=r"^dot failed \(exit status 1\): Error: mismatched tag"
     ):
         viz.render(broken, "svg")
-
-
-class Hostile(Function):
-    """The identity, with a label that reads as HTML."""
-
-    labels = ("<x>",)
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.copy()
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
-
-
-Hostile.__name__ = Hostile.__qualname__ = "<!--<script>"
 
 
 def hostile_graph() -> tuple[Tensor, Tensor]:
