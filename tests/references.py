@@ -1,4 +1,4 @@
-"""Reference formulas (and a custom Function) that many tests use, written once.
+"""Reference formulas (and custom Functions) that many tests use, written once.
 
 Each is the closed form straight from its definition in plain numpy, independent of the
 library's own code (so that the two can disagree).
@@ -58,3 +58,21 @@ def write_then_zeros(stream, head: bytes, zeros: int) -> None:
     stream.write(head)
     for _ in range(zeros // (1 << 20)):
         stream.write(bytes(1 << 20))
+
+
+class Hostile(Function):
+    """The identity, named and labelled like markup: a name and a label that a drawing and
+    a page must escape (issue 19, item 18)."""
+
+    labels = ("<x>",)
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+Hostile.__name__ = Hostile.__qualname__ = "<!--<script>"

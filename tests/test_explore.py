@@ -5,12 +5,13 @@
 import math
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pytest
-from references import sigmoid
+from references import Hostile, sigmoid
 
 from tinygrad_edu import Function, Tensor, nn, proofs, viz
 from tinygrad_edu.autograd import GraphReleasedError
@@ -93,6 +94,9 @@ def test_local_factors_are_the_closed_forms_of_the_book_network():
     to_weights = by_output["final_inputs"].sends[0]
     assert to_weights.label == "·Bᵀ"
     np.testing.assert_array_equal(to_weights.factor, named["hidden_outputs"].data.T)
+    to_hidden = by_output["final_inputs"].sends[1]  # the error sent back: W_hoᵀ · g
+    assert to_hidden.label == "Aᵀ·" and to_hidden.product == "left"
+    np.testing.assert_array_equal(to_hidden.factor, named["W_ho"].data.T)
     o, t = named["final_outputs"].data, named["targets"].data
     np.testing.assert_allclose(by_output["squared_error"].sends[0].gradient, o - t)  # ½ · 2(o−t)
     assert "cancels the square's 2" in page.html()
@@ -209,12 +213,17 @@ def test_forward_steps_come_in_an_order_that_computes_each_input_first():
     assert agrees(shown(panels[-1]["panel"])[-1][1], loss.data)
 
 
-def test_large_graphs_are_collapsed_into_one_step():
+def chain(length: int, step) -> tuple[Tensor, Tensor]:
+    """x, and the sum of ``step`` applied ``length`` times to it."""
     x = Tensor([0.3], requires_grad=True, name="x")
     y = x
-    for _ in range(300):
-        y = y.tanh()
-    loss = y.sum()
+    for _ in range(length):
+        y = step(y)
+    return x, y.sum()
+
+
+def test_large_graphs_are_collapsed_into_one_step():
+    _, loss = chain(300, Tensor.tanh)
     page = explore(loss, max_nodes=12)
     data = page._backward_data()
     assert len(page.backward_steps) == 301
@@ -222,6 +231,22 @@ def test_large_graphs_are_collapsed_into_one_step():
     assert "296 × Tanh" in data[-1]["panel"]
     html = page.html()
     assert "<title>summary</title>" in html and len(html) < 100_000
+
+
+def test_a_10000_sigmoid_chain_makes_a_page_in_seconds():
+    # Before: dot segfaulted on the whole chain, raised as a raw CalledProcessError.
+    x, loss = chain(10_000, Tensor.sigmoid)
+    start = time.perf_counter()
+    page = explore(loss)
+    html = page.html()
+    assert time.perf_counter() - start < 20
+    assert len(page.backward_steps) == 10_001 and len(re.findall(r'class="node"', html)) <= 2 * (
+        viz.MAX_NODES
+    )
+    data = page._backward_data()
+    assert data[-1]["node"] == "summary" and "× Sigmoid" in data[-1]["panel"]
+    loss.backward()
+    np.testing.assert_array_equal(page.leaf_grads[id(x)], x.grad)
 
 
 def test_step_ids_are_the_nodes_of_the_drawing():
@@ -423,7 +448,34 @@ def test_browser_play_and_forward_mode_of_the_worked_example(browser, tmp_path):
     assert agrees(z, [2.3]) and agrees(o, [sigmoid(2.3)])  # 2.0·0.4 + 3.0·0.5, σ(2.3)
 
 
-def test_explore_builds_on_the_core_viz_and_registry_only():
+def hostile_page(tmp_path):
+    x = Tensor([1.0, 2.0], requires_grad=True, name="x\x01y")
+    return explore(Hostile.apply(x).sum()).save(tmp_path / "hostile.html")
+
+
+def test_names_cannot_open_a_comment_or_a_script_in_the_page(tmp_path):
+    text = hostile_page(tmp_path).read_text(encoding="utf-8")
+    assert "<!--<script>" not in text and "\x01" not in text
+    data = re.search(r'<script type="application/json" class="data">(.*?)</script>', text, re.S)
+    assert not re.search(r"[<>&]", data.group(1))  # JSON's \u003c escapes instead
+
+
+def test_browser_runs_the_page_of_an_operation_named_like_a_script(browser, tmp_path):
+    # Before: "<!--<script>" in the page's data kept its script from ever running.
+    from selenium.webdriver.common.by import By
+
+    browser.get(hostile_page(tmp_path).as_uri())
+    assert state(browser)["counter"] == "0 / 2"  # the script ran
+    for _ in range(2):
+        browser.find_element(By.CSS_SELECTOR, "button.next").click()
+    shown = state(browser)
+    assert shown["counter"] == "2 / 2" and shown["heading"].startswith("<!--<script>Backward")
+    panel = browser.find_element(By.CSS_SELECTOR, ".panel .body").text
+    assert "<x>" in panel and "x\\x01y" in panel
+    assert agrees(shown["numbers"][-1][1], [1.0, 1.0])  # x's .grad: the identity's
+
+
+def test_explore_builds_on_the_core_and_viz_only():
     import ast
 
     import tinygrad_edu.explore as module
@@ -436,8 +488,7 @@ def test_explore_builds_on_the_core_viz_and_registry_only():
             modules.add(node.module)
     ours = {m for m in modules if m.startswith("tinygrad_edu")}
     core = {"tinygrad_edu.autograd", "tinygrad_edu.functions", "tinygrad_edu.tensor"}
-    # and the registry, for each operation's name ("sigmoid", "matmul")
-    allowed = core | {"tinygrad_edu.viz", "tinygrad_edu.registry"}
+    allowed = core | {"tinygrad_edu.viz"}  # not the registry: it is test metadata
     assert ours <= allowed and "tinygrad_edu.viz" in ours
 
 

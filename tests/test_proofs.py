@@ -227,3 +227,19 @@ def test_explain_refuses_bad_arguments():
     unrelated = Tensor([1.0], requires_grad=True)
     with pytest.raises(ValueError, match="does not depend"):
         proofs.explain(loss, unrelated, 0, show=False)
+
+
+def test_explain_follows_the_graph_as_recorded_when_a_tensor_changes_in_place():
+    # c is used (by d), then changed in place: the paths go through both of its versions,
+    # and an operation recorded after the loss is no part of it.
+    x = Tensor([1.0, 2.0], requires_grad=True, name="x")
+    c = x * 2
+    c.name = "c"
+    d = c - x  # loss = Σ (2x − x + 2x + 1): ∂loss/∂x₀ = 3 by three paths: 2, −1 and 2
+    c += 1
+    loss = (d + c).sum()
+    c *= 5  # after the loss: no factor 5 on any path
+    explanation = proofs.explain(loss, x, 0, show=False)
+    assert sorted(path.product for path in explanation.paths) == [-1.0, 2.0, 2.0]
+    assert explanation.total == explanation.autodiff == 3.0
+    assert set(proofs.tensors_by_name(loss)) == {"x", "c"}

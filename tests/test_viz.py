@@ -3,12 +3,14 @@ with the real `dot` where it is installed, and the errors when it is not."""
 
 import ast
 import inspect
+import os
 import re
 import runpy
 import shutil
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import graphviz
@@ -16,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from references import Hostile
 
 from tinygrad_edu import Function, Tensor, grad, nn, proofs, viz
 from tinygrad_edu.cli import build_parser
@@ -262,8 +265,9 @@ def test_an_array_saved_outside_the_graph_is_counted_on_its_operation():
 def test_a_10000_node_chain_draws_without_recursion_and_max_nodes_keeps_it_small():
     _, y = chain(10_000)
     assert sys.getrecursionlimit() < 20_001  # a recursive walk could not get there
-    dot = Dot(viz.draw(y))
+    dot = Dot(viz.draw(y, max_nodes=20_001))
     assert len(dot.nodes) == 20_001 and len(dot.edges) == 20_000
+    assert len(Dot(viz.draw(y)).nodes) == viz.MAX_NODES  # the default budget
     small = Dot(viz.draw(y, max_nodes=40))
     assert len(small.nodes) <= 40
     assert "t0" in small.nodes and "summary" in small.nodes
@@ -314,6 +318,67 @@ def test_bad_arguments_are_rejected_with_what_is_accepted():
     with pytest.raises(TypeError, match="expected a Tensor, got ndarray"):
         viz.draw(np.ones(3))
     assert "rankdir=TB" in viz.draw(loss, rankdir="TB").source
+
+
+def rnn(steps: int) -> Tensor:
+    """A recurrent network: the weights W and U are shared by every step."""
+    rng = np.random.default_rng(0)
+    w = Tensor(rng.normal(0, 0.3, (4, 4)), requires_grad=True, name="W")
+    u = Tensor(rng.normal(0, 0.3, (4, 2)), requires_grad=True, name="U")
+    h = Tensor(np.zeros((4, 1)), name="h0")
+    loss = Tensor(0.0)
+    for step in range(steps):
+        h = (w @ h + u @ Tensor(rng.normal(size=(2, 1)), name=f"x{step}")).tanh()
+        loss = loss + h.sum()
+    return loss
+
+
+def one_weight_everywhere(operations: int) -> Tensor:
+    """``operations`` operations, every second one a product with the same weight w."""
+    w = Tensor([0.5, -0.2], requires_grad=True, name="w")
+    y = Tensor([1.0, 2.0], name="x")
+    for _ in range(operations // 2):
+        y = (y * w).tanh()
+    return y.sum()
+
+
+def test_a_weight_shared_by_every_step_is_drawn_once_and_named_again_at_each_use():
+    dot = Dot(viz.draw(rnn(40)))  # the default budget: about 20 of the 40 steps
+    assert len(dot.nodes) <= viz.MAX_NODES and "summary" in dot.nodes
+    boxes = [n for n, attrs in dot.nodes.items() if "<b>W</b>" in attrs]
+    (home,) = [n for n in boxes if n.startswith("t")]  # the box of W itself, once
+    again = [n for n in boxes if n.startswith("r")]
+    assert len(again) > viz.SHARED_USES
+    uses = sorted(int(re.search(r"use (\d+) of 40", dot.nodes[n]).group(1)) for n in again)
+    assert uses == list(range(2, len(again) + 2))  # the nearest use keeps the real box
+    for n in [home, *again]:  # each meets one matrix product, as its operand A
+        (head,) = [h for t, h, _ in dot.edges if t == n and h != "summary"]
+        assert head in dot.operations("MatMul") and dot.label(n, head) == "A"
+    assert (home, "summary", "style=dashed") in dot.edges  # the steps not drawn use W too
+    assert "named again beside each further use" in dot.source  # the legend says so
+    assert "max_nodes=None draws at most 300" in dot.nodes["summary"]
+
+
+def test_a_graph_changed_in_place_after_its_loss_is_drawn_as_recorded():
+    y = Tensor([1.0, 2.0], requires_grad=True, name="y")
+    c = y * 2
+    loss = (c * 3).sum()
+    c += 5  # after the loss: c's new history is not part of the loss's graph
+    dot = Dot(viz.draw(loss))
+    assert len(dot.operations("Add")) == 0 and len(dot.operations("Mul")) == 2
+    assert "<b>5</b>" not in dot.source and dot.named("y")
+
+
+@needs_dot
+@pytest.mark.parametrize("backward", [False, True])
+def test_graphs_that_reuse_one_weight_render_in_seconds(backward):
+    # Before: a 40-step RNN past 150 s; 2,000 operations on one weight, 18.7 GB in dot.
+    for loss in (rnn(40), one_weight_everywhere(2_000)):
+        drawing = viz.draw(loss, backward=backward)
+        start = time.perf_counter()
+        svg = viz.render(drawing, "svg", timeout=30)
+        assert time.perf_counter() - start < 10
+        assert svg.startswith(b"<?xml") and b"more nodes, the oldest part" in svg
 
 
 # --------------------------------------------------------------------------- save
@@ -425,6 +490,102 @@ def test_the_backward_view_shows_grad_1_on_the_loss_and_the_engines_intermediate
     assert "grad" not in after.nodes[after.named("hidden_outputs")]
     assert "grad = [[" in after.nodes[after.named("W_ih")].replace("&#160;", " ")
     assert "grad = 1" in after.nodes[after.named("loss")].replace("&#160;", " ")
+
+
+@pytest.fixture
+def fake_dot(monkeypatch, tmp_path):
+    """Put a `dot` that runs the given shell script first on PATH."""
+
+    def install(script: str) -> None:
+        folder = tmp_path / "fake-bin"
+        folder.mkdir(exist_ok=True)
+        program = folder / "dot"
+        program.write_text(f"#!/bin/sh\nPATH=/usr/bin:/bin\n{script}\n", encoding="utf-8")
+        program.chmod(0o755)
+        monkeypatch.setenv("PATH", str(folder))
+
+    return install
+
+
+def children_named(name: str) -> list[int]:
+    """The processes called ``name`` that this process started (read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == os.getpid() and command == name:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_dot_that_runs_too_long_is_stopped_and_none_is_left_running(fake_dot):
+    fake_dot("exec sleep 30")
+    start = time.perf_counter()
+    with pytest.raises(viz.RenderError, match=r"did not finish .* in 0.5 s and was stopped"):
+        viz.render(viz.draw(proofs.book_network_loss()), "svg", timeout=0.5)
+    assert time.perf_counter() - start < 5
+    assert children_named("sleep") == [] and children_named("dot") == []
+
+
+def test_a_dot_crash_is_the_librarys_error_not_a_raw_called_process_error(fake_dot, tmp_path):
+    fake_dot('echo "out of memory in the layout" >&2; kill -SEGV $$')
+    drawing = viz.draw(proofs.book_network_loss())
+    with pytest.raises(viz.RenderError, match=r"crashed .SIGSEGV.*out of memory in the layout"):
+        viz.render(drawing, "svg")
+    with pytest.raises(viz.RenderError, match=r"save '.*graph.svg': dot crashed") as error:
+        viz.save(drawing, tmp_path / "graph.svg")
+    assert isinstance(error.value, RuntimeError)
+    assert not isinstance(error.value, subprocess.CalledProcessError)
+    assert not (tmp_path / "graph.svg").exists()
+    assert drawing._repr_mimebundle_()["text/plain"].startswith("RenderError: dot crashed")
+
+
+def test_dot_runs_with_a_memory_limit(fake_dot):
+    fake_dot("ulimit -v")  # prints the limit in KiB
+    if viz.resource is None:
+        pytest.skip("no memory limits on this system")
+    limit = viz.render(viz.draw(proofs.book_network_loss()), "svg").decode().strip()
+    assert int(limit) == viz.RENDER_MEMORY // 1024
+
+
+@needs_dot
+def test_dots_own_refusal_is_a_render_error_with_its_message():
+    broken = viz.Drawing(body=["\tt0 [label=<<b>not closed>]\n"])
+    with pytest.raises(
+        viz.RenderError, match=r"^dot failed \(exit status 1\): Error: mismatched tag"
+    ):
+        viz.render(broken, "svg")
+
+
+def hostile_graph() -> tuple[Tensor, Tensor]:
+    x = Tensor([1.0, 2.0], requires_grad=True, name="x\x01y\x7f\\N")
+    return Hostile.apply(x).sum(), x
+
+
+def test_names_and_labels_reach_graphviz_escaped():
+    assert viz.printable("x\x01y\x7f\u2028\ud800\uffffé") == "x\\x01y\\x7f\u2028\\ud800\\uffffé"
+    loss, _ = hostile_graph()
+    backward = viz.draw(loss, backward=True).source
+    forward = viz.draw(loss).source
+    for source in (backward, forward):
+        assert "\x01" not in source and "\x7f" not in source
+        assert "<b>x\\\\x01y\\\\x7f\\\\N</b>" in source  # printable, each \\ doubled for dot
+    assert 'label="<x>"' in backward  # a plain label, not HTML
+    assert "&lt;!--&lt;script&gt;Backward" in backward and "&lt;!--&lt;script&gt;" in forward
+
+
+@needs_dot
+@pytest.mark.parametrize("backward", [False, True])
+def test_names_and_labels_that_dot_refused_now_render(tmp_path, backward):
+    # Before: the control character and the "<x>" label made dot fail (CalledProcessError).
+    loss, _ = hostile_graph()
+    svg = viz.save(loss, tmp_path / "hostile.svg", backward=backward).read_text("utf-8")
+    assert "x\\x01y\\x7f\\N" in svg and "&lt;!&#45;&#45;&lt;script&gt;" in svg
+    assert ("&lt;x&gt;" in svg) == backward
 
 
 # --------------------------------------------------------------------------- layering

@@ -42,6 +42,7 @@ __all__ = [
     "enable_grad",
     "grad",
     "graph_tensors",
+    "input_gradients",
     "is_grad_enabled",
     "no_grad",
     "tape",
@@ -315,6 +316,17 @@ def grad(
         found = run_backward(output_list, root_grads, book)
     assert found is not None
     return policies.grad_results(input_list, found, allow_unused)
+
+
+def input_gradients(node: Node, grad: Any) -> tuple[Any, ...]:
+    """What ``node``'s chain rule sends each of its inputs for ``grad`` (∂L/∂output, an
+    array of the output's shape): one gradient per input, each of that input's shape, None
+    where none is needed. The operation's own backward, run once outside any pass: nothing
+    is recorded or written. For tools that probe a local derivative (the explorer's factors,
+    `proofs.explain`'s rows of the Jacobian)."""
+    book = policies.Bookkeeping([], [], retain_graph=True)
+    with no_grad():
+        return book.chain_rule(node, grad)
 
 
 # Last, because tensor.py builds on everything above (Tensor's operators are Functions).

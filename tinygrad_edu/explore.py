@@ -10,9 +10,10 @@ the pass with buttons, arrow keys, a slider and "play"; a forward mode shows the
 being computed in order.
 
 The numbers come from the engine itself, not from a second backprop in JavaScript: the
-recording runs `grad` on the graph and notes, for every node, what its ``backward`` was
-given and what it returned (`record_backward`). The page's script only shows one
-pre-rendered step after another.
+recording runs the engine's `backward_steps` on the graph and keeps, for every node, the
+gradient that arrived and what its chain rule sent (`record_backward`); each local factor
+is read off the operation's own backward (`local_factors`), and its label is the
+operation's ``labels``. The page's script only shows one pre-rendered step after another.
 """
 
 from __future__ import annotations
@@ -24,23 +25,26 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-import graphviz
 import numpy as np
 
-from tinygrad_edu import viz
-from tinygrad_edu.autograd import Function, GraphReleasedError, Node, grad, graph_tensors
-from tinygrad_edu.registry import REGISTRY, OpInfo
+from tinygrad_edu import functions, viz
+from tinygrad_edu.autograd import GraphReleasedError, Node, backward_steps, input_gradients
+from tinygrad_edu.functions import SquaredError
 from tinygrad_edu.tensor import Tensor
 
 __all__ = [
+    "MAX_PROBES",
+    "PRODUCTS",
     "BackwardStep",
     "Explorer",
+    "Factor",
     "ForwardStep",
     "Send",
     "explore",
     "forward_order",
+    "local_factors",
     "record_backward",
 ]
 
@@ -55,11 +59,12 @@ SMALL = 16
 class Send:
     """What one operation sends to one of its inputs in one step of the backward pass."""
 
-    tensor: Tensor
+    tensor: Tensor  # the input, as the drawing's box shows it
     operand: str  # the input's role in the operation: "x", or "A"/"B", "a"/"b", "o"/"t"
     label: str  # the operation's chain-rule label (`Function.labels`), e.g. "·σ(1−σ)"
-    factor: np.ndarray | None  # the factor's values, where they are one array (else None)
+    factor: np.ndarray | None  # the local factor's values, where backward has one (`Factor`)
     gradient: np.ndarray | None  # what backward returned for this input (None: not needed)
+    product: str = ""  # how gradient is made of arriving and factor: a key of `PRODUCTS`
     total: np.ndarray | None = None  # the tensor's gradient summed so far, this one included
     count: int = 0  # how many contributions the total holds
     uses: int = 0  # how many contributions the tensor gets in the whole pass
@@ -83,75 +88,50 @@ class ForwardStep:
     output: Tensor
 
 
-def record_backward(loss: Tensor) -> tuple[list[BackwardStep], dict[int, np.ndarray]]:
-    """Run the engine on ``loss`` and note every backward call in the order it makes them.
+def record_backward(
+    loss: Tensor, graph: viz.DrawnGraph | None = None
+) -> tuple[list[BackwardStep], dict[int, np.ndarray]]:
+    """Run the engine on ``loss`` (`backward_steps`) and keep every step: the gradient that
+    arrived at each node and what its backward sent to each input, in the engine's order.
 
-    Returns the steps and the engine's gradient of every leaf that requires grad (by id).
-    Uses `grad` with ``retain_graph=True``: no ``.grad`` changes and the graph stays usable.
-    While it runs, each node's ``function`` is a subclass whose ``backward`` calls the
-    operation's own and keeps the arguments and the result.
+    Returns the steps and each leaf's gradient, summed as the engine sums it (by id).
+    Nothing changes: no ``.grad`` is written and the graph is retained. ``graph`` (the
+    drawing's `viz.DrawnGraph`) says which Tensor stands for each input; the local factors
+    (`local_factors`) are read for the operations it draws.
     """
-    nodes, leaves = _nodes_and_leaves(loss)
-    calls: list[tuple[Node, np.ndarray, tuple[Any, ...]]] = []
-    recorders: dict[type[Function], type[Function]] = {}
-
-    def recorder(function: type[Function]) -> type[Function]:
-        def backward(ctx: Node, gradient: Any) -> Any:
-            result = function.backward(ctx, gradient)
-            calls.append(
-                (ctx, np.asarray(gradient), result if isinstance(result, tuple) else (result,))
-            )
-            return result
-
-        attributes = {"backward": staticmethod(backward), "__qualname__": function.__qualname__}
-        return type(function.__name__, (function,), attributes)
-
-    originals = {id(node): node.function for node in nodes}
+    graph = graph or viz.DrawnGraph(loss)
+    steps = []
     try:
-        for node in nodes:
-            if node.function not in recorders:
-                recorders[node.function] = recorder(node.function)
-            node.function = recorders[node.function]
-        found = grad(loss, leaves, retain_graph=True, allow_unused=True)
+        for step in backward_steps(loss, retain_graph=True, accumulate=False):
+            node = step.node
+            output = graph.output(node)
+            arriving = np.zeros_like(output.data) if step.grad is None else np.asarray(step.grad)
+            drawn = graph.id(node) != "summary"  # a folded step shows no factor
+            factors = local_factors(node, arriving) if drawn else (None,) * len(node.inputs)
+            operands = viz.operand_names(node.function, len(node.inputs))
+            labels = node.function.labels or ("?",) * len(node.inputs)
+            sends = []
+            for index, sent in enumerate(step.input_grads):
+                gradient = None if sent is None else np.asarray(sent)
+                t = graph.tensors[graph.box(node, index)]
+                factor = factors[index] if gradient is not None else None
+                values, product = (None, "") if factor is None else factor
+                sends.append(Send(t, operands[index], labels[index], values, gradient, product))
+            steps.append(BackwardStep(node, output, arriving, sends))
     except GraphReleasedError as error:
         raise GraphReleasedError(
             "explore: backward() has already freed this graph's saved arrays, so its backward "
             "pass cannot be replayed. Call explore(loss) before loss.backward(), or call "
             f"loss.backward(retain_graph=True). ({error})"
         ) from None
-    finally:
-        for node in nodes:
-            node.function = originals[id(node)]
-
-    steps = []
-    for node, arriving, results in calls:
-        output = node.output
-        assert output is not None  # a node the engine ran has a live output
-        info = _info(node)
-        operands = viz.operand_names(node.function, len(node.inputs))
-        sends = []
-        for index, (t, needed) in enumerate(zip(node.inputs, node.needs_input_grad, strict=True)):
-            gradient = None if not needed or results[index] is None else np.asarray(results[index])
-            labels = node.function.labels  # on the Function class, registered or not
-            label = labels[index] if labels else "?"
-            factor = _factor(info, node, index) if gradient is not None else None
-            sends.append(Send(t, operands[index], label, factor, gradient))
-        steps.append(BackwardStep(node, output, arriving, sends))
-    _running_sums(steps)
-    leaf_grads = {id(t): g.data for t, g in zip(leaves, found, strict=True) if g is not None}
-    return steps, leaf_grads
+    totals = _running_sums(steps)
+    leaves = {key for key, box in graph.box_of.items() if isinstance(box, int)}
+    return steps, {key: total for key, total in totals.items() if key in leaves}
 
 
-def _nodes_and_leaves(loss: Tensor) -> tuple[list[Node], list[Tensor]]:
-    tensors = graph_tensors(loss)
-    nodes = [t.grad_fn for t in tensors if t.grad_fn is not None]
-    leaves = [t for t in tensors if t.grad_fn is None and t.requires_grad]
-    return nodes, leaves
-
-
-def _running_sums(steps: list[BackwardStep]) -> None:
+def _running_sums(steps: list[BackwardStep]) -> dict[int, np.ndarray]:
     """Add each tensor's contributions up in the engine's order (a sum as the engine forms
-    it: the first contribution, then + each next)."""
+    it: the first contribution, then + each next). Returns the totals by id."""
     totals: dict[int, np.ndarray] = {}
     counts: Counter[int] = Counter()
     for step in steps:
@@ -165,119 +145,116 @@ def _running_sums(steps: list[BackwardStep]) -> None:
     for step in steps:
         for send in step.sends:
             send.uses = counts[id(send.tensor)]
+    return totals
 
 
-def forward_order(loss: Tensor) -> list[ForwardStep]:
-    """The operations in an order the forward pass computes them: every input before its use
-    (depth first from the loss, inputs in order; each node after all of its inputs')."""
-    order: list[ForwardStep] = []
-    done: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(loss, False)]
-    while stack:
-        t, inputs_done = stack.pop()
-        if t.grad_fn is None or (id(t) in done and not inputs_done):
-            continue
-        if inputs_done:
-            if id(t) not in done:
-                done.add(id(t))
-                order.append(ForwardStep(t.grad_fn, t))
-            continue
-        stack.append((t, True))
-        stack.extend((i, False) for i in reversed(t.grad_fn.inputs) if id(i) not in done)
-    return order
+def forward_order(loss: Tensor, graph: viz.DrawnGraph | None = None) -> list[ForwardStep]:
+    """The operations in an order the forward pass computes them: each after the operations
+    that made its inputs (the engine's topological order, reversed)."""
+    graph = graph or viz.DrawnGraph(loss)
+    return [ForwardStep(node, graph.output(node)) for node in reversed(graph.nodes)]
 
 
 # --------------------------------------------------------------------------- local factors
 
 
-def _info(node: Node) -> OpInfo | None:
-    """The registry's entry of the node's operation (None for one defined elsewhere)."""
-    for info in REGISTRY.values():
-        if info.function is node.function:
-            return info
+class Factor(NamedTuple):
+    """The local factor of one input, read off the operation's own backward: what the
+    arriving gradient g is multiplied by, element by element (``g × values``), or as a
+    matrix product (``g · values``, ``values · g``, ``gᵀ · values``)."""
+
+    values: np.ndarray
+    product: str  # "elementwise", "right", "left" or "transposed": a key of `PRODUCTS`
+
+
+PRODUCTS = {
+    "elementwise": "arriving × factor, element by element",
+    "right": "arriving · factor (a matrix product)",
+    "left": "factor · arriving (a matrix product)",
+    "transposed": "arrivingᵀ · factor (a matrix product)",
+}
+"""How the gradient sent to an input is formed from the arriving one, by `Factor.product`."""
+
+MAX_PROBES = 64
+"""A matrix factor is read one row or column at a time, one backward call each; wider ones
+are not shown as arrays."""
+
+
+def local_factors(node: Node, arriving: np.ndarray) -> tuple[Factor | None, ...]:
+    """The local factor of each of ``node``'s inputs, from the operation's own backward (no
+    second table of derivatives): backward applied to a gradient of ones is the factor of an
+    elementwise step (σ(1−σ) for a sigmoid, and the copy of a sum), and applied to one-hot
+    gradients it gives a matrix product's factor row by row (Bᵀ for A·B). A form is taken
+    only when backward applied to a random gradient gives exactly that product, an
+    elementwise one first where the input has the output's shape, then a matrix product;
+    None where no form fits (a softmax), for an input that needs no gradient, and for
+    operations defined outside functions.py (their backward runs once, by the engine).
+
+    ``arriving`` is any array of the shape and dtype of the node's output.
+    """
+    if node.function.__module__ != functions.__name__:
+        return (None,) * len(node.inputs)
+    probe = np.random.default_rng(0).uniform(0.5, 1.5, arriving.shape).astype(arriving.dtype)
+    ones, probed = input_gradients(node, np.ones_like(probe)), input_gradients(node, probe)
+    factors: list[Factor | None] = []
+    for index, needed in enumerate(node.needs_input_grad):
+        if not needed or ones[index] is None:
+            factors.append(None)
+            continue
+        answer, elementwise = np.asarray(probed[index]), np.asarray(ones[index])
+        factor = None
+        if answer.shape == probe.shape:
+            factor = _elementwise(answer, probe, elementwise)
+        # a matrix product, else a reduction's copy of the gradient (the probe broadcast)
+        factor = factor or _matrix_factor(node, index, probe, answer)
+        factors.append(factor or _elementwise(answer, probe, elementwise))
+    return tuple(factors)
+
+
+def _elementwise(answer: np.ndarray, probe: np.ndarray, ones: np.ndarray) -> Factor | None:
+    """``ones`` as an elementwise factor, if backward's ``answer`` for ``probe`` is
+    probe × ones (the probe copied along the axes a reduction removed)."""
+    try:
+        product = probe * ones
+    except ValueError:  # shapes that do not broadcast: a reshape, an index
+        return None
+    return Factor(ones, "elementwise") if _fits(answer, product) else None
+
+
+def _matrix_factor(node: Node, index: int, probe: np.ndarray, answer: np.ndarray) -> Factor | None:
+    """The matrix M with sent(g) = g · M, M · g or gᵀ · M for input ``index``, read one
+    one-hot gradient g at a time, if one of them is what backward gives for ``probe``."""
+    if probe.ndim != 2 or answer.ndim != 2 or max(probe.shape) > MAX_PROBES:
+        return None
+    (m, n), (p, q) = probe.shape, answer.shape
+
+    def sent(i: int, j: int) -> np.ndarray:
+        one_hot = np.zeros_like(probe)
+        one_hot[i, j] = 1
+        return np.asarray(input_gradients(node, one_hot)[index])
+
+    if p == m:  # sent(g) = g · M
+        right = np.stack([sent(0, j)[0] for j in range(n)])
+        if _fits(answer, probe @ right):
+            return Factor(right, "right")
+    if q == n:  # sent(g) = M · g
+        left = np.stack([sent(i, 0)[:, 0] for i in range(m)], axis=1)
+        if _fits(answer, left @ probe):
+            return Factor(left, "left")
+    if p == n:  # sent(g) = gᵀ · M
+        transposed = np.stack([sent(i, 0)[0] for i in range(m)])
+        if _fits(answer, probe.T @ transposed):
+            return Factor(transposed, "transposed")
     return None
 
 
-def _ones(x: np.ndarray) -> np.ndarray:
-    return np.ones_like(x)
-
-
-# The value of each registry label, from the operation's inputs (a, b or x) and output (y):
-# the factor the gradient is multiplied by, element by element, or the matrix it is
-# multiplied with. Labels with no single array (copy back, scatter, s(δ − s)) are shown as
-# text only.
-_FACTORS: dict[str, tuple[Callable[[list[np.ndarray], np.ndarray], np.ndarray], ...]] = {
-    "add": (lambda i, y: _ones(i[0]), lambda i, y: _ones(i[1])),
-    "sub": (lambda i, y: _ones(i[0]), lambda i, y: -_ones(i[1])),
-    "mul": (lambda i, y: i[1], lambda i, y: i[0]),
-    "div": (lambda i, y: 1 / i[1], lambda i, y: -i[0] / i[1] ** 2),
-    "neg": (lambda i, y: -_ones(i[0]),),
-    "pow": (lambda i, y: i[1] * i[0] ** (i[1] - 1), lambda i, y: y * np.log(i[0])),
-    "matmul": (lambda i, y: np.swapaxes(i[1], -1, -2) if i[1].ndim > 1 else i[1],
-               lambda i, y: np.swapaxes(i[0], -1, -2) if i[0].ndim > 1 else i[0]),
-    "linear": (lambda i, y: i[1], lambda i, y: i[0]),
-    "exp": (lambda i, y: y,),
-    "log": (lambda i, y: 1 / i[0],),
-    "sigmoid": (lambda i, y: y * (1 - y),),
-    "tanh": (lambda i, y: 1 - y**2,),
-    "relu": (lambda i, y: (i[0] > 0).astype(i[0].dtype),),
-    "mean": (lambda i, y: np.asarray(y.size / i[0].size, dtype=i[0].dtype),),
-    "squared_error": (lambda i, y: 2 * (i[0] - i[1]), lambda i, y: 2 * (i[1] - i[0])),
-}  # fmt: skip
-
-# The factor as written out, and what its letters stand for ({0}, {1}: the inputs' names,
-# {y}: the output's). Others: the operation's label without its leading "·".
-_FACTOR_WORDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "mul": (("b", "b = {1}"), ("a", "a = {0}")),
-    "div": (("1/b", "b = {1}"), ("−a/b²", "a = {0}, b = {1}")),
-    "matmul": (("Bᵀ", "B = {1}"), ("Aᵀ", "A = {0}")),
-    "linear": (("W", "W = {1}"), ("X", "X = {0}")),
-    "exp": (("eˣ", "eˣ = {y}, the output"),),
-    "sigmoid": (("σ(1−σ)", "σ = {y}, the output"),),
-    "tanh": (("1−tanh²", "tanh = {y}, the output"),),
-    "squared_error": (("2(o−t)", "o = {0}, t = {1}"), ("2(t−o)", "o = {0}, t = {1}")),
-}
-
-
-# How the product sent to each input is formed, where it is not "arriving × factor".
-_PRODUCTS: dict[str, tuple[str, ...]] = {
-    "matmul": ("arriving · Bᵀ (a matrix product)", "Aᵀ · arriving (a matrix product)"),
-    "linear": ("arriving · W (a matrix product)", "arrivingᵀ · X (a matrix product)"),
-}
-
-
-def _product_words(info: OpInfo | None, index: int, send: Send, arriving: np.ndarray) -> str:
-    if info is not None and info.name in _PRODUCTS:
-        return _PRODUCTS[info.name][index]
-    if info is None or info.name not in _FACTORS:
-        return f"the operation's backward of arriving ({send.label.removeprefix('·')})"
-    words = "arriving × factor, element by element"
-    if send.gradient is not None and send.gradient.shape != np.broadcast_shapes(
-        arriving.shape, send.tensor.shape
-    ):
-        return words + f", summed back to shape {tuple(send.tensor.shape)}"
-    return words
-
-
-def _factor(info: OpInfo | None, node: Node, index: int) -> np.ndarray | None:
-    if info is None or info.name not in _FACTORS:
-        return None
-    output = node.output
-    assert output is not None
-    value = _FACTORS[info.name][index]([t.data for t in node.inputs], output.data)
-    return np.asarray(value)
-
-
-def _factor_words(
-    info: OpInfo | None, index: int, label: str, step: BackwardStep, name: Callable[[Tensor], str]
-) -> str:
-    """``σ(1−σ) = `` and, on the next line, what σ is."""
-    if info is None or info.name not in _FACTOR_WORDS:
-        return html.escape(label.removeprefix("·"))
-    expression, where = _FACTOR_WORDS[info.name][index]
-    names = [name(t) for t in step.node.inputs]
-    where = where.format(*names, y=name(step.output))
-    return f"{html.escape(expression)}<br><small>{html.escape(where)}</small>"
+def _fits(answer: np.ndarray, product: np.ndarray) -> bool:
+    """Whether ``product`` is ``answer``, to rounding."""
+    if product.shape != answer.shape:
+        return False
+    rtol = 1e4 * float(np.finfo(np.result_type(answer.dtype, np.float32)).eps)
+    scale = float(np.max(np.abs(answer), initial=0.0))
+    return bool(np.allclose(product, answer, rtol=rtol, atol=rtol * scale, equal_nan=True))
 
 
 # --------------------------------------------------------------------------- the page
@@ -289,7 +266,7 @@ def _number(value: float) -> str:
 
 def _name(t: Tensor) -> str:
     if t.name:
-        return t.name
+        return viz.printable(t.name)
     if t.grad_fn is None and not t.requires_grad and t.data.size == 1:
         return _number(float(t.data.item()))
     return "scalar" if t.ndim == 0 else f"tensor{tuple(t.shape)}"
@@ -302,7 +279,7 @@ def _distinct_names(tensors: list[Tensor]) -> dict[int, str]:
     names = {id(t): _name(t) for t in tensors}
     counts = Counter(names[id(t)] for t in tensors if t.name)
     for t in tensors:
-        if t.name and counts[t.name] > 1:
+        if t.name and counts[names[id(t)]] > 1:
             names[id(t)] += f" {tuple(t.shape)}"
     return names
 
@@ -385,12 +362,11 @@ class Explorer:
         self.title = title or (f"backward pass of {loss.name}" if loss.name else "backward pass")
         self.rankdir = rankdir
         self.max_nodes = max_nodes
-        self.backward_steps, self.leaf_grads = record_backward(loss)
-        self.forward_steps = forward_order(loss)
-        self.leaves = [t for t in _nodes_and_leaves(loss)[1] if id(t) in self.leaf_grads]
-        drawn = viz.drawing_ids(loss, max_nodes)
-        self._ids = {id(item): name for item, name in drawn}
-        self._tensors = [item for item, _ in drawn if isinstance(item, Tensor)]
+        self.graph = viz.DrawnGraph(loss, max_nodes)  # what the drawings show, and their ids
+        self.backward_steps, self.leaf_grads = record_backward(loss, self.graph)
+        self.forward_steps = forward_order(loss, self.graph)
+        self._tensors = [item for item in self.graph.items if isinstance(item, Tensor)]
+        self.leaves = [t for t in self._tensors if id(t) in self.leaf_grads]
         self._names = _distinct_names(self._tensors)
 
     def _name(self, t: Tensor) -> str:
@@ -399,14 +375,15 @@ class Explorer:
     # ---------------------------------------------------------------- ids in the drawing
 
     def _id(self, item: Tensor | Node) -> str:
-        return self._ids.get(id(item), "summary")
+        return self.graph.id(item)
 
     def _svg(self, backward: bool) -> str:
-        drawing = self._drawings[backward]
         try:
-            svg = drawing.pipe(format="svg").decode("utf-8")
-        except graphviz.ExecutableNotFound:
+            svg = viz.render(self._drawings[backward], "svg").decode("utf-8")
+        except viz.GraphvizNotFoundError:
             raise viz.GraphvizNotFoundError(f"explore: {viz.INSTALL_HINT}") from None
+        except viz.RenderError as error:
+            raise viz.RenderError(f"explore: {error}") from None
         return svg[svg.index("<svg") :]
 
     # ---------------------------------------------------------------- the steps as data
@@ -463,11 +440,11 @@ class Explorer:
         return data
 
     def _one_backward(self, step: BackwardStep, leaf_totals: dict[int, Send]) -> dict[str, Any]:
-        node, info = step.node, _info(step.node)
+        node = step.node
         op = self._id(node)
         out_name, loss = _e(self._name(step.output)), _e(self._name(self.loss))
         rows = [
-            f'<p class="lead"><b>{_e(node.name)}</b>: the operation that made '
+            f'<p class="lead"><b>{_e(viz.printable(node.name))}</b>: the operation that made '
             f"<b>{out_name}</b> passes its gradient on to its inputs.</p>",
             '<table class="step">',
             _row(
@@ -487,24 +464,27 @@ class Explorer:
                     )
                 )
                 continue
-            receivers.append(self._id(send.tensor))
-            edges.append(f"{op}->{self._id(send.tensor)}")
-            words = _factor_words(info, index, send.label, step, self._name)
-            factor = (
-                f'<span class="eq">{words}</span> = {_array_html(send.factor, "factor")}'
-                if send.factor is not None
-                else f'{words} <span class="none">(an operation on the whole array)</span>'
-            )
+            receivers.append(self.graph.input_id(node, index))
+            edges.append(f"{op}->{self.graph.input_id(node, index)}")
+            label = _e(viz.printable(send.label))
+            if send.factor is None:
+                factor = f'{label} <span class="none">(an operation on the whole array)</span>'
+                product = f"the operation's backward of arriving ({send.label.strip('·')})"
+            else:  # the transposed product's label names the gradient (Gᵀ·), not the factor
+                named = "factor" if send.product == "transposed" else send.label.strip("·")
+                factor = (
+                    f'<span class="eq">{_e(viz.printable(named))}<br><small>'
+                    f"{self._operands(step)}</small></span> = " + _array_html(send.factor, "factor")
+                )
+                product = PRODUCTS[send.product]
             rows.append(
                 f'<tr class="send"><th colspan="2">to {send.operand} = <b>{target}</b></th></tr>'
             )
-            rows.append(_row(f"local factor<br><small>{_e(send.label)}</small>", factor))
+            rows.append(_row(f"local factor<br><small>{label}</small>", factor))
             rows.append(
                 _row(
                     f"sent<br><small>∂{loss}/∂{target} from here</small>",
-                    _array_html(send.gradient, "sent")
-                    + f"<br><small>= {_e(_product_words(info, index, send, step.arriving))}"
-                    "</small>",
+                    _array_html(send.gradient, "sent") + f"<br><small>= {_e(product)}</small>",
                 )
             )
             assert send.total is not None
@@ -527,14 +507,14 @@ class Explorer:
                 )
             )
         rows.append("</table>")
-        if info is not None and info.name == "squared_error" and np.all(step.arriving == 0.5):
+        if node.function is SquaredError and np.all(step.arriving == 0.5):
             rows.append(
                 '<p class="lead">½ · 2(o−t) = o − t: the ½ of E = ½Σ(t − o)² '
                 "cancels the square's 2, so what is sent is o − t = −e, the output error "
                 "with its sign turned.</p>"
             )
         panel = "".join(rows) + self._leaf_table(leaf_totals, changed)
-        return _step(node.name, op, edges, receivers, filled, panel)
+        return _step(viz.printable(node.name), op, edges, receivers, filled, panel)
 
     def _hidden_backward(
         self, steps: list[BackwardStep], leaf_totals: dict[int, Send]
@@ -553,7 +533,7 @@ class Explorer:
         )
 
     def _hidden_text(self, nodes: list[Node]) -> str:
-        names = Counter(node.function.__name__ for node in nodes)
+        names = Counter(viz.printable(node.function.__name__) for node in nodes)
         parts = ", ".join(f"{count} × {name}" for name, count in names.most_common())
         return (
             f'<p class="lead">{len(nodes)} operation{"s" * (len(nodes) > 1)} in the part of '
@@ -600,23 +580,35 @@ class Explorer:
         return [start, *steps]
 
     def _one_forward(self, step: ForwardStep) -> dict[str, Any]:
-        node, info = step.node, _info(step.node)
+        node, function = step.node, viz.printable(step.node.function.__name__)
         op = self._id(node)
         operands = viz.operand_names(node.function, len(node.inputs))
-        call = f"{info.name if info else node.function.__name__}({', '.join(operands)})"
+        inputs = [self.graph.tensors[self.graph.box(node, i)] for i in range(len(node.inputs))]
         rows = [
-            f'<p class="lead"><b>{_e(node.function.__name__)}</b> computes '
-            f"<b>{_e(self._name(step.output))}</b> = {_e(call)}</p>",
+            f'<p class="lead"><b>{_e(function)}</b> computes '
+            f"<b>{_e(self._name(step.output))}</b> = {_e(function)}({', '.join(operands)})</p>",
             '<table class="step">',
             *(
                 _row(f"{o} = {_e(self._name(t))}", _array_html(t.data, "input"))
-                for o, t in zip(operands, node.inputs, strict=True)
+                for o, t in zip(operands, inputs, strict=True)
             ),
             _row(_e(self._name(step.output)), _array_html(step.output.data, "value")),
             "</table>",
         ]
-        edges = [f"{self._id(t)}->{op}" for t in node.inputs] + [f"{op}->{self._id(step.output)}"]
-        return _step(node.function.__name__, op, edges, [self._id(step.output)], [], "".join(rows))
+        edges = [f"{self.graph.input_id(node, i)}->{op}" for i in range(len(inputs))]
+        edges.append(f"{op}->{self._id(step.output)}")
+        return _step(function, op, edges, [self._id(step.output)], [], "".join(rows))
+
+    def _operands(self, step: BackwardStep) -> str:
+        """What the letters of a label stand for: "A = W_ho, B = hidden_outputs"; for one
+        input, the input and the output ("x = final_inputs, output final_outputs")."""
+        node = step.node
+        operands = viz.operand_names(node.function, len(node.inputs))
+        names = [self._name(send.tensor) for send in step.sends]
+        pairs = [f"{o} = {n}" for o, n in zip(operands, names, strict=True)]
+        if len(pairs) == 1:
+            pairs.append(f"output {self._name(step.output)}")
+        return _e(", ".join(pairs))
 
     # ---------------------------------------------------------------- output
 
@@ -627,7 +619,11 @@ class Explorer:
             "backward": self._backward_data(),
             "forward": self._forward_data(),
         }
-        payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+        # No <, > or & in the script element: a name like "<!--<script>" would otherwise keep
+        # the HTML parser from ever closing it, and the page's script would not run.
+        payload = json.dumps(data, ensure_ascii=False)
+        for character, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+            payload = payload.replace(character, escape)
         legend = "".join(
             f'<span class="key"><i style="background:{viz.COLOURS[kind]}"></i>{kind}</span>'
             for kind in ("parameter", "constant", "intermediate", "saved", "output", "operation")

@@ -22,7 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.autograd import Node, grad, graph_tensors
+from tinygrad_edu.autograd import (
+    Node,
+    consumer_counts,
+    grad,
+    input_gradients,
+    topological_order,
+)
 from tinygrad_edu.functions import MatMul, Mul, Sigmoid, SquaredError, Sum
 from tinygrad_edu.gradcheck import numerical_gradient
 from tinygrad_edu.tensor import Tensor
@@ -97,10 +103,11 @@ def tensors_by_name(output: Tensor) -> dict[str, Tensor]:
     """Every named tensor in the graph that produced ``output`` (``output`` included), by
     name: ``tensors_by_name(book_network_loss())["W_ih"]``. (A model's own parameters
     are ``Module.named_tensors()``.)"""
-    found: dict[str, Tensor] = {}
-    for t in graph_tensors(output):
-        if t.name:
-            found.setdefault(t.name, t)
+    found: dict[str, Tensor] = {output.name: output} if output.name else {}
+    for node in topological_order(consumer_counts([output])):  # nearest first
+        for t in node.inputs:
+            if t.name:
+                found.setdefault(t.name, t)
     return found
 
 
@@ -498,21 +505,14 @@ def _error_factor(node: Node, position: int, half_factor: float) -> str:
     return f"({symbol} − {target}) = −{error} (output error {error} = {-half_factor:.4g})"
 
 
-def _feeds_target(output: Tensor, target: Tensor) -> set[int]:
-    """ids of the tensors on some path between ``target`` and ``output`` (both included):
-    everything the target's value flows into, found by following each tensor's consumers."""
-    consumers: dict[int, list[Tensor]] = {}
-    for t in graph_tensors(output):
-        for source in () if t.grad_fn is None else t.grad_fn.inputs:
-            consumers.setdefault(id(source), []).append(t)
-    feeding = {id(target)}
-    stack = [target]
-    while stack:
-        for consumer in consumers.get(id(stack.pop()), []):
-            if id(consumer) not in feeding:
-                feeding.add(id(consumer))
-                stack.append(consumer)
-    return feeding
+def _leading_to(output: Tensor, target: Tensor) -> set[Node]:
+    """The nodes on some path from ``output`` down to ``target``: those with ``target`` as
+    an input, or an input made by such a node (the engine's walk, taken leaves first)."""
+    leading: set[Node] = set()
+    for node in reversed(topological_order(consumer_counts([output]))):
+        if any(t is target or p in leading for t, p in zip(node.inputs, node.parents, strict=True)):
+            leading.add(node)
+    return leading
 
 
 def explain(
@@ -536,13 +536,15 @@ def explain(
         0 <= i < n for i, n in zip(index, tensor.shape, strict=True)
     ):
         raise IndexError(f"explain: index {index} does not name an element of shape {tensor.shape}")
-    feeding = _feeds_target(loss, tensor)
-    if id(loss) not in feeding:
+    leading = _leading_to(loss, tensor)
+    if loss is not tensor and loss.grad_fn not in leading:
         raise ValueError("explain: the loss does not depend on this tensor")
     paths: list[ChainPath] = []
-    stack: list[tuple[Tensor, tuple[int, ...], tuple[Step, ...]]] = [(loss, (0,) * loss.ndim, ())]
+    stack: list[tuple[Tensor, Node | None, tuple[int, ...], tuple[Step, ...]]] = [
+        (loss, loss.grad_fn, (0,) * loss.ndim, ())
+    ]
     while stack:
-        current, element, steps = stack.pop()
+        current, node, element, steps = stack.pop()  # node: the one that made current
         if current is tensor:
             if element == index:
                 paths.append(ChainPath(steps))
@@ -552,16 +554,16 @@ def explain(
                         "larger max_paths, or explain a smaller graph"
                     )
             continue
-        node = current.grad_fn
         if node is None:
             continue
         one_hot = np.zeros(current.shape, dtype=current.dtype)
         one_hot[element] = 1
-        local = node.function.backward(node, one_hot)  # row `element` of the Jacobian
-        local = local if isinstance(local, tuple) else (local,)
+        local = input_gradients(node, one_hot)  # row `element` of the Jacobian
         name = node.function.__name__
-        for position, (source, partials) in enumerate(zip(node.inputs, local, strict=True)):
-            if partials is None or id(source) not in feeding:
+        for position, (source, parent, partials) in enumerate(
+            zip(node.inputs, node.parents, local, strict=True)
+        ):
+            if partials is None or not (source is tensor or parent in leading):
                 continue
             partials = np.broadcast_to(np.asarray(partials), source.shape)
             formula = (node.function.labels or ("",) * len(node.inputs))[position]
@@ -582,7 +584,7 @@ def explain(
                 else:
                     book = _book_factor(node, current, position, element, source_element)
                     new_steps = (Step(name, formula, *here, factor, book),)
-                stack.append((source, tuple(map(int, source_element)), steps + new_steps))
+                stack.append((source, parent, tuple(map(int, source_element)), steps + new_steps))
     paths.reverse()
     (autodiff,) = grad(loss, tensor, retain_graph=True)
     assert autodiff is not None
