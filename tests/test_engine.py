@@ -1070,3 +1070,17 @@ def test_saved_sources_say_where_each_saved_array_came_from():
     assert y.grad_fn.saved_sources == (0, "derived")
     y.sum().backward()
     assert y.grad_fn.released and y.grad_fn.saved_sources == (0, "derived")  # still known
+
+
+def test_graph_tensors_follows_the_graph_as_recorded_even_after_an_input_is_rebased():
+    # y = x·2 is recorded, then x's own history changes in place (x += 1 rebases it): the
+    # walk from y still finds y's graph as it was, x · 2, not the addition made after it
+    w = Tensor([1.0], requires_grad=True, name="w")
+    x = w * 3
+    y = x * 2
+    x += 1
+    walk = graph_tensors(y)
+    # y, x, w, the constants 3 and 2: not x's new addition nor the old-x it records
+    assert len(walk) == 5 and walk[0] is y and walk[1] is x
+    assert any(t is w for t in walk)
+    assert not any(t is x.grad_fn.inputs[0] for t in walk)

@@ -273,15 +273,15 @@ def graph_tensors(root: Tensor) -> list[Tensor]:
     read a graph as tensors — drawings, explanations."""
     order: list[Tensor] = []
     seen: set[int] = set()
-    stack = [root]
+    stack: list[tuple[Tensor, Node | None]] = [(root, root.grad_fn)]
     while stack:
-        t = stack.pop()
+        t, node = stack.pop()
         if id(t) in seen:
             continue
         seen.add(id(t))
         order.append(t)
-        if t.grad_fn is not None:
-            stack.extend(reversed(t.grad_fn.inputs))
+        if node is not None:  # its inputs, with the nodes that made them when it was recorded
+            stack.extend(reversed(list(zip(node.inputs, node.parents, strict=True))))
     return order
 
 

@@ -1,11 +1,12 @@
-"""The registry: every operation of functions.py, described for its checks and drawings.
+"""The registry: every operation of functions.py, described for its checks.
 
 For each operation: the domain of each tensor input (where its derivative exists and is
 tested), how the property tests build its inputs (`Signature`), and its vector-Jacobian
 product written a second time, independently, as plain numpy from the closed-form
 derivative. `testing.strategies.in_domain` and tests/test_registry.py enumerate it, so a
-registered operation is checked against finite differences and its closed form at once;
-explore reads an operation's registered name here (its ``labels`` live on the class).
+registered operation is checked against finite differences and its closed form at once.
+No tool reads it: the drawings and the explorer take an operation's labels from its class
+and its factors from its own backward.
 
 Core or test metadata? Metadata. The engine never reads it: ``Tensor``, ``Function`` and
 the operations work without this module ever being imported, and the chain-rule label of
