@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 import pytest
 from references import book_demo_network, sigmoid
 
-from tinygrad_edu import Tensor, grad, proofs
+from tinygrad_edu import Tensor, autograd, grad, proofs
 from tinygrad_edu.gradcheck import gradgradcheck
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,10 +84,11 @@ WRITTEN = [
     "02_sharing_the_error.py",
     "03_chain_rule_for_one_weight.py",
     "04_network_in_matrices.py",
-    "05_training_on_digits.py",
-    "06_checking_gradients.py",
-    "07_your_own_operation.py",
-    "08_where_the_texts_slip.py",
+    "05_what_backward_does.py",
+    "06_training_on_digits.py",
+    "07_checking_gradients.py",
+    "08_your_own_operation.py",
+    "09_where_the_texts_slip.py",
 ]
 
 
@@ -180,9 +182,9 @@ NUMBER = re.compile(r"(?<![\w.])[−+-]?\d+\.\d+(?:e[−+-]?\d+)?(?!\w)")
 
 GIVENS: dict[str, set[str]] = {
     "02_sharing_the_error.py": {"0.2", "0.3", "0.4"},  # weights and outputs chosen, not computed
-    "05_training_on_digits.py": {"0.5"},  # the learning rate
-    "06_checking_gradients.py": {"2.3"},  # the point the slope is measured at
-    "08_where_the_texts_slip.py": {"0.5", "3.0"},  # the worked example's givens
+    "06_training_on_digits.py": {"0.5"},  # the learning rate
+    "07_checking_gradients.py": {"2.3"},  # the point the slope is measured at
+    "09_where_the_texts_slip.py": {"0.5", "3.0"},  # the worked example's givens
 }
 """Numbers a chapter's prose states as givens (its inputs), which it need not print."""
 
@@ -223,15 +225,15 @@ def test_no_chapter_heading_holds_inline_code(chapter: Path) -> None:
     assert headings and not [h for h in headings if "`" in h]
 
 
-def test_the_chapters_before_chapter_8_name_only_the_errata_it_says_they_showed() -> None:
-    # chapter 8: "The chapters before have shown E1, E2, E3 and E8 already ... E4 to E7, E9
+def test_the_chapters_before_chapter_9_name_only_the_errata_it_says_they_showed() -> None:
+    # chapter 9: "The chapters before have shown E1, E2, E3 and E8 already ... E4 to E7, E9
     # and E10 are new"
     named = set()
-    for chapter in CHAPTERS[:7]:
+    for chapter in CHAPTERS[:8]:
         named |= set(re.findall(r"\bE(?:10|[1-9])\b", run_chapter(chapter.name).prose))
     assert named == {"E1", "E2", "E3", "E8"}
     assert "have shown E1, E2, E3 and E8 already" in " ".join(
-        run_chapter("08_where_the_texts_slip.py").prose.split()
+        run_chapter("09_where_the_texts_slip.py").prose.split()
     )
 
 
@@ -436,9 +438,73 @@ def test_ch04_step_without_the_half_at_half_the_rate_is_the_books_step() -> None
 # --------------------------------------------------------------------------- chapter 5
 
 
-def test_ch05_cross_entropy_hidden_update_is_the_books_hidden_rule() -> None:
+def test_ch05_by_hand_order_and_contributions() -> None:
+    # z = (x + 1)·x at x = 2: the sum, the product, the addition; x collects x + 1 = 3 from
+    # the product and x = 2 through the addition, 3 + 2 = 2x + 1 = 5
+    order, contributions = _solutions("ch05_what_backward_does").by_hand()
+    assert order == ["SumBackward", "MulBackward", "AddBackward"]
+    assert sorted(contributions) == [2.0, 3.0] and sum(contributions) == 2 * 2.0 + 1
+
+
+def _consumers_by_hand(loss: Tensor) -> dict[int, set[int]]:
+    """For each node (by id), the ids of the nodes that consume its output: found from the
+    inputs' ``grad_fn`` of a graph that nothing changed in place."""
+    consumers: dict[int, set[int]] = {}
+    stack, seen = [loss.grad_fn], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        consumers.setdefault(id(node), set())
+        for t in node.inputs:
+            if t.grad_fn is not None:
+                consumers.setdefault(id(t.grad_fn), set()).add(id(node))
+                stack.append(t.grad_fn)
+    return consumers
+
+
+@pytest.mark.parametrize("graph", ["h·h + h", "book network"])
+def test_ch05_my_order_puts_every_node_after_all_its_consumers(graph: str) -> None:
+    if graph == "book network":
+        loss = proofs.book_network_loss(seed=0)
+    else:
+        h = Tensor([3.0], requires_grad=True) * 3.0
+        loss = (h * h + h).sum()
+    order = _solutions("ch05_what_backward_does").my_order(loss)
+    position = {id(node): i for i, node in enumerate(order)}
+    consumers = _consumers_by_hand(loss)
+    assert set(position) == set(consumers)  # every node, once
+    for node, users in consumers.items():
+        assert all(position[user] < position[node] for user in users)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+def test_ch05_path_by_path_is_right_but_runs_the_first_layer_three_to_the_n_times(
+    depth: int,
+) -> None:
+    # h ← h·h + h: dh/dx = 2h + 1 per layer (chain rule by hand); each layer's node is
+    # reached along 3 paths per layer above it, so the first runs 3^(depth − 1) times
+    solutions = _solutions("ch05_what_backward_does")
+    x, loss = solutions.layered(depth)
+    grads, runs = solutions.path_by_path(loss)
+    value, slope = 0.5, 1.0
+    for _ in range(depth):
+        slope *= 2 * value + 1
+        value = value * value + value
+    np.testing.assert_allclose(grads[id(x)], [slope], rtol=1e-12)
+    assert runs["MulBackward"] == sum(3**k for k in range(depth))  # 1 + 3 + 9 + …
+    assert runs["AddBackward"] == sum(3**k for k in range(depth))
+    engine = Counter(step.node.name for step in autograd.backward_steps(loss))
+    assert engine["MulBackward"] == engine["AddBackward"] == depth  # each node once
+
+
+# --------------------------------------------------------------------------- chapter 6
+
+
+def test_ch06_cross_entropy_hidden_update_is_the_books_hidden_rule() -> None:
     rng = np.random.default_rng(5)
-    solve = _solutions("ch05_training_on_digits").cross_entropy_hidden_update
+    solve = _solutions("ch06_training_on_digits").cross_entropy_hidden_update
     for _ in range(3):
         w_ih, w_ho = rng.normal(0, 0.5, (4, 3)), rng.normal(0, 0.5, (2, 4))
         x = rng.uniform(0.01, 1.0, (3, 1))
@@ -449,24 +515,24 @@ def test_ch05_cross_entropy_hidden_update_is_the_books_hidden_rule() -> None:
         np.testing.assert_allclose(solve(w_ih, w_ho, x, t, 0.2), books, atol=1e-15)
 
 
-def test_ch05_accuracy_per_digit_on_a_hand_made_confusion_matrix() -> None:
+def test_ch06_accuracy_per_digit_on_a_hand_made_confusion_matrix() -> None:
     confusion = np.array([[8, 2, 0], [1, 1, 2], [0, 0, 5]])  # rows: the true digit
-    found = _solutions("ch05_training_on_digits").accuracy_per_digit(confusion)
+    found = _solutions("ch06_training_on_digits").accuracy_per_digit(confusion)
     np.testing.assert_allclose(found, [8 / 10, 1 / 4, 5 / 5])
     assert found.argmin() == 1
 
 
-def test_ch05_output_gradients_match_the_closed_forms() -> None:
+def test_ch06_output_gradients_match_the_closed_forms() -> None:
     z, t = -6.0, 0.99
     o = sigmoid(z)
-    squared, entropy = _solutions("ch05_training_on_digits").output_gradients(z, t)
+    squared, entropy = _solutions("ch06_training_on_digits").output_gradients(z, t)
     assert squared == pytest.approx(-(t - o) * o * (1 - o), rel=1e-12)
     assert entropy == pytest.approx(o - t, rel=1e-12)
     assert entropy / squared == pytest.approx(1 / (o * (1 - o)), rel=1e-9)
 
 
-def test_ch05_learning_curves_are_as_the_chapter_describes_them() -> None:
-    runs = run_chapter("05_training_on_digits.py").namespace["runs"]
+def test_ch06_learning_curves_are_as_the_chapter_describes_them() -> None:
+    runs = run_chapter("06_training_on_digits.py").namespace["runs"]
     exact, book, entropy = runs["exact"], runs["book"], runs["cross-entropy"]
     assert len(exact) == len(book) == len(entropy) == 5
     # "Both rules learn": the loss falls every epoch, and the test accuracy ends high
@@ -480,31 +546,31 @@ def test_ch05_learning_curves_are_as_the_chapter_describes_them() -> None:
     assert book[-1].loss < exact[-1].loss and entropy[-1].loss < exact[-1].loss
 
 
-def test_ch05_the_books_hidden_step_is_the_cross_entropy_step_to_rounding_error() -> None:
-    out = run_chapter("05_training_on_digits.py").printed
+def test_ch06_the_books_hidden_step_is_the_cross_entropy_step_to_rounding_error() -> None:
+    out = run_chapter("06_training_on_digits.py").printed
     squared = re.search(r"∂\(½Σ\(t − o\)²\)/∂Wᵢₕ: largest difference (\S+)", out)
     entropy = re.search(r"∂\(cross-entropy\)/∂Wᵢₕ: largest difference (\S+)", out)
     assert squared and entropy
     assert float(entropy.group(1)) < 1e-12 < 1e-3 < float(squared.group(1))
 
 
-# --------------------------------------------------------------------------- chapter 6
+# --------------------------------------------------------------------------- chapter 7
 
 
-def test_ch06_central_difference_of_sine_is_cosine() -> None:
+def test_ch07_central_difference_of_sine_is_cosine() -> None:
     x = np.linspace(-2, 2, 9).reshape(3, 3)
-    found = _solutions("ch06_checking_gradients").central_difference(np.sin, x)
+    found = _solutions("ch07_checking_gradients").central_difference(np.sin, x)
     np.testing.assert_allclose(found, np.cos(x), atol=1e-9)
 
 
-def test_ch06_error_orders_are_one_and_two() -> None:
-    forward, central = _solutions("ch06_checking_gradients").error_orders(np.exp, np.exp, 0.5)
+def test_ch07_error_orders_are_one_and_two() -> None:
+    forward, central = _solutions("ch07_checking_gradients").error_orders(np.exp, np.exp, 0.5)
     assert forward == pytest.approx(1.0, abs=0.1)
     assert central == pytest.approx(2.0, abs=0.1)
 
 
-def test_ch06_property_passes_for_the_books_formula_and_fails_without_the_slope() -> None:
-    make = _solutions("ch06_checking_gradients").formula_matches_autodiff
+def test_ch07_property_passes_for_the_books_formula_and_fails_without_the_slope() -> None:
+    make = _solutions("ch07_checking_gradients").formula_matches_autodiff
 
     def books(t: np.ndarray, o: np.ndarray, o_j: np.ndarray) -> np.ndarray:
         gradient = np.zeros((o.shape[0], o_j.shape[0]))  # ∂E/∂w_jk, weight by weight
@@ -520,8 +586,8 @@ def test_ch06_property_passes_for_the_books_formula_and_fails_without_the_slope(
         make(without_slope, examples=10)()
 
 
-def test_ch06_the_two_examples_it_reads_off_its_output_hold_by_hand() -> None:
-    out = run_chapter("06_checking_gradients.py").printed
+def test_ch07_the_two_examples_it_reads_off_its_output_hold_by_hand() -> None:
+    out = run_chapter("07_checking_gradients.py").printed
     # "At z = 2.3 backward says σ = 0.909, finite differences say σ(1 − σ) = 0.0828"
     analytic = re.search(r"analytic \(backward\): (\S+)", out)
     numeric = re.search(r"numeric +\(central differences[^:]*\): (\S+)", out)
@@ -541,11 +607,11 @@ def test_ch06_the_two_examples_it_reads_off_its_output_hold_by_hand() -> None:
     assert desired == pytest.approx(actual * o * (1 - o), abs=1e-6)
 
 
-# --------------------------------------------------------------------------- chapter 7
+# --------------------------------------------------------------------------- chapter 8
 
 
-def test_ch07_reciprocal_first_and_second_derivatives_match_closed_forms() -> None:
-    reciprocal = _solutions("ch07_your_own_operation").Reciprocal
+def test_ch08_reciprocal_first_and_second_derivatives_match_closed_forms() -> None:
+    reciprocal = _solutions("ch08_your_own_operation").Reciprocal
     x = Tensor([0.5, -1.5, 2.0], requires_grad=True)
     (first,) = grad(reciprocal.apply(x).sum(), x, create_graph=True)
     assert first is not None
@@ -555,8 +621,8 @@ def test_ch07_reciprocal_first_and_second_derivatives_match_closed_forms() -> No
     np.testing.assert_allclose(second.data, 2 / x.data**3, rtol=1e-12)
 
 
-def test_ch07_hypot_derivatives_match_closed_forms() -> None:
-    hypot = _solutions("ch07_your_own_operation").Hypot
+def test_ch08_hypot_derivatives_match_closed_forms() -> None:
+    hypot = _solutions("ch08_your_own_operation").Hypot
     a = Tensor([3.0, -1.0, 0.5], requires_grad=True)
     b = Tensor([4.0, 2.0, -0.7], requires_grad=True)
     r = np.sqrt(a.data**2 + b.data**2)
@@ -572,8 +638,8 @@ def test_ch07_hypot_derivatives_match_closed_forms() -> None:
     np.testing.assert_allclose(second_ab.data, -a.data * b.data / r**3, rtol=1e-12)
 
 
-def test_ch07_sigmoid_layer_gradients_match_finite_differences_and_pass_gradgradcheck() -> None:
-    layer = _solutions("ch07_your_own_operation").SigmoidLayer
+def test_ch08_sigmoid_layer_gradients_match_finite_differences_and_pass_gradgradcheck() -> None:
+    layer = _solutions("ch08_your_own_operation").SigmoidLayer
     rng = np.random.default_rng(2)
     w, x = rng.normal(0, 0.7, (3, 4)), rng.uniform(0.01, 1.0, (4, 2))
     v = rng.normal(size=(3, 2))  # a loss L = Σ y·v makes every output element count
@@ -588,11 +654,11 @@ def test_ch07_sigmoid_layer_gradients_match_finite_differences_and_pass_gradgrad
     assert gradgradcheck(lambda a, b: layer.apply(a, b), W, X)
 
 
-# --------------------------------------------------------------------------- chapter 8
+# --------------------------------------------------------------------------- chapter 9
 
 
-def test_ch08_worked_example_three_ways_by_hand() -> None:
-    found = _solutions("ch08_where_the_texts_slip").worked_example_three_ways()
+def test_ch09_worked_example_three_ways_by_hand() -> None:
+    found = _solutions("ch09_where_the_texts_slip").worked_example_three_ways()
     slope = sigmoid(2.3) * (1 - sigmoid(2.3))  # ≈ 0.0828
     assert found["unrounded"][0] == pytest.approx(-0.0265023, abs=1e-7)
     assert found["unrounded"][1] == pytest.approx(2.0026502, abs=1e-7)
@@ -601,15 +667,15 @@ def test_ch08_worked_example_three_ways_by_hand() -> None:
     assert found["plus o_j"][0] == pytest.approx(0.3337, abs=1e-4)
 
 
-def test_ch08_consistent_gradients_match_finite_differences() -> None:
-    found = _solutions("ch08_where_the_texts_slip").consistent_gradients(0.99)
+def test_ch09_consistent_gradients_match_finite_differences() -> None:
+    found = _solutions("ch09_where_the_texts_slip").consistent_gradients(0.99)
     expected = _finite_differences(lambda w: _worked_example_error(w, 0.99), np.array([2.0, 3.0]))
     np.testing.assert_allclose(found, expected, atol=1e-10)
     assert found[0] == pytest.approx(-0.00269, abs=1e-5)  # about ten times below −0.0265
 
 
-def test_ch08_newton_step_matches_second_differences_and_converges_to_the_target() -> None:
-    newton_step = _solutions("ch08_where_the_texts_slip").newton_step
+def test_ch09_newton_step_matches_second_differences_and_converges_to_the_target() -> None:
+    newton_step = _solutions("ch09_where_the_texts_slip").newton_step
     target, h = sigmoid(2.3) + 0.8, 1e-4  # the text's target
 
     def error(w: float) -> float:
@@ -625,11 +691,11 @@ def test_ch08_newton_step_matches_second_differences_and_converges_to_the_target
     assert w == pytest.approx((np.log(99) - 1.5) / 0.4, abs=1e-9)  # σ(0.4·w + 1.5) = 0.99
 
 
-def test_ch08_newton_steps_with_the_texts_target_grow_by_about_2_5_without_end() -> None:
+def test_ch09_newton_steps_with_the_texts_target_grow_by_about_2_5_without_end() -> None:
     # The solution says: from w₁₁ = 2.0, with the text's target 1.709, w₁₁ "grows by about
     # 2.5 per step without end". By hand: as oₖ → 1, with s = 1 − oₖ and c = t₁ − 1,
     # E′ ≈ −0.4·c·s and E″ ≈ 0.16·c·s, so the Newton step −E′/E″ tends to 1/0.4 = 2.5.
-    newton_step = _solutions("ch08_where_the_texts_slip").newton_step
+    newton_step = _solutions("ch09_where_the_texts_slip").newton_step
     target, w, steps = sigmoid(2.3) + 0.8, 2.0, []
     for _ in range(10):
         new = newton_step(w, target)
@@ -639,8 +705,8 @@ def test_ch08_newton_steps_with_the_texts_target_grow_by_about_2_5_without_end()
     assert steps[-1] == pytest.approx(1 / 0.4, abs=1e-3)
 
 
-def test_ch05_solution_says_the_cross_entropy_corrects_about_405_times_faster() -> None:
+def test_ch06_solution_says_the_cross_entropy_corrects_about_405_times_faster() -> None:
     # ≈ 405: at z = −6, 1/(o(1 − o)) = (1 + e⁶)(1 + e⁻⁶) = 2 + e⁶ + e⁻⁶, by hand
-    squared, entropy = _solutions("ch05_training_on_digits").output_gradients(-6.0, 0.99)
+    squared, entropy = _solutions("ch06_training_on_digits").output_gradients(-6.0, 0.99)
     assert round(entropy / squared) == round(2 + np.exp(6) + np.exp(-6)) == 405
-    assert "≈ 405" in (TUTORIAL / "solutions" / "ch05_training_on_digits.py").read_text()
+    assert "≈ 405" in (TUTORIAL / "solutions" / "ch06_training_on_digits.py").read_text()

@@ -72,7 +72,7 @@ print(f"σ(2.3)(1 − σ(2.3)) = {closed_form:.6f}")
 # the slope to 0.083). The agreement is exact because the engine's `Sigmoid` operation
 # computes its backward from its saved output, y(1 − y): the closed form is built in. The
 # independent check is to *measure* the slope, nudging x by a tiny h either way and
-# dividing the change of σ by 2h (chapter 6 does this properly).
+# dividing the change of σ by 2h (chapter 7 does this properly).
 #
 # One number proves little. To get the slope at many points at once, put them in one
 # tensor and differentiate the **sum** of their sigmoids: element i of the sum depends
@@ -102,7 +102,7 @@ plt.show()
 # %% [markdown]
 # Keep the largest slope in mind: **0.25**, at x = 0, and almost nothing once |x| is
 # large. Every error that travels back through a sigmoid is multiplied by a number of at
-# most ¼. Chapter 5 shows what happens when the book's code leaves that factor out.
+# most ¼. Chapter 6 shows what happens when the book's code leaves that factor out.
 #
 # ## The neuron's gradient
 #

@@ -13,7 +13,7 @@
 # The texts are the book and python-course.eu (chapter 1 says which texts these are). In
 # this chapter you will compute both rules on python-course.eu's own example, and then ask
 # autodiff which of them, if either, is the gradient. Along the way you meet errata E1 and
-# E2 (all errata: chapter 8).
+# E2 (all errata: chapter 9).
 
 # %%
 import numpy as np
@@ -181,7 +181,7 @@ print("Wₕₒᵀ · e:           ", (w_ho.T @ e).ravel().round(6))
 
 # %% [markdown]
 # The book's code sends back Wₕₒᵀ · e anyway. What that does to training is the
-# subject of chapter 5 (erratum E8).
+# subject of chapter 6 (erratum E8).
 #
 # ## Exercises
 #

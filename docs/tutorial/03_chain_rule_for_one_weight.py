@@ -87,7 +87,7 @@ for name, text, value in (
 #
 # `proofs.worked_example_network()` builds the example as a graph: the weights
 # Wₕₒ = [[w₁₁, w₂₁]] times the hidden outputs, a sigmoid, then E = ½(t − o)² with the
-# target set so that t − o = 0.8 (chapter 8 shows why no real target could give that).
+# target set so that t − o = 0.8 (chapter 9 shows why no real target could give that).
 # `explain` walks the graph from E down to w₁₁ and prints every factor of the chain rule
 # with the engine's numbers. The squared error's factor 2(o − t) is shown as two steps, so
 # you can see the ½ of E cancel the 2.

@@ -92,7 +92,7 @@ print(f"largest difference from autodiff: exact rule {exact_gap:.1e}, book's rul
 
 # %% [markdown]
 # The rule with the slope is the gradient. The book's rule is not, and its steps are much
-# larger here, because the slope o(1 − o) that it leaves out is at most ¼. Chapter 5
+# larger here, because the slope o(1 − o) that it leaves out is at most ¼. Chapter 6
 # trains with both rules and explains what the book's rule really descends (erratum E8).
 #
 # The drawing shows the whole backward pass. Its arrows carry the labels of chapter 1:

@@ -1,4 +1,4 @@
-"""Solutions to the exercises of chapter 5, "Training on real handwritten digits"."""
+"""Solutions to the exercises of chapter 6, "Training on real handwritten digits"."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 8. Where the texts slip
+# # 9. Where the texts slip
 #
 # The two texts of this course teach backpropagation well, and they also slip: a factor
 # dropped, a sign lost, a rule used outside the case it was derived for. The project
@@ -158,7 +158,7 @@ print(f"{example.gradient / consistent.gradient:.1f} times smaller than with e�
 # **E7, "Newton Method".** The book calls the update w − α · ∂E/∂w "basically" Newton's
 # method. It is gradient descent. Newton's method divides by the *second* derivative and
 # has no learning rate. Autodiff gives the second derivative with `create_graph=True`
-# (chapter 7), so both steps are two lines:
+# (chapter 8), so both steps are two lines:
 
 # %%
 loss, weights = proofs.worked_example_network(half=True)
@@ -185,7 +185,7 @@ print(f"Newton:           2.0 − E′ / E″  = {2.0 - slope_w11 / curvature_w1
 # output error, although its outputs are sigmoids; the gradient of its E is
 # Wₕₒᵀ · (e ∗ o(1 − o)). Its hidden-layer step is therefore not gradient descent on its
 # own E; it is, exactly, gradient descent on the binary cross-entropy
-# L = −Σ[t ln o + (1 − t) ln(1 − o)] (chapter 5). On the book's 3-3-3 network:
+# L = −Σ[t ln o + (1 − t) ln(1 − o)] (chapter 6). On the book's 3-3-3 network:
 
 # %%
 rng = np.random.default_rng(0)  # the weights of proofs.book_network_loss()
@@ -225,7 +225,7 @@ print(f"ΔWᵢₕ: book {book_ih.item():+.5f}, gradient {exact_ih.item():+.5f}")
 #
 # ## Exercises
 #
-# Solutions: `docs/tutorial/solutions/ch08_where_the_texts_slip.py`.
+# Solutions: `docs/tutorial/solutions/ch09_where_the_texts_slip.py`.
 #
 # 1. **The worked example, three ways.** Compute ∂E/∂w₁₁ with the unrounded slope, with
 #    the text's rounded factors, and with E4's "+ oⱼ", and the new w₁₁ for each.

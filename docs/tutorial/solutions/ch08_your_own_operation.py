@@ -1,4 +1,4 @@
-"""Solutions to the exercises of chapter 7, "Writing your own operation".
+"""Solutions to the exercises of chapter 8, "Writing your own operation".
 
 Each backward uses only operations that numpy arrays and Tensors share, on saved inputs
 and outputs, so it also runs (recorded) under ``create_graph=True``.

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 5. Training on real handwritten digits
+# # 6. Training on real handwritten digits
 #
 # The book (Tariq Rashid, *Make Your Own Neural Network*) trains its network on MNIST,
 # 28 × 28 pixel digits. Here we use a smaller set that ships with scikit-learn: 1,797
@@ -214,7 +214,7 @@ for name, history in runs.items():
 #
 # ## Exercises
 #
-# Solutions: `docs/tutorial/solutions/ch05_training_on_digits.py`.
+# Solutions: `docs/tutorial/solutions/ch06_training_on_digits.py`.
 #
 # 1. **E8 by autodiff.** Write `cross_entropy_hidden_update(W_ih, W_ho, x, t, α)` that
 #    returns −α · ∂L/∂Wᵢₕ for the binary cross-entropy L, using `grad`, and compare it

@@ -1,4 +1,4 @@
-"""Solutions to the exercises of chapter 6, "Checking gradients"."""
+"""Solutions to the exercises of chapter 7, "Checking gradients"."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 # %% [markdown]
-# # 6. Checking gradients
+# # 7. Checking gradients
 #
 # Autodiff computes a gradient from the backward formula of every operation. If one of
 # those formulas is wrong (a forgotten factor, a sign, a transpose) every gradient
 # through it is wrong, and training may still *seem* to work. The texts of this course
-# slip exactly like that (chapter 8). So we need a check that uses no backward formula
+# slip exactly like that (chapter 9). So we need a check that uses no backward formula
 # and no chain rule at all: the definition of the derivative itself.
 #
 # In this chapter you will:
@@ -106,7 +106,7 @@ print(f"largest difference: Wₕₒ {gap_ho:.1e}, Wᵢₕ {gap_ih:.1e}")
 print(gradcheck(network_loss, W_ih, W_ho))
 
 # %% [markdown]
-# To see it fail, we need a wrong backward. Chapter 7 explains how to write your own
+# To see it fail, we need a wrong backward. Chapter 8 explains how to write your own
 # operation; here is one with a slip that the texts could have made: a sigmoid whose
 # backward forgets the (1 − σ) of the slope.
 
@@ -196,7 +196,7 @@ print("the book's formula agrees with autodiff on 20 random networks")
 
 # %% [markdown]
 # And a property that is **false**: the book's code sends the hidden layer Wₕₒᵀ · e
-# (chapter 5, erratum E8). Claim that it is −∂E/∂h, and Hypothesis finds a network where
+# (chapter 6, erratum E8). Claim that it is −∂E/∂h, and Hypothesis finds a network where
 # it is not, and shrinks it:
 
 
@@ -225,7 +225,7 @@ except AssertionError as error:
 #
 # ## Exercises
 #
-# Solutions: `docs/tutorial/solutions/ch06_checking_gradients.py`.
+# Solutions: `docs/tutorial/solutions/ch07_checking_gradients.py`.
 #
 # 1. **Central differences by hand.** Write `central_difference(f, x, eps)` for a numpy
 #    function of one array (every element nudged in turn), and check it on `np.sin`.

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 7. Writing your own operation
+# # 8. Writing your own operation
 #
 # Every operation in tinygrad_edu (`+`, `@`, `sigmoid`, `squared_error`, …) is a
 # `Function`: a class with a `forward` that computes the result from numpy arrays and a
@@ -9,7 +9,7 @@
 # In this chapter you will:
 #
 # - write the book's sigmoid as your own `Function`, with `ctx.save_for_backward`;
-# - check it with `gradcheck` (chapter 6);
+# - check it with `gradcheck` (chapter 7);
 # - learn what a backward needs so that it can be differentiated **again**
 #   (`create_graph=True`, second derivatives, `gradgradcheck`), and see the two ways it
 #   goes wrong.
@@ -86,7 +86,7 @@ print(gradcheck(lambda t: BookSigmoid.apply(t), z))
 #
 # `grad(y, x, create_graph=True)` does not just compute the gradient; it **records** the
 # backward pass as a graph of its own, so that the gradient can be differentiated again.
-# That gives second derivatives (the sigmoid's curvature σ″, Newton's method in chapter 8,
+# That gives second derivatives (the sigmoid's curvature σ″, Newton's method in chapter 9,
 # Hessian-vector products). For that, the engine runs your `backward` a second way: on
 # **Tensors** instead of arrays. What you saved comes back from `ctx.saved` as the graph's
 # own Tensors (the input or output you saved), and every operation in your backward is
@@ -180,7 +180,7 @@ except RuntimeError as error:  # raised by the engine when the backward is recor
 #
 # ## Exercises
 #
-# Solutions: `docs/tutorial/solutions/ch07_your_own_operation.py`.
+# Solutions: `docs/tutorial/solutions/ch08_your_own_operation.py`.
 #
 # 1. **Reciprocal.** Write `Reciprocal`, y = 1/x, whose backward uses only the saved
 #    output (∂y/∂x = −y²). Check it with `gradcheck` and `gradgradcheck`.
@@ -190,5 +190,5 @@ except RuntimeError as error:  # raised by the engine when the backward is recor
 #    as **one** Function with two inputs. Its backward is the chain rule: with
 #    d = g ∗ y(1 − y), ∂L/∂W = d · xᵀ (the book's matrix update, up to the factor −α) and
 #    ∂L/∂x = Wᵀ · d, the error the layer sends back. That second one is not the book's
-#    rule: the book sends back Wᵀ · g, without the slope y(1 − y) (erratum E8, chapter 5).
+#    rule: the book sends back Wᵀ · g, without the slope y(1 − y) (erratum E8, chapter 6).
 #    Check it, twice.

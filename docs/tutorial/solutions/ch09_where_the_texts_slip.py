@@ -1,4 +1,4 @@
-"""Solutions to the exercises of chapter 8, "Where the texts slip"."""
+"""Solutions to the exercises of chapter 9, "Where the texts slip"."""
 
 from __future__ import annotations
 
