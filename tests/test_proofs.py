@@ -243,3 +243,24 @@ def test_explain_follows_the_graph_as_recorded_when_a_tensor_changes_in_place():
     assert sorted(path.product for path in explanation.paths) == [-1.0, 2.0, 2.0]
     assert explanation.total == explanation.autodiff == 3.0
     assert set(proofs.tensors_by_name(loss)) == {"x", "c"}
+
+
+@pytest.mark.parametrize("half", [True, False])
+@pytest.mark.parametrize("weights", [(2.0, 3.0), (2.5, -1.0), (-0.3, 0.7)])
+def test_worked_example_from_given_weights_is_a_function_of_the_weights(half, weights):
+    # E(w) = [½](t₁ − σ(0.4·w₁₁ + 0.5·w₂₁))² with the text's target t₁ = σ(2.3) + 0.8 kept
+    # fixed: its value by hand, and its gradient against central differences of that formula
+    def by_hand(w):
+        target = 1 / (1 + np.exp(-2.3)) + 0.8
+        error = (target - 1 / (1 + np.exp(-(0.4 * w[0] + 0.5 * w[1])))) ** 2
+        return 0.5 * error if half else error
+
+    loss, w = proofs.worked_example_network(half=half, weights=weights)
+    assert loss.item() == pytest.approx(by_hand(np.array(weights)), rel=1e-12)
+    loss.backward()
+    h = 1e-6
+    for i in range(2):
+        up, down = np.array(weights, float), np.array(weights, float)
+        up[i] += h
+        down[i] -= h
+        assert w.grad[0, i] == pytest.approx((by_hand(up) - by_hand(down)) / (2 * h), rel=1e-6)

@@ -363,11 +363,12 @@ def test_ch03_other_weight_matches_finite_differences() -> None:
 
 
 def test_ch03_without_the_half_the_gradient_doubles() -> None:
-    prediction, autodiff = _solutions("ch03_chain_rule").without_the_half()
+    prediction, autodiff, theirs = _solutions("ch03_chain_rule").without_the_half()
     numerical = _finite_differences(
         lambda w: _worked_example_error(w, half=False), np.array([[2.0, 3.0]])
     )[0, 0]
     assert autodiff == pytest.approx(numerical, rel=1e-7)
+    assert theirs == pytest.approx(numerical, rel=1e-6)
     assert prediction == pytest.approx(numerical, rel=1e-7)
     assert prediction == pytest.approx(2 * -0.0265, abs=1e-4)
 

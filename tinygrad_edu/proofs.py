@@ -50,21 +50,29 @@ Array = np.ndarray
 # --------------------------------------------------------------------------- the graphs
 
 
-def worked_example_network(half: bool = True) -> tuple[Tensor, Tensor]:
-    """The worked example as a graph: (loss, weights) with weights [[w₁₁, w₂₁]] = [[2, 3]].
+def worked_example_network(
+    half: bool = True, weights: tuple[float, float] = (2.0, 3.0)
+) -> tuple[Tensor, Tensor]:
+    """The worked example as a graph: (loss, weights) with weights [[w₁₁, w₂₁]], the
+    text's [[2, 3]] unless ``weights`` gives others.
 
-    The target is set so that t₁ − oₖ = 0.8, as the text takes it. ``half=True`` makes the
-    loss E = ½(t − o)², whose gradient the book's formulas are; ``half=False`` the plain
-    squared error (t − o)², the book's own E (erratum E3).
+    The target is the text's: set so that t₁ − oₖ = 0.8 at the text's weights, and kept
+    there for any others, so the loss is a function of the weights (finite differences
+    can be taken of it). ``half=True`` makes the loss E = ½(t − o)², whose gradient the
+    book's formulas are; ``half=False`` the plain squared error (t − o)², the book's own E
+    (erratum E3).
     """
-    weights = Tensor([[2.0, 3.0]], requires_grad=True, name="W_ho")
-    hidden = Tensor([[0.4], [0.5]], name="hidden_outputs")
-    weighted_sum = _with_name(weights @ hidden, "weighted_sum")
+    w11, w21 = (float(w) for w in weights)
+    hidden_values = np.array([[0.4], [0.5]])
+    text_output = 1 / (1 + np.exp(-(2.0 * 0.4 + 3.0 * 0.5)))  # σ(2.3) at the text's weights
+    weight_tensor = Tensor([[w11, w21]], requires_grad=True, name="W_ho")
+    hidden = Tensor(hidden_values, name="hidden_outputs")
+    weighted_sum = _with_name(weight_tensor @ hidden, "weighted_sum")
     output = _with_name(weighted_sum.sigmoid(), "output")
-    target = Tensor(output.data + 0.8, name="target")
+    target = Tensor([[text_output + 0.8]], name="target")
     squared_error = _with_name(output.squared_error(target), "squared_error")
     loss = _with_name(0.5 * squared_error if half else squared_error, "E")
-    return loss, weights
+    return loss, weight_tensor
 
 
 def book_network_loss(seed: int = 0, *, retain_grad: bool = False) -> Tensor:

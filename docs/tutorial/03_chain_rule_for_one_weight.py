@@ -145,8 +145,10 @@ viz.explore(loss, title="the worked example: w₁₁ = 2.0 → 2.00265")
 #    w₂₁ after one step with α = 0.1. Compare with `weights.grad[0, 1]`.
 # 2. **Without the ½.** Build the example with the plain squared error,
 #    `proofs.worked_example_network(half=False)`. Predict ∂E/∂w₁₁ before you run it, then
-#    check your prediction against autodiff and against finite differences
-#    (`tinygrad_edu.gradcheck.numerical_gradient`).
+#    check your prediction against autodiff and against finite differences: the helper
+#    also builds the example from weights you give it (the text's target stays), so
+#    `proofs.worked_example_network(half=False, weights=(2.0 + h, 3.0))` is one side of a
+#    central difference.
 # 3. **The book's network.** Open `viz.explore(proofs.book_network_loss())`. At the step of
 #    `SquaredErrorBackward`, what is sent to `final_outputs`, in terms of o and t? At the
 #    step that fills `W_ho.grad`, check that it equals the book's matrix form

@@ -35,8 +35,9 @@ from tinygrad_edu import Tensor, autograd, proofs, viz
 # %% [markdown]
 # ## A value used twice
 #
-# Take z = x·x + x at x = 3. By hand, dz/dx = 2x + 1 = 7. The graph has two operations,
-# and x feeds both of them — the multiplication even twice:
+# Take z = x·x + x at x = 3. By hand, dz/dx = 2x + 1 = 7. Before the final sum (the loss
+# must be one number), the graph has two operations, and x feeds both of them — the
+# multiplication even twice:
 
 # %%
 x = Tensor([3.0], requires_grad=True, name="x")

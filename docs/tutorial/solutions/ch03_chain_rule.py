@@ -24,14 +24,21 @@ def other_weight(learning_rate: float = 0.1) -> tuple[float, float]:
     return gradient, 3.0 - learning_rate * gradient
 
 
-def without_the_half() -> tuple[float, float]:
+def without_the_half() -> tuple[float, float, float]:
     """Exercise 2: with E = (t − o)², the square's 2 is no longer cancelled, so the gradient
-    doubles: 2 · (−0.0265) = −0.0530. Returns (the prediction, autodiff's value)."""
+    doubles: 2 · (−0.0265) = −0.0530. Returns (the prediction, autodiff's value, the central
+    difference of E in w₁₁, built from given weights with the text's target kept fixed)."""
     prediction = 2 * textbook.worked_example().gradient
     loss, weights = proofs.worked_example_network(half=False)
     loss.backward()
     assert weights.grad is not None
-    return prediction, float(weights.grad[0, 0])
+
+    def error(w11: float) -> float:
+        return proofs.worked_example_network(half=False, weights=(w11, 3.0))[0].item()
+
+    h = 1e-6
+    numerical = (error(2.0 + h) - error(2.0 - h)) / (2 * h)
+    return prediction, float(weights.grad[0, 0]), numerical
 
 
 def book_network_steps(seed: int = 0) -> dict[str, np.ndarray]:
