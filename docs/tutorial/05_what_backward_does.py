@@ -114,10 +114,11 @@ print("x.grad =", x.grad, "  (by hand: (2h + 1) · 2x =", (2 * 9 + 1) * 2 * 3, "
 # ## The book's hidden node collects from every output
 #
 # The book builds a hidden node's error from the errors of all the output nodes it feeds,
-# each carried back through the link's weight (the hidden errors = Wₕₒᵀ · the output errors, chapter 2). In
-# the engine that is the same rule, "add what arrives": hidden output oⱼ feeds every
-# output node through Wₕₒ, so its gradient is the sum of what the output nodes send. `proofs.explain` writes the
-# gradient of one weight of the book's 3-3-3 network as one product of factors per path
+# each carried back through the link's weight (the hidden errors = Wₕₒᵀ · the output
+# errors, chapter 2). In the engine that is the same rule, "add what arrives": hidden
+# output oⱼ feeds every output node through Wₕₒ, so its gradient is the sum of what the
+# output nodes send. `proofs.explain` writes the gradient of one weight of the book's
+# 3-3-3 network as one product of factors per path
 # from the loss; for the first input-to-hidden weight there are three paths, one through
 # each output node, each with its own output error and its own σ(1−σ). (Chapter 2 showed
 # that the book's rule leaves the output sigmoid's slope out of this sum: erratum E8.)
