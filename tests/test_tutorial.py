@@ -237,6 +237,24 @@ def test_the_chapters_before_chapter_9_name_only_the_errata_it_says_they_showed(
     )
 
 
+def _slug(heading: str) -> str:
+    """The anchor the site gives a heading (Python-Markdown's toc)."""
+    return re.sub(r"[\s]+", "-", re.sub(r"[^\w\s-]", "", heading).strip().lower())
+
+
+def test_every_chapters_solutions_are_on_the_solutions_page_and_linked_from_it() -> None:
+    page = (TUTORIAL / "solutions.md").read_text(encoding="utf-8")
+    anchors = {_slug(h) for h in re.findall(r"^## (.+)$", page, re.M)}
+    included = set(re.findall(r'--8<-- "([^"]+)"', page))
+    assert included == {p.name for p in (TUTORIAL / "solutions").glob("ch*.py")}
+    for chapter in CHAPTERS:
+        text = chapter.read_text(encoding="utf-8")
+        links = re.findall(r"\(\.\./solutions/#([\w-]+)\)", text)
+        assert len(links) == 1 and links[0] in anchors, chapter.name
+        number = int(chapter.name[:2])
+        assert links[0].startswith(f"chapter-{number}-")
+
+
 # --------------------------------------------------------------------------- chapter 1
 
 

@@ -135,7 +135,8 @@ viz.draw(o, show_data=True, backward=True, rankdir="TB")
 # %% [markdown]
 # ## Exercises
 #
-# Solutions: `docs/tutorial/solutions/ch01_one_neuron.py`.
+# Solutions: [on the solutions page](../solutions/#chapter-1-one-neuron)
+# (the file `docs/tutorial/solutions/ch01_one_neuron.py`).
 #
 # 1. **tanh.** Some networks use tanh instead of σ. Find its slope at many points with
 #    `backward()`, as above, and compare it with 1 − tanh²(x).

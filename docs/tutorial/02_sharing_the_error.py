@@ -185,7 +185,8 @@ print("Wₕₒᵀ · e:           ", (w_ho.T @ e).ravel().round(6))
 #
 # ## Exercises
 #
-# Solutions: `docs/tutorial/solutions/ch02_sharing_the_error.py`.
+# Solutions: [on the solutions page](../solutions/#chapter-2-the-error-and-how-it-is-shared-out)
+# (the file `docs/tutorial/solutions/ch02_sharing_the_error.py`).
 #
 # 1. **The split as a function.** Write `proportional_split(W_ho, e)` for any number of
 #    hidden and output nodes (rows of Wₕₒ are outputs). Check it on python-course.eu's

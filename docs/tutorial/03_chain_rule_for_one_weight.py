@@ -139,7 +139,8 @@ viz.explore(loss, title="the worked example: w₁₁ = 2.0 → 2.00265")
 # %% [markdown]
 # ## Exercises
 #
-# Solutions: `docs/tutorial/solutions/ch03_chain_rule.py`.
+# Solutions: [on the solutions page](../solutions/#chapter-3-the-chain-rule-for-one-weight)
+# (the file `docs/tutorial/solutions/ch03_chain_rule.py`).
 #
 # 1. **The other weight.** Compute ∂E/∂w₂₁ by hand (which factor changes?) and the new
 #    w₂₁ after one step with α = 0.1. Compare with `weights.grad[0, 1]`.

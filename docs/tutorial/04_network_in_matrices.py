@@ -145,7 +145,8 @@ print(f"E before: {loss.item():.6f}   after one step: {0.5 * ((t - new_o) ** 2).
 # %% [markdown]
 # ## Exercises
 #
-# Solutions: `docs/tutorial/solutions/ch04_network_in_matrices.py`.
+# Solutions: [on the solutions page](../solutions/#chapter-4-the-network-in-matrices)
+# (the file `docs/tutorial/solutions/ch04_network_in_matrices.py`).
 #
 # 1. **A minibatch.** Put several samples side by side as the columns of X and T. With the
 #    loss ½Σ(T − O)² divided by the number of samples, show that −α · ∂E/∂Wₕₒ is the

@@ -196,6 +196,7 @@ print(source[source.index("    waiting =") :])
 #    stubs: the backward of the sigmoid, of the squared error and of the matrix product,
 #    the backward loop, and an SGD step; `tinygrad-edu tasks check --dir my_engine` grades
 #    each one with the project's own checks and gives a hint in the book's notation when
-#    one is wrong ([Build it yourself](../howto/build_it_yourself.md)).
+#    one is wrong ([Build the engine yourself](../../howto/build_it_yourself/)).
 #
-# Solutions: `docs/tutorial/solutions/ch05_what_backward_does.py`.
+# Solutions: [on the solutions page](../solutions/#chapter-5-what-backward-does)
+# (the file `docs/tutorial/solutions/ch05_what_backward_does.py`).

@@ -214,7 +214,8 @@ for name, history in runs.items():
 #
 # ## Exercises
 #
-# Solutions: `docs/tutorial/solutions/ch06_training_on_digits.py`.
+# Solutions: [on the solutions page](../solutions/#chapter-6-training-on-real-handwritten-digits)
+# (the file `docs/tutorial/solutions/ch06_training_on_digits.py`).
 #
 # 1. **E8 by autodiff.** Write `cross_entropy_hidden_update(W_ih, W_ho, x, t, α)` that
 #    returns −α · ∂L/∂Wᵢₕ for the binary cross-entropy L, using `grad`, and compare it

@@ -225,7 +225,8 @@ except AssertionError as error:
 #
 # ## Exercises
 #
-# Solutions: `docs/tutorial/solutions/ch07_checking_gradients.py`.
+# Solutions: [on the solutions page](../solutions/#chapter-7-checking-gradients)
+# (the file `docs/tutorial/solutions/ch07_checking_gradients.py`).
 #
 # 1. **Central differences by hand.** Write `central_difference(f, x, eps)` for a numpy
 #    function of one array (every element nudged in turn), and check it on `np.sin`.

@@ -180,7 +180,8 @@ except RuntimeError as error:  # raised by the engine when the backward is recor
 #
 # ## Exercises
 #
-# Solutions: `docs/tutorial/solutions/ch08_your_own_operation.py`.
+# Solutions: [on the solutions page](../solutions/#chapter-8-writing-your-own-operation)
+# (the file `docs/tutorial/solutions/ch08_your_own_operation.py`).
 #
 # 1. **Reciprocal.** Write `Reciprocal`, y = 1/x, whose backward uses only the saved
 #    output (∂y/∂x = −y²). Check it with `gradcheck` and `gradgradcheck`.

@@ -225,7 +225,8 @@ print(f"ΔWᵢₕ: book {book_ih.item():+.5f}, gradient {exact_ih.item():+.5f}")
 #
 # ## Exercises
 #
-# Solutions: `docs/tutorial/solutions/ch09_where_the_texts_slip.py`.
+# Solutions: [on the solutions page](../solutions/#chapter-9-where-the-texts-slip)
+# (the file `docs/tutorial/solutions/ch09_where_the_texts_slip.py`).
 #
 # 1. **The worked example, three ways.** Compute ∂E/∂w₁₁ with the unrounded slope, with
 #    the text's rounded factors, and with E4's "+ oⱼ", and the new w₁₁ for each.
