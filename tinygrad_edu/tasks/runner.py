@@ -104,7 +104,8 @@ class _Run:
             command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -157,6 +158,9 @@ class _Run:
             if self.process.poll() is None:
                 self.process.kill()
             self.process.wait()
+            self.reader.join(timeout=5)  # the pipe ends with the process
+            assert self.process.stdout is not None
+            self.process.stdout.close()
 
     def _failed(self, task: int, report: str, passed: int) -> None:
         if task in FUNCTIONS:
