@@ -402,6 +402,55 @@ def test_without_hypothesis_the_random_inputs_are_skipped_and_said_so(tmp_path, 
     assert context.random_inputs_skipped and context.checks_run == 2
 
 
+RECURSIVE_LOOP = """
+def backward_loop(loss, chain_rule):
+    # from the loss down every path, as a recursion would: a node runs once per path
+    leaf_grads = {}
+    stack = [(loss.grad_fn, np.ones_like(loss.data))]
+    while stack:
+        node, g = stack.pop()
+        for tensor, parent, sent in zip(node.inputs, node.parents, chain_rule(node, g)):
+            if sent is None:
+                continue
+            if parent is None:
+                leaf_grads[tensor] = leaf_grads.get(tensor, 0) + sent
+            else:
+                stack.append((parent, sent))
+    return leaf_grads
+"""
+
+
+def test_a_node_run_once_per_path_is_named_though_its_sums_come_out_right(tmp_path):
+    report = first_failure(engine_with(tmp_path, backward_loop=RECURSIVE_LOOP))
+    assert report.task == 4
+    assert report.check.endswith("your loop ran the Sigmoid node that computed a twice")
+    assert report.hint.startswith("run each node once, with its complete gradient")
+
+
+# --------------------------------------------------------------------------- grade()
+
+
+def test_grade_checks_a_function_written_anywhere_and_quotes_its_line(capsys):
+    def sigmoid_backward(y, grad):
+        return grad * y * (1 - y)
+
+    assert tasks.grade(1, examples=EXAMPLES, sigmoid_backward=sigmoid_backward)
+    assert capsys.readouterr().out == "task 1 (the backward of Sigmoid) passes (3 checks)\n"
+
+    def sigmoid_backward(y, grad):  # a second attempt, as in a notebook
+        return grad @ y
+
+    assert not tasks.grade(1, sigmoid_backward=sigmoid_backward)
+    out = capsys.readouterr().out
+    assert "your code: test_tasks.py, line" in out and "return grad @ y" in out
+    assert "hint: this backward works element by element: multiply with *, not @" in out
+
+
+def test_grade_refuses_a_function_no_task_has():
+    with pytest.raises(TypeError, match="no task has a function named sigmoid"):
+        tasks.grade(1, sigmoid=lambda y, g: g)
+
+
 def test_check_without_a_file_says_how_to_make_one(tmp_path, capsys):
     assert main(["tasks", "check", "--dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err

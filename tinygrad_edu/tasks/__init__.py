@@ -8,13 +8,21 @@ and an SGD step, and the project's own checks grade them.
   (`tinygrad_edu.tasks.checks`), and prints the first failure with a hint
   (`tinygrad_edu.tasks.grading`). After all five, the learner's engine trains the book's
   network (`tinygrad_edu.tasks.learner`).
+- `grade` checks functions written in a notebook or a script against one task, in this
+  process: how an exercise that asks for one of these functions is checked.
 - `tinygrad_edu.tasks.solutions` passes every task.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
+from tinygrad_edu.tasks import solutions
+from tinygrad_edu.tasks.checks import DEFAULT_EXAMPLES, run_task
+from tinygrad_edu.tasks.grading import FUNCTIONS, TaskFailedError, heading
 from tinygrad_edu.tasks.runner import FILE_NAME, check
 
 SCAFFOLD = Path(__file__).with_name("scaffold.py")
@@ -39,4 +47,35 @@ def init(directory: str | Path) -> Path:
     return target
 
 
-__all__ = ["FILE_NAME", "SCAFFOLD", "check", "init"]
+def grade(task: int, examples: int = DEFAULT_EXAMPLES, **functions: Callable[..., Any]) -> bool:
+    """Check your own functions against task ``task``, here and now: print the verdict (or
+    the report of the first failure, with its hint) and return whether they pass.
+
+    ``grade(1, sigmoid_backward=my_sigmoid_backward)``: pass the functions by the names the
+    scaffold gives them; the task's other functions (and the earlier tasks' ones that it
+    builds on) come from the reference solutions. Unlike ``tinygrad-edu tasks check`` it
+    runs in this process, without a time limit: stop a loop that never ends yourself.
+    """
+    if task not in FUNCTIONS:
+        raise ValueError(f"grade: the tasks are numbered 1 to {len(FUNCTIONS)}, not {task}")
+    known = {name for names in FUNCTIONS.values() for name in names}
+    unknown = sorted(set(functions) - known)
+    if unknown:
+        raise TypeError(
+            f"grade: no task has a function named {', '.join(unknown)}; the functions are "
+            f"{', '.join(sorted(known))}"
+        )
+    module = ModuleType("my_engine", "the reference solutions with your functions in place")
+    module.__dict__.update({name: getattr(solutions, name) for name in known})
+    module.__dict__.update(functions)
+    files = frozenset(Path(f.__code__.co_filename).resolve() for f in functions.values())
+    try:
+        context = run_task(task, module, examples, code_files=files)
+    except TaskFailedError as failure:
+        print(failure.report.format())
+        return False
+    print(f"{heading(task)} passes ({context.checks_run} checks)")
+    return True
+
+
+__all__ = ["FILE_NAME", "SCAFFOLD", "check", "grade", "init"]

@@ -11,6 +11,7 @@ engine's own backward pass. Each check lists the typical mistakes it can recogni
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -582,8 +583,10 @@ def _check_order(
         if node in ran:
             raise context.fail(
                 f"{check}: your loop ran {_node_text(node)} twice",
-                "run each node once, when every consumer of its output has sent its part; "
-                "running it per path sends its inputs partial gradients",
+                "run each node once, with its complete gradient: first collect what every "
+                "consumer of its output sends. Running a node once per path that reaches it "
+                "(as a recursion from the loss does) sends its inputs partial gradients, and "
+                "takes a time that grows with the number of paths",
                 problem=f"{_node_text(node)} ran a second time",
             )
         if sent[node] < counts[node]:
@@ -783,10 +786,16 @@ TASKS: dict[int, Callable[[Context, int], None]] = {
 }
 
 
-def run_task(number: int, module: ModuleType, examples: int = DEFAULT_EXAMPLES) -> Context:
+def run_task(
+    number: int,
+    module: ModuleType,
+    examples: int = DEFAULT_EXAMPLES,
+    code_files: frozenset[Path] = frozenset(),
+) -> Context:
     """Run task ``number``'s checks on the learner's ``module``: returns the context (how
-    many checks ran, whether random inputs were skipped) or raises `TaskFailedError`."""
-    context = Context(task=number, module=module)
+    many checks ran, whether random inputs were skipped) or raises `TaskFailedError`.
+    ``code_files``: where the learner's code is, when it is not the module's own file."""
+    context = Context(task=number, module=module, code_files=code_files)
     TASKS[number](context, examples)
     return context
 

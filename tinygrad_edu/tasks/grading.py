@@ -133,10 +133,14 @@ class Context:
     inputs: str | Callable[[], str] = ""  # a callable: formatted only if a check fails
     extra_hints: dict[str, str] = field(default_factory=dict)
 
+    code_files: frozenset[Path] = frozenset()  # where the learner's code is, if not one file
+
     @property
-    def path(self) -> Path | None:
+    def learner_files(self) -> frozenset[Path]:
+        """The files the learner's code is in: their my_engine.py, or the notebook cells
+        or scripts of the functions given to `tinygrad_edu.tasks.grade`."""
         file = getattr(self.module, "__file__", None)
-        return None if file is None else Path(file).resolve()
+        return self.code_files | ({Path(file).resolve()} if file else set())
 
     def fail(self, check: str, hint: str, **details: Any) -> TaskFailedError:
         details.setdefault("inputs", self.inputs)
@@ -162,7 +166,7 @@ def call(context: Context, name: str, *args: Any) -> Any:
     except TaskFailedError:
         raise  # a check inside a check (the loop calls chain_rule): already reported
     except NotImplementedError as error:
-        if _raised_by_stub(error, context.path):
+        if _raised_by_stub(error, context.learner_files):
             raise context.fail(
                 f"{name} is not written yet (it still raises NotImplementedError)",
                 f"fill in {name} in my_engine.py; its docstring says what to compute",
@@ -173,16 +177,16 @@ def call(context: Context, name: str, *args: Any) -> Any:
         raise _raised(context, name, error) from None
 
 
-def _raised_by_stub(error: BaseException, path: Path | None) -> bool:
+def _raised_by_stub(error: BaseException, files: frozenset[Path]) -> bool:
     """Whether the NotImplementedError is the scaffold's own ``raise`` line."""
-    frames = _learner_frames(error, path)
+    frames = _learner_frames(error, files)
     return bool(frames) and (frames[-1].line or "").startswith("raise NotImplementedError")
 
 
 def _raised(context: Context, name: str, error: BaseException) -> TaskFailedError:
     message = " ".join(str(error).split()) or "(no message)"
     problem = f"your {name} raised {type(error).__name__}: {message}"
-    frames = _learner_frames(error, context.path)
+    frames = _learner_frames(error, context.learner_files)
     where = _frame_text(frames[-1]) if frames else "(the error came from outside my_engine.py)"
     hint = context.extra_hints.get(name, "read the line above: the error happened there")
     if "read-only" in message:
@@ -190,13 +194,11 @@ def _raised(context: Context, name: str, error: BaseException) -> TaskFailedErro
     return context.fail("your code raised an error", hint, problem=problem, where=where)
 
 
-def _learner_frames(error: BaseException, path: Path | None) -> list[traceback.FrameSummary]:
-    if path is None:
-        return []
+def _learner_frames(error: BaseException, files: frozenset[Path]) -> list[traceback.FrameSummary]:
     return [
         frame
         for frame in traceback.extract_tb(error.__traceback__)
-        if Path(frame.filename).resolve() == path
+        if Path(frame.filename).resolve() in files
     ]
 
 
