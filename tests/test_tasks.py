@@ -18,10 +18,12 @@ import pytest
 
 from tinygrad_edu import tasks
 from tinygrad_edu.cli import main
+from tinygrad_edu.data import load_digits
 from tinygrad_edu.tasks import scaffold, solutions
 from tinygrad_edu.tasks.checks import run_task
 from tinygrad_edu.tasks.grading import TaskFailedError
 from tinygrad_edu.tasks.worker import load_learner
+from tinygrad_edu.training import TrainConfig, train
 
 SOLUTIONS = Path(solutions.__file__).read_text(encoding="utf-8")
 EXAMPLES = 5  # random inputs per property here: the mistakes below show on fixed inputs
@@ -126,6 +128,11 @@ def test_check_grades_the_solutions_then_trains_the_book_network_with_them(tmp_p
     assert "all 5 tasks pass." in out
     accuracy = float(re.search(r"your engine's test accuracy: (\d\.\d+)", out)[1])
     assert accuracy > 0.8  # one epoch of the book's network on the digits (chance: 0.1)
+    # the same run of the project's own training loop (its engine, nn.Linear, optim.SGD):
+    # the same weights, samples and steps, so the same accuracy
+    config = TrainConfig(epochs=1)
+    same_run = train(config, load_digits(), progress=False, log=None)
+    assert accuracy == round(same_run.test_accuracy, 4)
 
 
 def test_check_up_to_a_task_checks_only_those_and_names_the_next(tmp_path, capsys):

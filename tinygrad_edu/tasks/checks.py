@@ -606,7 +606,7 @@ def _check_order(
                 "consumers had sent, so the gradient it passed on was incomplete (a hidden "
                 "node of the book likewise collects the errors of all the output nodes it "
                 "feeds before it passes its own back). Count each node's consumers first, and "
-                "run a node when its count reaches 0",
+                "run a node when its count reaches 0 (Kahn's algorithm)",
                 problem=f"{_node_text(node)} ran before "
                 + " and ".join(waiting)
                 + " had sent its gradient",

@@ -67,7 +67,12 @@ class Report:
     got_array: str = ""
 
     def format(self) -> str:
-        lines = [f"{heading(self.task)} fails: {self.check}"]
+        first = f"{heading(self.task)} fails: {self.check}"
+        if len(first) <= WIDTH:
+            lines = [first]
+        else:  # the check on lines of its own
+            lines = [f"{heading(self.task)} fails:"]
+            lines += ["  " + line for line in textwrap.wrap(self.check, WIDTH - 2)]
         if self.inputs:
             lines += _labelled("input", self.inputs)
         if self.problem:
@@ -335,7 +340,7 @@ def describe(**arrays: Any) -> str:
     parts = []
     for name, value in arrays.items():
         array = np.asarray(value)
-        if array.size <= 12:
+        if array.size <= 9:
             parts.append(f"{name} = {show(array, one_line=True)}")
         else:
             parts.append(f"{name} of shape {array.shape}")

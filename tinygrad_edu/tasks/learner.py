@@ -243,8 +243,8 @@ def train(
     if log is not None:
         log(
             f"your engine trains the book's network {w_ih.shape[1]}-{hidden}-{CLASSES} "
-            f"(sigmoids, no biases) on {len(split.train_inputs)} of scikit-learn's 8×8 digits: "
-            f"{epochs} epochs, one sample a step, α = {learning_rate}, L = ½Σ(t − o)²"
+            f"(sigmoids, no biases) on {len(split.train_inputs)}\nof scikit-learn's 8×8 "
+            f"digits: {epochs} epochs, one sample a step, α = {learning_rate}, L = ½Σ(t − o)²"
         )
     accuracy = float("nan")
     for epoch in range(1, epochs + 1):

@@ -35,8 +35,8 @@ STARTUP_GRACE = 30.0
 TIMEOUT_HINTS = {
     4: "a loop that never ends? Each pass of your loop must take a node off the list of "
     "ready nodes, and each node's count of waiting consumers must reach 0 exactly once",
-    6: "training runs 1437 samples an epoch through your engine; a loop that never ends, "
-    "or one much slower than the graph's size needs (a node visited once per path?)",
+    6: "training runs every digit of the training set through your engine, once an epoch: "
+    "a loop that never ends, or one much slower than it needs to be?",
 }
 
 
@@ -145,7 +145,7 @@ class _Run:
                 elif kind == "cannot-train":
                     self.write(
                         "to train the book's network with your engine, install scikit-learn: "
-                        'pip install "tinygrad-edu[digits]"'
+                        'pip install "tinygrad-edu[tasks]"'
                     )
                     finished = True
                 elif kind == "trained":
@@ -169,7 +169,10 @@ class _Run:
         self.write(report)
         if task in FUNCTIONS:
             self.write("")
-            self.write(f"{passed} of {self.up_to} tasks pass; fix task {task} and check again.")
+            if self.up_to == 1:
+                self.write("task 1 fails; fix it and check again.")
+            else:
+                self.write(f"{passed} of {self.up_to} tasks pass; fix task {task} and check again.")
 
     def _stopped(self, task: int, limit: float, passed: int) -> int:
         """The worker ended without a verdict: past the time limit, or the learner's code
@@ -205,7 +208,7 @@ def _passed_text(event: dict[str, Any]) -> str:
     checks = event["checks"]
     text = f"passed ({checks} check{'s' if checks != 1 else ''}"
     if event["random_inputs_skipped"]:
-        text += "; no random inputs: Hypothesis is not installed"
+        text += '; no random inputs without Hypothesis: pip install "tinygrad-edu[tasks]"'
     return text + ")"
 
 
