@@ -69,8 +69,9 @@ def sigmoid_mistakes(y: np.ndarray, g: np.ndarray) -> list[Mistake]:
         Mistake(
             y * (1 - y),
             "your sigmoid backward returns σ(1−σ) without multiplying by the gradient "
-            "arriving from above: ∂L/∂x = grad · y(1 − y), and grad = ∂L/∂y is what the "
-            "operations above the sigmoid send back (the book's error times its other factors)",
+            "arriving from above: ∂L/∂x = grad · y(1 − y), where grad = ∂L/∂y is what the "
+            "operations above send back (at the book's output nodes −(t_k − o_k), the factor "
+            "before σ(1−σ) in its ∂E/∂w_jk)",
         ),
         Mistake(
             g * s * (1 - s),
@@ -159,8 +160,8 @@ SQUARED_ERROR_GENERIC = (
 )
 FACTOR_2_HINT = (
     "the factor 2 of the square is lost: E = Σ(t − o)² gives ∂E/∂o = −2(t − o). The book "
-    "writes this 2 and then drops it, because its formulas are gradients of ½Σ(t − o)²; "
-    "the E here has no ½, so the 2 stays"
+    "writes this 2 and then drops it, so its formulas are the gradients of ½Σ(t − o)²; the "
+    "E here has no ½, so the 2 stays"
 )
 
 
@@ -171,7 +172,7 @@ def squared_error_mistakes(o: np.ndarray, t: np.ndarray, g: float) -> list[Mista
         Mistake(
             2 * g * e,
             "the sign is flipped: ∂E/∂o = −2(t − o), the minus from the inner derivative "
-            "∂(t − o)/∂o = −1 (python-course.eu's last formula drops it too, erratum E5)",
+            "∂(t − o)/∂o = −1 (the python-course.eu chapter drops it too: erratum E5)",
         ),
         Mistake(g * e, "the factor 2 is lost and the sign flipped: ∂E/∂o = −2(t − o)"),
         Mistake(
@@ -367,7 +368,8 @@ def task_3(context: Context, examples: int) -> None:
         hidden,
         g,
         (textbook.output_weight_gradient(t, o, hidden), textbook.hidden_errors(w_ho, g)),
-        "the book's ∂E/∂w_jk = −e_k·o_k(1 − o_k)·o_j and error_hidden = W_hoᵀ · e",
+        "the book's ∂E/∂w_jk = −e_k·o_k(1 − o_k)·o_j, and its transpose rule: W_hoᵀ · (the "
+        "error that arrives)",
     )
 
     ops = LearnerFunctions(context)
@@ -522,6 +524,8 @@ def loop_check(
                 sent_to.setdefault(id(t) if parent is None else id(parent), []).append(g)
     for done in chain_rule.calls:
         node = done.node
+        if node not in complete:
+            continue  # not a node of this graph
         name = _value_name(node)
         arrived = sent_to.get(id(node), [])
         compare(

@@ -32,6 +32,11 @@ EPOCHS = 3
 STARTUP_GRACE = 30.0
 """Extra seconds for Python and numpy to start, and for the worker to report a timeout."""
 
+HYPOTHESIS_MISSING = (
+    "        (Hypothesis is not installed, so no check runs on random inputs: "
+    'pip install "tinygrad-edu[tasks]")'
+)
+
 TIMEOUT_HINTS = {
     4: "a loop that never ends? Each pass of your loop must take a node off the list of "
     "ready nodes, and each node's count of waiting consumers must reach 0 exactly once",
@@ -95,6 +100,7 @@ class _Run:
     ) -> None:
         self.path, self.dump, self.write = path, dump, write
         self.up_to, self.training = up_to, training
+        self.told_about_hypothesis = False
         package_root = str(Path(tinygrad_edu.__file__).resolve().parent.parent)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
@@ -131,6 +137,9 @@ class _Run:
                 elif kind == "passed":
                     passed += 1
                     self.write(_task_line(task, _passed_text(event)))
+                    if event["random_inputs_skipped"] and not self.told_about_hypothesis:
+                        self.write(HYPOTHESIS_MISSING)
+                        self.told_about_hypothesis = True
                     if task == self.up_to:
                         self.write("")
                         self.write(_all_passed(self.up_to))
@@ -208,7 +217,7 @@ def _passed_text(event: dict[str, Any]) -> str:
     checks = event["checks"]
     text = f"passed ({checks} check{'s' if checks != 1 else ''}"
     if event["random_inputs_skipped"]:
-        text += '; no random inputs without Hypothesis: pip install "tinygrad-edu[tasks]"'
+        text += ", none on random inputs"
     return text + ")"
 
 

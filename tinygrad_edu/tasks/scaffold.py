@@ -1,8 +1,9 @@
 """My engine: backpropagation, built by hand.
 
-Fill in the five functions below, in order. After each one, check it:
+Fill in the five functions below, in order. After each one, check your work from this
+folder (or give the folder with --dir):
 
-    tinygrad-edu tasks check 1      # task 1 only
+    tinygrad-edu tasks check 1      # task 1 only; 2 for tasks 1 and 2, and so on
     tinygrad-edu tasks check        # every task, stopping at the first that fails
 
 The checker plugs your functions into tinygrad_edu's engine and compares what they compute
@@ -11,7 +12,8 @@ the first wrong number it shows the input, the element, what was expected, what 
 and a hint. When all five tasks pass, your engine trains the book's network on the 8×8
 digits and the checker prints its test accuracy.
 
-Notation, as in "Make Your Own Neural Network" (the book): a node's output is
+The notation is that of T. Rashid's "Make Your Own Neural Network" (the book, whose
+formulas are quoted from a reader's notes on its pages 80–100): a node's output is
 o = σ(x), the sigmoid of its weighted input x = Σ_j w_jk · o_j; t is a target, e = t − o an
 error, α the learning rate. L is whatever sits at the top of the graph: the book's
 E = Σ(t − o)², or ½E, whose gradient the book's update formulas are (the book drops the 2
