@@ -72,7 +72,7 @@ class Report:
             lines = [first]
         else:  # the check on lines of its own
             lines = [f"{heading(self.task)} fails:"]
-            lines += ["  " + line for line in textwrap.wrap(self.check, WIDTH - 2)]
+            lines += ["  " + line for line in _wrapped(self.check, WIDTH - 2)]
         if self.inputs:
             lines += _labelled("input", self.inputs)
         if self.problem:
@@ -101,12 +101,25 @@ WIDTH = 88
 """Prose in a report (problems, hints) is wrapped at this width."""
 
 
+_OPERATORS = (" − ", " + ", " · ", " ∗ ")
+_NO_BREAK = "\u00a0"  # textwrap does not break at it
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width``, never breaking around an operator (so that
+    t − o stays on one line)."""
+    for operator in _OPERATORS:
+        text = text.replace(operator, operator.replace(" ", _NO_BREAK))
+    lines = textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+    return [line.replace(_NO_BREAK, " ") for line in lines]
+
+
 def _labelled(label: str, text: str, wrap: bool = False) -> list[str]:
     """``  label: text``, the text's later lines indented under its first; prose wrapped."""
     head = f"  {label}: "
     lines = text.splitlines() or [""]
     if wrap:
-        lines = textwrap.wrap(text, WIDTH - len(head), break_on_hyphens=False) or [""]
+        lines = _wrapped(text, WIDTH - len(head))
     first, *rest = lines
     return [head + first] + [" " * len(head) + line for line in rest]
 
