@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -500,6 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--split-seed", type=_seed, default=0, help="seed of the digits' split (0)"
     )
     _add_data_options(evaluate, training=False)
+    _add_tasks_command(commands)
     for command_parser in commands.choices.values():
         command_parser.set_defaults(command_parser=command_parser)  # for its own usage line
     return parser
@@ -530,7 +532,109 @@ def _run_command(args: argparse.Namespace) -> int:
         return run_graph(args)
     if args.command == "explore":
         return run_explore(args)
+    if args.command == "tasks":
+        return run_tasks(args)
     raise AssertionError(f"no code runs the command {args.command!r}")
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def _add_tasks_command(commands: Any) -> None:
+    """``tinygrad-edu tasks init DIR`` and ``tinygrad-edu tasks check [N] [--dir DIR]``."""
+    from tinygrad_edu.tasks import runner
+
+    tasks = commands.add_parser(
+        "tasks",
+        help="build it yourself: write the engine's backwards, its loop and an SGD step, "
+        "graded with hints in the book's notation",
+        description="Build the engine yourself. 'init DIR' writes DIR/my_engine.py, five "
+        "functions to fill in, in order: the backward of Sigmoid, of SquaredError and of "
+        "MatMul, the backward loop, an SGD step. 'check' plugs them into the engine, runs "
+        "the project's checks on them (the book's formulas, finite differences, random "
+        "inputs, the worked example) and reports the first failure with a hint; when all "
+        "five pass, your engine trains the book's network on the 8×8 digits.",
+    )
+    actions = tasks.add_subparsers(dest="tasks_command", metavar="ACTION", required=True)
+
+    def fixed_width(prog: str) -> argparse.HelpFormatter:  # the same usage on any terminal
+        return argparse.HelpFormatter(prog, width=78)
+
+    init = actions.add_parser(
+        "init",
+        help="write DIR/my_engine.py, the file you fill in (an existing one is kept)",
+        formatter_class=fixed_width,
+    )
+    init.add_argument("dir", metavar="DIR", help="the folder (created if missing)")
+    check = actions.add_parser(
+        "check",
+        help="check my_engine.py, task by task, and report the first failure",
+        formatter_class=fixed_width,
+    )
+    check.add_argument(
+        "up_to",
+        metavar="N",
+        nargs="?",
+        type=_task_number,
+        default=5,
+        help="check tasks 1 to N only (default: all five)",
+    )
+    check.add_argument("--dir", default=".", help="the folder of my_engine.py (default: here)")
+    check.add_argument(
+        "--time-limit",
+        type=_positive_float,
+        default=runner.TIME_LIMIT,
+        metavar="SECONDS",
+        help=f"how long a task may run before it is stopped ({runner.TIME_LIMIT:g})",
+    )
+    check.add_argument(
+        "--examples",
+        type=_positive_int,
+        default=20,
+        metavar="COUNT",
+        help="random inputs per property (20)",
+    )
+    check.add_argument(
+        "--epochs",
+        type=_count,
+        default=runner.EPOCHS,
+        metavar="COUNT",
+        help=f"epochs of training once all five pass ({runner.EPOCHS}; 0: no training)",
+    )
+    forms = [p.format_usage().removeprefix("usage: ").strip() for p in (init, check)]
+    tasks.usage = "\n       ".join(forms)  # both forms in the reference, from their parsers
+
+
+def _task_number(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 5:
+        raise argparse.ArgumentTypeError(f"the tasks are numbered 1 to 5, not {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def run_tasks(args: argparse.Namespace) -> int:
+    """Write the scaffold, or check the learner's file."""
+    from tinygrad_edu import tasks
+
+    if args.tasks_command == "init":
+        path = tasks.init(args.dir)
+        print(f"wrote {path}: five functions to fill in, in order; its docstrings say what")
+        print(f"each computes. Check your work with: tinygrad-edu tasks check --dir {args.dir}")
+        return 0
+    return tasks.check(
+        args.dir,
+        args.up_to,
+        time_limit=args.time_limit,
+        examples=args.examples,
+        epochs=args.epochs,
+    )
 
 
 # --------------------------------------------------------------------------- errors
