@@ -197,7 +197,7 @@ def test_a_missing_transpose_in_the_matmul(tmp_path):
     report = first_failure(path)
     assert report.task == 3
     assert report.hint.startswith(
-        "a transpose is missing: the book's error_hidden = W_hoᵀ · error_output"
+        "a transpose is missing: the book's error_hidden = Wₕₒᵀ · error_output"
     )
     assert report.quantity == "∂L/∂B"
     rng = np.random.default_rng(1)  # the weights of the book's network in the check, by hand
@@ -324,7 +324,7 @@ def test_the_update_sign_flipped(tmp_path):
     report = first_failure(path)
     assert report.task == 5
     assert report.hint.startswith(
-        "the update's sign is flipped: new w_jk = old w_jk − α · ∂E/∂w_jk"
+        "the update's sign is flipped: new wⱼₖ = old wⱼₖ − α · ∂E/∂wⱼₖ"
     )
     # the worked example: ∂E/∂w₁₁ = −0.8 · σ(2.3)(1 − σ(2.3)) · 0.4, α = 0.1
     gradient = -0.8 * sigmoid(2.3) * (1 - sigmoid(2.3)) * 0.4

@@ -553,9 +553,14 @@ def _add_tasks_command(commands: Any) -> None:
         "MatMul, the backward loop, an SGD step. 'check' plugs them into the engine, runs "
         "the project's checks on them (the book's formulas, finite differences, random "
         "inputs, the worked example) and reports the first failure with a hint; when all "
-        "five pass, your engine trains the book's network on the 8×8 digits.",
+        "five pass, your engine trains a network built like the book's on the 8×8 digits.",
     )
-    actions = tasks.add_subparsers(dest="tasks_command", metavar="ACTION", required=True)
+    actions = tasks.add_subparsers(
+        dest="tasks_command",
+        metavar="ACTION",
+        required=True,
+        help="init (write the file to fill in) or check (grade it)",
+    )
 
     def fixed_width(prog: str) -> argparse.HelpFormatter:  # the same usage on any terminal
         return argparse.HelpFormatter(prog, width=78)

@@ -70,8 +70,8 @@ def sigmoid_mistakes(y: np.ndarray, g: np.ndarray) -> list[Mistake]:
             y * (1 - y),
             "your sigmoid backward returns σ(1−σ) without multiplying by the gradient "
             "arriving from above: ∂L/∂x = grad · y(1 − y), where grad = ∂L/∂y is what the "
-            "operations above send back (at the book's output nodes −(t_k − o_k), the factor "
-            "before σ(1−σ) in its ∂E/∂w_jk)",
+            "operations above send back (at the book's output nodes −(tₖ − oₖ), the factor "
+            "before σ(1−σ) in its ∂E/∂wⱼₖ)",
         ),
         Mistake(
             g * s * (1 - s),
@@ -95,7 +95,7 @@ ELEMENTWISE_RAISED = (
 
 def task_1(context: Context, examples: int) -> None:
     context.extra_hints["sigmoid_backward"] = ELEMENTWISE_RAISED
-    x = np.array([[2.3], [-0.5], [0.0]])  # 2.3: the worked example's Σ w_jk·o_j
+    x = np.array([[2.3], [-0.5], [0.0]])  # 2.3: the worked example's Σ wⱼₖ·oⱼ
     g = np.array([[0.8], [-0.3], [1.5]])
     y = textbook.sigmoid(x)
     context.inputs = describe(y=y, grad=g) + "\n(y = σ(x) at x = 2.3, −0.5, 0)"
@@ -188,8 +188,8 @@ def task_2(context: Context, examples: int) -> None:
     o = textbook.sigmoid(np.array([[2.3], [-0.5], [0.0]]))  # outputs of the book's network
     t = np.array([[0.01], [0.99], [0.01]])  # the book's targets
     for g, check in (
-        (1.0, "the book's ∂E/∂o_k = −2(t_k − o_k), for L = E"),
-        (0.5, "the book's −(t_k − o_k) = −e_k, for L = ½E (the ½ cancels the 2)"),
+        (1.0, "the book's ∂E/∂oₖ = −2(tₖ − oₖ), for L = E"),
+        (0.5, "the book's −(tₖ − oₖ) = −eₖ, for L = ½E (the ½ cancels the 2)"),
     ):
         context.inputs = describe(o=o, t=t, grad=g)
         got = squared_error_backward(context, o, t, g)
@@ -259,7 +259,7 @@ MATMUL_RAISED = (
     "do not fit is usually a missing transpose (x.mT)"
 )
 TRANSPOSE_HINT = (
-    "a transpose is missing: the book's error_hidden = W_hoᵀ · error_output sends the error "
+    "a transpose is missing: the book's error_hidden = Wₕₒᵀ · error_output sends the error "
     "back through the transpose of the weights, so ∂L/∂B = Aᵀ · G (and ∂L/∂A = G · Bᵀ); "
     "you multiplied by the matrix itself"
 )
@@ -358,9 +358,9 @@ def task_3(context: Context, examples: int) -> None:
     x = np.array([[0.9], [0.1], [0.8]])
     t = np.array([[0.01], [0.99], [0.01]])
     hidden, o = textbook.forward(w_ih, w_ho, x)
-    g = -(t - o) * o * (1 - o)  # ∂(½E)/∂final_inputs, arriving at W_ho · O_j
+    g = -(t - o) * o * (1 - o)  # ∂(½E)/∂final_inputs, arriving at Wₕₒ · Oⱼ
     context.inputs = (
-        "the book's 3-3-3 network: final_inputs = W_ho · O_j, grad = −e ∗ o(1 − o)\n"
+        "the book's 3-3-3 network: final_inputs = Wₕₒ · Oⱼ, grad = −e ∗ o(1 − o)\n"
         + describe(W_ho=w_ho, O_j=hidden, grad=g)
     )
     matmul_check(
@@ -369,7 +369,7 @@ def task_3(context: Context, examples: int) -> None:
         hidden,
         g,
         (textbook.output_weight_gradient(t, o, hidden), textbook.hidden_errors(w_ho, g)),
-        "the book's ∂E/∂w_jk = −e_k·o_k(1 − o_k)·o_j, and its transpose rule: W_hoᵀ · (the "
+        "the book's ∂E/∂wⱼₖ = −eₖ·oₖ(1 − oₖ)·oⱼ, and its transpose rule: Wₕₒᵀ · (the "
         "error that arrives)",
     )
 
@@ -484,7 +484,7 @@ def task_4(context: Context, examples: int) -> None:
         loss,
         [(named["W_ih"], -delta_ih / alpha), (named["W_ho"], -delta_ho / alpha)],
         "the book's 3-3-3 network (seed 0), L = ½Σ(t − o)²",
-        "the book's ΔW = α · E·O(1 − O) · O_jᵀ, as −α · ∂L/∂W",
+        "the book's ΔW = α · E·O(1 − O) · Oⱼᵀ, as −α · ∂L/∂W",
     )
 
     def random_program(program: Any) -> None:
@@ -657,9 +657,9 @@ def _node_text(node: Node) -> str:
 
 # --------------------------------------------------------------------------- task 5
 
-SGD_GENERIC = "new w_jk = old w_jk − α · ∂E/∂w_jk, for every weight at once"
+SGD_GENERIC = "new wⱼₖ = old wⱼₖ − α · ∂E/∂wⱼₖ, for every weight at once"
 SIGN_HINT = (
-    "the update's sign is flipped: new w_jk = old w_jk − α · ∂E/∂w_jk. The gradient points "
+    "the update's sign is flipped: new wⱼₖ = old wⱼₖ − α · ∂E/∂wⱼₖ. The gradient points "
     "uphill, where the error grows; the step goes the other way (in the worked example w₁₁ "
     "grows from 2.0 to 2.00265 because ∂E/∂w₁₁ = −0.0265 is negative)"
 )
@@ -668,12 +668,12 @@ SIGN_HINT = (
 def sgd_mistakes(w: np.ndarray, g: np.ndarray, alpha: float) -> list[Mistake]:
     return [
         Mistake(w + alpha * g, SIGN_HINT),
-        Mistake(w - g, "the learning rate α is missing: the step is α · ∂E/∂w_jk"),
+        Mistake(w - g, "the learning rate α is missing: the step is α · ∂E/∂wⱼₖ"),
         Mistake(
             -alpha * g,
             "you returned the step ΔW = −α · ∂E/∂W, not the new weights: add it to the old ones",
         ),
-        Mistake(w - alpha * w, "the step multiplies α by the weights; it is α · ∂E/∂w_jk"),
+        Mistake(w - alpha * w, "the step multiplies α by the weights; it is α · ∂E/∂wⱼₖ"),
     ]
 
 
@@ -717,7 +717,7 @@ def task_5(context: Context, examples: int) -> None:
 
     context.inputs = (
         "the book's worked example, run by your whole engine: w₁₁ = 2.0, w₂₁ = 3.0, "
-        "o_j = 0.4, 0.5, e₁ = 0.8, α = 0.1, L = ½(t − o)²"
+        "oⱼ = 0.4, 0.5, e₁ = 0.8, α = 0.1, L = ½(t − o)²"
     )
     ((new_w, g),) = one_step(context, worked_example, [w], 0.1)
     compare(
@@ -753,7 +753,7 @@ def task_5(context: Context, examples: int) -> None:
     ):
         compare(
             context,
-            "the book's ΔW = α · E·O(1 − O) · O_jᵀ, added to W",
+            "the book's ΔW = α · E·O(1 − O) · Oⱼᵀ, added to W",
             name,
             old + delta,
             new,

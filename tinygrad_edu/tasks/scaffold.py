@@ -14,7 +14,7 @@ digits and the checker prints its test accuracy.
 
 The notation is that of T. Rashid's "Make Your Own Neural Network" (the book, whose
 formulas are quoted from a reader's notes on its pages 80–100): a node's output is
-o = σ(x), the sigmoid of its weighted input x = Σ_j w_jk · o_j; t is a target, e = t − o an
+o = σ(x), the sigmoid of its weighted input x = Σⱼ wⱼₖ · oⱼ; t is a target, e = t − o an
 error, α the learning rate. L is whatever sits at the top of the graph: the book's
 E = Σ(t − o)², or ½E, whose gradient the book's update formulas are (the book drops the 2
 of the square's derivative). Every function takes and returns numpy arrays. ``grad`` is
@@ -89,8 +89,8 @@ def matmul_backward(
 
     each summed back to its operand's shape with your ``unbroadcast`` (a matrix used by
     every matrix of a stack gets the sum of their gradients). The second one is the book's
-    error_hidden = W_hoᵀ · error_output: for Y = W_ho · O_j, the gradient flows back to the
-    hidden outputs O_j through the transpose of the weights. For a stack, ``x.mT`` is the
+    error_hidden = Wₕₒᵀ · error_output: for Y = Wₕₒ · Oⱼ, the gradient flows back to the
+    hidden outputs Oⱼ through the transpose of the weights. For a stack, ``x.mT`` is the
     transpose of each of its matrices (``x.T`` would reverse every axis).
     """
     raise NotImplementedError("task 3: matmul_backward")
@@ -134,7 +134,7 @@ def backward_loop(loss: Tensor, chain_rule: ChainRule) -> dict[Tensor, np.ndarra
 def sgd_step(weights: np.ndarray, grad: np.ndarray, learning_rate: float) -> np.ndarray:
     """Task 5: one step of gradient descent, for every weight of a matrix at once.
 
-    The book's update: new w_jk = old w_jk − α · ∂E/∂w_jk, with α = ``learning_rate`` and
+    The book's update: new wⱼₖ = old wⱼₖ − α · ∂E/∂wⱼₖ, with α = ``learning_rate`` and
     ``grad`` = ∂L/∂W, of the weights' shape. Return the new weights.
     """
     raise NotImplementedError("task 5: sgd_step")

@@ -79,5 +79,5 @@ def backward_loop(loss: Tensor, chain_rule: ChainRule) -> dict[Tensor, np.ndarra
 
 
 def sgd_step(weights: np.ndarray, grad: np.ndarray, learning_rate: float) -> np.ndarray:
-    """new w_jk = old w_jk − α · ∂E/∂w_jk."""
+    """new wⱼₖ = old wⱼₖ − α · ∂E/∂wⱼₖ."""
     return weights - learning_rate * grad
