@@ -261,6 +261,14 @@ def test_step_ids_are_the_nodes_of_the_drawing():
                 assert edge.replace("->", "&#45;&gt;") in titles
 
 
+def x_squared_plus_x():
+    """z = x * x + x summed: x feeds the product twice and the sum once."""
+    x = Tensor([3.0, -0.5], requires_grad=True, name="x")
+    loss = (x * x + x).sum()
+    loss.name = "z"
+    return loss, x
+
+
 # --------------------------------------------------------------------------- the page
 
 
@@ -514,3 +522,62 @@ def test_a_users_operation_shows_its_own_label():
     cube = next(step for step in steps if step.node.function is Cube)
     assert [send.label for send in cube.sends] == ["·3x²"]
     np.testing.assert_allclose(cube.sends[0].gradient, 3 * x.data**2)  # d(x³)/dx, by hand
+
+
+def test_browser_next_says_the_pass_is_over_at_the_last_step(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    loss, _ = x_squared_plus_x()
+    browser.get(explore(loss).save(tmp_path / "z.html").as_uri())
+    next_button = browser.find_element(By.CSS_SELECTOR, "button.next")
+    for number in (1, 2):
+        assert next_button.text == "Next ▶" and next_button.is_enabled()
+        next_button.click()
+        assert state(browser)["counter"] == f"{number} / 3"
+    next_button.click()
+    assert state(browser)["counter"] == "3 / 3"
+    assert next_button.text == "✓ The backward pass is over" and not next_button.is_enabled()
+    next_button.click()  # does nothing now
+    assert state(browser)["counter"] == "3 / 3"
+    browser.find_element(By.CSS_SELECTOR, "button.back").click()
+    assert next_button.text == "Next ▶" and next_button.is_enabled()
+    browser.find_element(By.CSS_SELECTOR, "button[data-mode=forward]").click()
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.END)
+    assert state(browser)["counter"] == "3 / 3"
+    assert next_button.text == "✓ The forward pass is over" and not next_button.is_enabled()
+
+
+VISIBLE = """
+const pane = document.querySelector(".graph"), p = pane.getBoundingClientRect();
+const node = Array.from(document.querySelectorAll(".svg:not([hidden]) g.node"))
+  .find((g) => g.querySelector("title").textContent === arguments[0]);
+const r = node.getBoundingClientRect();
+return {scrollTop: pane.scrollTop, scrollHeight: pane.scrollHeight, height: pane.clientHeight,
+        inside: r.top >= p.top && r.bottom <= p.bottom && r.left >= p.left && r.right <= p.right};
+"""
+
+
+def test_browser_switching_to_the_forward_pass_scrolls_to_its_highlighted_node(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    loss = proofs.book_network_loss()
+    page = explore(loss)
+    w_ih = page._id(proofs.tensors_by_name(loss)["W_ih"])  # the forward pass's first input
+    browser.get(page.save(tmp_path / "book.html").as_uri())
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.END)
+    at_the_end = browser.execute_script(VISIBLE, w_ih)
+    assert at_the_end["scrollHeight"] > at_the_end["height"]  # the drawing is taller: it scrolls
+    assert at_the_end["scrollTop"] > 0
+    browser.find_element(By.CSS_SELECTOR, "button[data-mode=forward]").click()
+    assert state(browser)["counter"] == "0 / 6"
+    switched = browser.execute_script(VISIBLE, w_ih)
+    assert switched["inside"] and switched["scrollTop"] < at_the_end["scrollTop"]
+    for number in range(1, 7):  # then every step's operation is in view as the pass goes on
+        browser.find_element(By.CSS_SELECTOR, "button.next").click()
+        (node,) = state(browser)["node"]
+        assert browser.execute_script(VISIBLE, node)["inside"], f"step {number}"
+    browser.find_element(By.CSS_SELECTOR, "button[data-mode=backward]").click()
+    (node,) = state(browser)["node"]
+    assert node == page._id(loss) and browser.execute_script(VISIBLE, node)["inside"]

@@ -557,7 +557,15 @@ class Explorer:
         return '<h3>the parameters\' .grad</h3><table class="leaves">' + "".join(rows) + "</table>"
 
     def _forward_data(self) -> list[dict[str, Any]]:
-        leaves = [t for t in self._tensors if t.grad_fn is None]
+        first_use: dict[int, int] = {}  # the leaves in the order the forward pass uses them
+        for step in self.forward_steps:
+            for index in range(len(step.node.inputs)):
+                t = self.graph.tensors[self.graph.box(step.node, index)]
+                first_use.setdefault(id(t), len(first_use))
+        leaves = sorted(
+            (t for t in self._tensors if t.grad_fn is None),
+            key=lambda t: first_use.get(id(t), len(first_use)),
+        )
         start_rows = "".join(
             _row(_e(self._name(t)), _array_html(t.data, "value")) for t in leaves[:12]
         )
@@ -792,6 +800,8 @@ ROOT .key i.cur { border: 3px solid #e03131; width: 8px; height: 8px; }
 ROOT .key i.lit { border: 3px solid #1c7ed6; width: 8px; height: 8px; }
 ROOT .key i.filled { border: 3px solid #2f9e44; width: 8px; height: 8px; }
 ROOT .help { color: #868e96; }
+ROOT button.next:disabled { cursor: default; color: #2b8a3e; border-color: #8ce99a;
+  background: #ebfbee; }
 ROOT svg { height: auto; }
 ROOT g.node.visited { opacity: 0.55; }
 ROOT g.node.cur > ellipse, ROOT g.node.cur > polygon, ROOT g.node.cur > path {
@@ -844,12 +854,28 @@ _SCRIPT = r"""
     q(".counter").textContent = step + " / " + (steps.length - 1);
     slider.max = steps.length - 1;
     slider.value = step;
-    var here = v.nodes[s.node], pane = q(".graph");
-    if (here) {  // centre it in the graph's pane (scrollIntoView would scroll a notebook too)
-      var r = here.getBoundingClientRect(), p = pane.getBoundingClientRect();
-      pane.scrollTop += r.top + r.height / 2 - (p.top + p.height / 2);
-      pane.scrollLeft += r.left + r.width / 2 - (p.left + p.width / 2);
-    }
+    var last = step === steps.length - 1, next = q(".next");
+    next.disabled = last;
+    next.textContent = last ? "✓ The " + mode + " pass is over" : "Next ▶";
+    next.title = last ? "the last step: ← or Home goes back" : "next step (→)";
+    focus(v, s);
+  }
+  function focus(v, s) {
+    // Centre the step's node in the graph's pane (scrollIntoView would scroll a notebook
+    // too); with none (the forward pass's inputs), the nodes that receive a value if they
+    // fit, else the first of them.
+    var pane = q(".graph"), p = pane.getBoundingClientRect();
+    var shown = (v.nodes[s.node] ? [s.node] : s.lit).filter(function (id) {
+      return id in v.nodes;
+    }).map(function (id) { return v.nodes[id].getBoundingClientRect(); });
+    if (!shown.length) { return; }
+    var r = shown.reduce(function (a, b) {
+      return { top: Math.min(a.top, b.top), left: Math.min(a.left, b.left),
+               bottom: Math.max(a.bottom, b.bottom), right: Math.max(a.right, b.right) };
+    });
+    if (r.bottom - r.top > p.height || r.right - r.left > p.width) { r = shown[0]; }
+    pane.scrollTop += (r.top + r.bottom) / 2 - (p.top + p.height / 2);
+    pane.scrollLeft += (r.left + r.right) / 2 - (p.left + p.width / 2);
   }
   function go(n) {
     step = Math.max(0, Math.min(data[mode].length - 1, n));
