@@ -4,10 +4,12 @@
 operation, in the engine's own order, the gradient that arrives from above, the local
 chain-rule factor (the operation's label written out with numbers, σ(1−σ) = 0.08282) and
 the product it sends to each input, with the running sum where a tensor is used more than
-once. It returns an `Explorer`: Jupyter shows it inline, ``.save("page.html")`` writes the
-page. The page draws the graph with `viz.draw` (inline SVG from Graphviz) and steps through
-the pass with buttons, arrow keys, a slider and "play"; a forward mode shows the values
-being computed in order.
+once (and, where the last contribution arrives, each one and their sum). On the book's
+network (`book_layers`) a line at a step says which formula of the book it is, or where
+the book's code does otherwise (erratum E8, linked). It returns an `Explorer`: Jupyter
+shows it inline, ``.save("page.html")`` writes the page. The page draws the graph with
+`viz.draw` (inline SVG from Graphviz) and steps through the pass with buttons, arrow keys,
+a slider and "play"; a forward mode shows the values being computed in order.
 
 The numbers come from the engine itself, not from a second backprop in JavaScript: the
 recording runs the engine's `backward_steps` on the graph and keeps, for every node, the
@@ -983,8 +985,9 @@ def explore(
     ``loss`` is a one-element Tensor whose graph has not been released by ``backward()``
     (explore first, or ``backward(retain_graph=True)``); nothing about it changes.
     ``rankdir`` and ``max_nodes`` are those of `viz.draw`: a large graph's oldest part is
-    drawn as one summary node, and its operations are one step. Rendering needs Graphviz's
-    ``dot``.
+    drawn as one summary node, and its operations are one step. ``errata_url`` is where
+    the links to an erratum point (`ERRATA_URL`: the docs site's errata page, as its
+    tutorial chapters see it). Rendering needs Graphviz's ``dot``.
     """
     return Explorer(loss, rankdir=rankdir, max_nodes=max_nodes, title=title, errata_url=errata_url)
 
