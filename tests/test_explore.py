@@ -11,11 +11,11 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from references import Hostile, sigmoid
+from references import Hostile, book_demo_network, sigmoid
 
-from tinygrad_edu import Function, Tensor, nn, proofs, viz
+from tinygrad_edu import Function, Tensor, nn, proofs, textbook, viz
 from tinygrad_edu.autograd import GraphReleasedError
-from tinygrad_edu.explore import Explorer, explore
+from tinygrad_edu.explore import ERRATA_URL, Explorer, book_layers, explore
 
 pytestmark = pytest.mark.skipif(
     shutil.which("dot") is None,
@@ -259,6 +259,309 @@ def test_step_ids_are_the_nodes_of_the_drawing():
                 assert not node or node in titles
             for edge in step["edges"]:
                 assert edge.replace("->", "&#45;&gt;") in titles
+
+
+# --------------------------------------------------------------------------- contributions meet
+
+
+def x_squared_plus_x():
+    """z = x * x + x summed: x feeds the product twice and the sum once."""
+    x = Tensor([3.0, -0.5], requires_grad=True, name="x")
+    loss = (x * x + x).sum()
+    loss.name = "z"
+    return loss, x
+
+
+def test_x_squared_plus_x_shows_each_contribution_and_their_sum_where_the_last_arrives():
+    loss, x = x_squared_plus_x()
+    page = explore(loss)
+    data = page._backward_data()
+    names = [step["name"] for step in data]
+    assert names == ["start", "SumBackward", "AddBackward", "MulBackward"]
+    last = data[-1]["panel"]
+    contributions = [values for role, values in shown(last) if role == "contribution"]
+    # by hand: ∂(x·x + x)/∂x = 1 from the addition, x from each factor of the product
+    expected = [np.ones(2), x.data, x.data]
+    assert len(contributions) == 3
+    for got, want in zip(contributions, expected, strict=True):
+        assert agrees(got, want)
+    totals = [v for r, v in shown(last) if r == "total"]
+    assert agrees(totals[-1], 2 * x.data + 1)  # [7, 0]
+    assert "the 3 contributions to <b>x</b> meet" in last
+    assert re.findall(r"\+ from step (\d)", last) == ["2", "3", "3"]  # Add's step, then Mul's
+    assert "2 of 3 contributions" in last  # the product's first factor: the running sum
+    assert "contributions to" not in data[2]["panel"]  # the addition's: one of three so far
+    loss.backward()
+    np.testing.assert_array_equal(page.leaf_grads[id(x)], x.grad)
+
+
+def test_a_hidden_tensor_used_three_times_shows_its_sum_and_where_it_arrives():
+    loss, _, h, _ = diamond()
+    page = explore(loss)
+    data = page._backward_data()
+    loss.backward()
+    senders = [
+        number
+        for number, step in enumerate(page.backward_steps, start=1)
+        for send in step.sends
+        if send.tensor is h and send.gradient is not None
+    ]
+    assert len(senders) == 3
+    (h_number,) = [n for n, step in enumerate(page.backward_steps, 1) if step.output is h]
+    meets = [n for n, step in enumerate(data) if "contributions to <b>h</b> meet" in step["panel"]]
+    assert meets == [senders[-1]]
+    panel = data[senders[-1]]["panel"]
+    parts = [v for role, v in shown(panel) if role == "contribution"]
+    x, s = page.leaves[0].data, sigmoid(page.leaves[0].data)  # h = σ(x); y·x arrives x at y
+    expected = [x * s, x * s, x * (1 - np.tanh(s) ** 2)]  # h·h sends x·h per factor; tanh h
+    assert len(parts) == 3
+    for part in parts:  # the same three, in the order the engine ran them
+        match = next(i for i, want in enumerate(expected) if agrees(part, want))
+        expected.pop(match)
+    totals = [v for role, v in shown(panel) if role == "total"]
+    assert agrees(totals[-1], h.grad)
+    assert "their sum<br><small>arrives at the operation that made h<" in panel
+    where = ", ".join(map(str, senders))
+    assert f"the sum of its 3 contributions (steps {where})" in data[h_number]["panel"]
+
+
+def test_every_output_node_sends_to_each_hidden_output_and_the_terms_add_up():
+    loss = proofs.book_network_loss()
+    page = explore(loss)
+    w_ih, w_ho, x, t = book_demo_network()
+    _, o = textbook.forward(w_ih, w_ho, x)
+    g = (o - t) * o * (1 - o)  # by hand: ∂½Σ(t − o)²/∂final_inputs
+    number = next(
+        n for n, s in enumerate(page.backward_steps, 1) if s.output.name == "final_inputs"
+    )
+    panel = page._backward_data()[number]["panel"]
+    (terms,) = [v for role, v in shown(panel) if role == "terms"]
+    expected = w_ho.T * g.T  # row j, column k: w_kj · g_k, what output node k sends to hidden j
+    assert agrees(terms, expected)
+    np.testing.assert_allclose(expected.sum(axis=1, keepdims=True), textbook.hidden_errors(w_ho, g))
+    (to_hidden,) = [v for role, v in shown(panel) if role == "sent"][1:]
+    assert agrees(to_hidden, textbook.hidden_errors(w_ho, g))
+    assert "each row adds up to what is sent" in panel
+    # one term per element elsewhere: W_ho's gradient is an outer product, nothing is summed
+    assert panel.count('data-role="terms"') == 1
+
+
+# --------------------------------------------------------------------------- the book's formulas
+
+
+def book_rows(page: Explorer) -> dict[str, tuple[int, str]]:
+    """Each line that names a formula of the book: its key, the page step it is on, its text
+    (tags removed, entities read)."""
+    import html as markup
+
+    found = {}
+    for number, step in enumerate(page._backward_data()):
+        for key, body in re.findall(r'data-book="([\w-]+)">(.*?)</div>', step["panel"], re.S):
+            assert key not in found
+            found[key] = (number, markup.unescape(re.sub(r"<[^>]+>", "", body)))
+    return found
+
+
+def number_of(page: Explorer, output_name: str) -> int:
+    """The page step of the operation that made the tensor ``output_name``."""
+    return next(n for n, s in enumerate(page.backward_steps, 1) if s.output.name == output_name)
+
+
+def test_book_network_says_where_its_formulas_are_and_the_numbers_are_the_books():
+    loss = proofs.book_network_loss()
+    page = explore(loss)
+    rows = book_rows(page)
+    output_layer, hidden_layer = number_of(page, "final_inputs"), number_of(page, "hidden_inputs")
+    assert {key: number for key, (number, _) in rows.items()} == {
+        "delta-w-ho": output_layer,
+        "hidden-errors": output_layer,
+        "delta-w-ih": hidden_layer,
+    }
+    w_ih, w_ho, x, t = book_demo_network()
+    hidden, o = textbook.forward(w_ih, w_ho, x)
+    alpha = 0.1
+    step = page.backward_steps[output_layer - 1]
+    to_w_ho, to_hidden = (send.gradient for send in step.sends)
+    # −α × this gradient is the book's ΔWₕₒ = α·(E ∗ O(1 − O))·Oⱼᵀ with E = t − o
+    np.testing.assert_allclose(-alpha * to_w_ho, textbook.weight_update(t - o, o, hidden, alpha))
+    text = rows["delta-w-ho"][1]
+    assert "−α × this gradient is the book's update ΔWₕₒ = α·(E ∗ O(1 − O))·Oⱼᵀ" in text
+    assert "E = t − o" in text and "½Σ(t − o)²" in text
+    new = w_ho[0, 0] + textbook.weight_update(t - o, o, hidden, alpha)[0, 0]
+    assert f"w₁₁ goes from {w_ho[0, 0]:.6g} to {new:.6g}" in text
+    # the hidden step sends the gradient Wₕₒᵀ·((o − t) ∗ o(1 − o)), not the book's Wₕₒᵀ·e
+    e = t - o
+    np.testing.assert_allclose(to_hidden, textbook.hidden_errors(w_ho, -e * o * (1 - o)))
+    assert not np.allclose(-to_hidden, textbook.hidden_errors(w_ho, e), rtol=0.1)
+    text = rows["hidden-errors"][1]
+    assert "The book's code sends Wₕₒᵀ·e back to hidden_outputs here instead" in text
+    assert "without the output sigmoid's slope o(1 − o)" in text and "erratum E8" in text
+    # −α × W_ih's gradient is the exact update, not the one the book's code makes (E8)
+    to_w_ih = page.backward_steps[hidden_layer - 1].sends[0].gradient
+    exact, _ = textbook.exact_weight_updates(w_ih, w_ho, x, t, alpha)
+    books, _ = textbook.book_weight_updates(w_ih, w_ho, x, t, alpha)
+    np.testing.assert_allclose(-alpha * to_w_ih, exact)
+    assert not np.allclose(exact, books, rtol=0.5)
+    text = rows["delta-w-ih"][1]
+    assert "ΔWᵢₕ = α·(Eₕ ∗ Oₕ(1 − Oₕ))·Iᵀ" in text and "Eₕ = Wₕₒᵀ·e" in text
+    assert "erratum E8" in text
+
+
+def panels(page: Explorer) -> str:
+    """Every step's panel of the backward pass, as the page shows them."""
+    return "".join(step["panel"] for step in page._backward_data())
+
+
+def test_each_erratum_is_named_in_words_and_linked_to_the_errata_page():
+    text = panels(explore(proofs.book_network_loss()))
+    links = re.findall(r'<a href="([^"]*)" target="_blank" rel="noopener">([^<]*)</a>', text)
+    assert len(links) == 2 and set(links) == {("../../errata/#e8", "erratum E8")}
+    custom = "https://example.org/docs/errata/"
+    text = panels(explore(proofs.book_network_loss(), errata_url=custom))
+    assert f'href="{custom}#e8"' in text and "../../errata/" not in text
+    hostile = panels(explore(proofs.book_network_loss(), errata_url='x" onclick="alert(1)'))
+    assert 'href="x&quot; onclick=&quot;alert(1)#e8"' in hostile and '" onclick="' not in hostile
+
+
+def test_the_default_errata_link_is_where_the_docs_site_puts_e8():
+    # The site (mkdocs, directory URLs) shows the explorer inline in the tutorial's chapters,
+    # at tutorial/<chapter>/; the errata page is errata/ with an anchor e8.
+    root = Path(__file__).resolve().parent.parent
+    config = (root / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "use_directory_urls" not in config and "- Errata: errata.md" in config
+    assert '<a id="e8"></a>' in (root / "docs" / "errata.md").read_text(encoding="utf-8")
+    chapters = [
+        p for p in (root / "docs" / "tutorial").glob("0*.py") if "viz.explore(" in p.read_text()
+    ]
+    assert chapters  # each becomes tutorial/<its name>/, two levels below the site's root
+    assert ERRATA_URL == "../../errata/"
+
+
+def test_worked_example_says_it_is_the_books_update_from_2_to_2_00265():
+    loss, weights = proofs.worked_example_network()
+    page = explore(loss)
+    rows = book_rows(page)
+    assert set(rows) == {"delta-w-ho"}  # its hidden outputs are given: nothing is sent there
+    number, text = rows["delta-w-ho"]
+    assert page.backward_steps[number - 1].sends[0].tensor is weights
+    example = textbook.worked_example()
+    assert f"{example.new_weight:.6g}" == "2.00265"  # the text's new w₁₁
+    assert "w₁₁ goes from 2 to 2.00265 (+0.00265)" in text
+    gradient = page.backward_steps[number - 1].sends[0].gradient
+    assert gradient[0, 0] == pytest.approx(example.gradient, rel=1e-12)  # −0.0265
+    assert "the book's update ΔWₕₒ" in text and "twice" not in text
+
+
+def test_worked_example_without_the_half_is_twice_the_books_update_erratum_e3():
+    loss, _ = proofs.worked_example_network(half=False)
+    page = explore(loss)
+    rows = book_rows(page)
+    number, text = rows["delta-w-ho"]
+    example = textbook.worked_example()
+    gradient = page.backward_steps[number - 1].sends[0].gradient
+    assert gradient[0, 0] == pytest.approx(2 * example.gradient, rel=1e-12)  # −0.0530
+    assert "twice the book's update ΔWₕₒ" in text and "erratum E3" in text
+    assert f"to {2.0 - 0.1 * 2 * example.gradient:.6g} (+0.0053)" in text
+
+
+def test_book_network_without_the_half_says_twice_at_both_layers():
+    w_ih, w_ho, x, t = book_demo_network()
+    hidden, o = textbook.forward(w_ih, w_ho, x)
+    named = proofs.tensors_by_name(proofs.book_network_loss())
+    loss = named["final_outputs"].squared_error(named["targets"])
+    page = explore(loss)
+    assert book_layers(page.graph).halved is False
+    rows = book_rows(page)
+    assert set(rows) == {"delta-w-ho", "hidden-errors", "delta-w-ih"}
+    assert "twice" in rows["delta-w-ho"][1] and "twice" in rows["delta-w-ih"][1]
+    assert "Wₕₒᵀ·(2(o − t) ∗ o(1 − o))" in rows["hidden-errors"][1]
+    to_w_ho = page.backward_steps[rows["delta-w-ho"][0] - 1].sends[0].gradient
+    np.testing.assert_allclose(-0.1 * to_w_ho, 2 * textbook.weight_update(t - o, o, hidden, 0.1))
+
+
+def not_the_book(case: str) -> Tensor:
+    """Graphs where no formula of the book holds, some named like the book's network."""
+    if case == "x * x + x":
+        return x_squared_plus_x()[0]
+    if case == "diamond":
+        return diamond()[0]
+    rng = np.random.default_rng(0)
+    if case == "a Sequential":
+        model = nn.Sequential(nn.Linear(3, 3, rng=rng), nn.Sigmoid(), nn.Linear(3, 3, rng=rng))
+        return nn.mse(model(Tensor(rng.normal(size=(1, 3)))), Tensor(rng.normal(size=(1, 3))))
+    w_ho = Tensor(rng.normal(size=(3, 3)), requires_grad=True, name="W_ho")
+    hidden = Tensor(rng.uniform(size=(3, 1)), requires_grad=True, name="hidden_outputs")
+    target = Tensor([[0.01], [0.99], [0.01]])
+    z = w_ho @ hidden
+    if case == "relu outputs":
+        return 0.5 * z.relu().squared_error(target)
+    if case == "the mean squared error":
+        return nn.mse(z.sigmoid(), target)
+    if case == "a weight penalty added":
+        return 0.5 * z.sigmoid().squared_error(target) + (w_ho * w_ho).sum()
+    if case == "a third of the squared error":
+        return (1 / 3) * z.sigmoid().squared_error(target)
+    assert case == "other names"
+    w_ho.name, hidden.name = "W", "h"
+    return 0.5 * z.sigmoid().squared_error(target)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "x * x + x",
+        "diamond",
+        "a Sequential",
+        "relu outputs",
+        "the mean squared error",
+        "a weight penalty added",
+        "a third of the squared error",
+        "other names",
+    ],
+)
+def test_no_formula_of_the_book_is_claimed_where_none_applies(case):
+    page = explore(not_the_book(case))
+    assert book_layers(page.graph) is None
+    html = page.html()
+    assert "data-book" not in html and "The book." not in html and "erratum" not in html
+
+
+def test_the_book_is_recognised_in_each_of_its_networks():
+    for seed in (0, 3):
+        layers = book_layers(explore(proofs.book_network_loss(seed)).graph)
+        assert layers is not None and layers.halved and layers.hidden_layer is not None
+        assert layers.output.name == "final_outputs"
+        assert [t.name for t in layers.hidden_layer.inputs] == ["W_ih", "inputs"]
+    worked = book_layers(explore(proofs.worked_example_network()[0]).graph)
+    assert worked is not None and worked.halved and worked.hidden_layer is None
+    folded = explore(proofs.book_network_loss(), max_nodes=12)  # the hidden layer not drawn
+    rows = book_rows(folded)
+    assert "delta-w-ih" not in rows and "delta-w-ho" in rows
+
+
+def learners_book_network(frozen_output_weights: bool = False) -> Tensor:
+    """The book's network as a learner writes it: only W_ih, W_ho and hidden_outputs named."""
+    w_ih, w_ho, x, t = book_demo_network()
+    weights_ih = Tensor(w_ih, requires_grad=True, name="W_ih")
+    weights_ho = Tensor(w_ho, requires_grad=not frozen_output_weights, name="W_ho")
+    hidden = (weights_ih @ Tensor(x)).sigmoid()
+    hidden.name = "hidden_outputs"
+    return 0.5 * (weights_ho @ hidden).sigmoid().squared_error(Tensor(t))
+
+
+def test_a_learners_book_network_is_recognised_by_its_names_and_shape():
+    rows = book_rows(explore(learners_book_network()))
+    assert set(rows) == {"delta-w-ho", "hidden-errors", "delta-w-ih"}
+    assert "O = tensor(3, 1)" in rows["delta-w-ho"][1]  # an unnamed output, by its shape
+    frozen = book_rows(explore(learners_book_network(frozen_output_weights=True)))
+    assert set(frozen) == {"hidden-errors", "delta-w-ih"}  # W_ho gets no gradient: no ΔWₕₒ
+
+
+def test_names_in_the_books_lines_are_escaped():
+    loss = proofs.book_network_loss()
+    proofs.tensors_by_name(loss)["final_outputs"].name = "<b>o</b>"
+    panel = panels(explore(loss))
+    assert "O = &lt;b&gt;o&lt;/b&gt;" in panel and "<b>o</b>" not in panel
 
 
 # --------------------------------------------------------------------------- the page
@@ -514,3 +817,89 @@ def test_a_users_operation_shows_its_own_label():
     cube = next(step for step in steps if step.node.function is Cube)
     assert [send.label for send in cube.sends] == ["·3x²"]
     np.testing.assert_allclose(cube.sends[0].gradient, 3 * x.data**2)  # d(x³)/dx, by hand
+
+
+def test_browser_next_says_the_pass_is_over_at_the_last_step(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    loss, _ = x_squared_plus_x()
+    browser.get(explore(loss).save(tmp_path / "z.html").as_uri())
+    next_button = browser.find_element(By.CSS_SELECTOR, "button.next")
+    for number in (1, 2):
+        assert next_button.text == "Next ▶" and next_button.is_enabled()
+        next_button.click()
+        assert state(browser)["counter"] == f"{number} / 3"
+    next_button.click()
+    assert state(browser)["counter"] == "3 / 3"
+    assert next_button.text == "✓ The backward pass is over" and not next_button.is_enabled()
+    next_button.click()  # does nothing now
+    assert state(browser)["counter"] == "3 / 3"
+    panel = browser.find_element(By.CSS_SELECTOR, ".panel .body").text
+    assert "the 3 contributions to x meet: all have arrived" in panel
+    sums = [values for role, values in state(browser)["numbers"] if role == "total"]
+    assert len(sums) == 2 and agrees(sums[0], [4.0, 0.5])  # 2 of 3: 1 + x
+    assert agrees(sums[1], [7.0, 0.0])  # = their sum, 2x + 1 by hand
+    browser.find_element(By.CSS_SELECTOR, "button.back").click()
+    assert next_button.text == "Next ▶" and next_button.is_enabled()
+    browser.find_element(By.CSS_SELECTOR, "button[data-mode=forward]").click()
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.END)
+    assert state(browser)["counter"] == "3 / 3"
+    assert next_button.text == "✓ The forward pass is over" and not next_button.is_enabled()
+
+
+VISIBLE = """
+const pane = document.querySelector(".graph"), p = pane.getBoundingClientRect();
+const node = Array.from(document.querySelectorAll(".svg:not([hidden]) g.node"))
+  .find((g) => g.querySelector("title").textContent === arguments[0]);
+const r = node.getBoundingClientRect();
+return {scrollTop: pane.scrollTop, scrollHeight: pane.scrollHeight, height: pane.clientHeight,
+        inside: r.top >= p.top && r.bottom <= p.bottom && r.left >= p.left && r.right <= p.right};
+"""
+
+
+def test_browser_switching_to_the_forward_pass_scrolls_to_its_highlighted_node(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    loss = proofs.book_network_loss()
+    page = explore(loss)
+    w_ih = page._id(proofs.tensors_by_name(loss)["W_ih"])  # the forward pass's first input
+    browser.get(page.save(tmp_path / "book.html").as_uri())
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.END)
+    at_the_end = browser.execute_script(VISIBLE, w_ih)
+    assert at_the_end["scrollHeight"] > at_the_end["height"]  # the drawing is taller: it scrolls
+    assert at_the_end["scrollTop"] > 0
+    browser.find_element(By.CSS_SELECTOR, "button[data-mode=forward]").click()
+    assert state(browser)["counter"] == "0 / 6"
+    switched = browser.execute_script(VISIBLE, w_ih)
+    assert switched["inside"] and switched["scrollTop"] < at_the_end["scrollTop"]
+    for number in range(1, 7):  # then every step's operation is in view as the pass goes on
+        browser.find_element(By.CSS_SELECTOR, "button.next").click()
+        (node,) = state(browser)["node"]
+        assert browser.execute_script(VISIBLE, node)["inside"], f"step {number}"
+    browser.find_element(By.CSS_SELECTOR, "button[data-mode=backward]").click()
+    (node,) = state(browser)["node"]
+    assert node == page._id(loss) and browser.execute_script(VISIBLE, node)["inside"]
+
+
+def test_browser_follows_the_e8_link_to_the_errata_page_of_the_docs_site(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    site = tmp_path / "site"
+    chapter = site / "tutorial" / "05_what_backward_does"  # where the site shows a page inline
+    chapter.mkdir(parents=True)
+    (site / "errata").mkdir()
+    (site / "errata" / "index.html").write_text('<a id="e8"></a>E8', encoding="utf-8")
+    frame = explore(proofs.book_network_loss())._repr_html_()
+    (chapter / "index.html").write_text(f"<!DOCTYPE html><body>{frame}</body>", encoding="utf-8")
+    browser.get((chapter / "index.html").as_uri())
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    try:
+        for _ in range(4):  # to the output layer's step
+            browser.find_element(By.CSS_SELECTOR, "button.next").click()
+        (link,) = browser.find_elements(By.CSS_SELECTOR, "[data-book=hidden-errors] a")
+        assert link.text == "erratum E8"
+        assert link.get_property("href") == (site / "errata").as_uri() + "/#e8"
+    finally:
+        browser.switch_to.default_content()

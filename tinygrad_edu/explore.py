@@ -4,10 +4,12 @@
 operation, in the engine's own order, the gradient that arrives from above, the local
 chain-rule factor (the operation's label written out with numbers, σ(1−σ) = 0.08282) and
 the product it sends to each input, with the running sum where a tensor is used more than
-once. It returns an `Explorer`: Jupyter shows it inline, ``.save("page.html")`` writes the
-page. The page draws the graph with `viz.draw` (inline SVG from Graphviz) and steps through
-the pass with buttons, arrow keys, a slider and "play"; a forward mode shows the values
-being computed in order.
+once (and, where the last contribution arrives, each one and their sum). On the book's
+network (`book_layers`) a line at a step says which formula of the book it is, or where
+the book's code does otherwise (erratum E8, linked). It returns an `Explorer`: Jupyter
+shows it inline, ``.save("page.html")`` writes the page. The page draws the graph with
+`viz.draw` (inline SVG from Graphviz) and steps through the pass with buttons, arrow keys,
+a slider and "play"; a forward mode shows the values being computed in order.
 
 The numbers come from the engine itself, not from a second backprop in JavaScript: the
 recording runs the engine's `backward_steps` on the graph and keeps, for every node, the
@@ -19,6 +21,7 @@ operation's ``labels``. The page's script only shows one pre-rendered step after
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import uuid
 from collections import Counter
@@ -35,13 +38,16 @@ from tinygrad_edu.functions import SquaredError
 from tinygrad_edu.tensor import Tensor
 
 __all__ = [
+    "ERRATA_URL",
     "MAX_PROBES",
     "PRODUCTS",
     "BackwardStep",
+    "BookLayers",
     "Explorer",
     "Factor",
     "ForwardStep",
     "Send",
+    "book_layers",
     "explore",
     "forward_order",
     "local_factors",
@@ -257,6 +263,105 @@ def _fits(answer: np.ndarray, product: np.ndarray) -> bool:
     return bool(np.allclose(product, answer, rtol=rtol, atol=rtol * scale, equal_nan=True))
 
 
+# --------------------------------------------------------------------------- the book's formulas
+
+ERRATA_URL = "../../errata/"
+"""The docs site's errata page as seen from a tutorial chapter (``tutorial/<chapter>/``),
+whose explorers the site shows inline: a link to erratum E8 goes to ``ERRATA_URL + "#e8"``.
+`explore`'s ``errata_url`` points a page elsewhere (the page says "erratum E8" in words,
+so it reads without the link too)."""
+
+
+@dataclass(frozen=True)
+class BookLayers:
+    """Where the book's network is in a graph: the output layer ``o = σ(W_ho · h)`` whose
+    ``½Σ(t − o)²`` (``halved``) or ``Σ(t − o)²`` is the loss, and the hidden layer
+    ``h = σ(W_ih · x)`` below it, if the graph has one (the worked example has not)."""
+
+    output_layer: Node  # the MatMul W_ho · hidden_outputs
+    output: Tensor  # o, the output layer's sigmoid
+    halved: bool  # the loss is ½ · the squared error (the book's formulas are its gradient)
+    hidden_layer: Node | None  # the MatMul W_ih · inputs that feeds hidden_outputs' sigmoid
+
+
+def book_layers(graph: viz.DrawnGraph) -> BookLayers | None:
+    """The book's layers in ``graph``, recognised by the names that
+    `proofs.book_network_loss` and `proofs.worked_example_network` give them (``W_ho``,
+    ``hidden_outputs``; ``W_ih`` below) and by what was computed from them: W_ho and
+    hidden_outputs go into one matrix product, then a sigmoid, then the squared error
+    against a target, which (halved or not) is the loss, each used nowhere else; the
+    hidden layer likewise, a sigmoid of ``W_ih · x``. None where that is not so: then no
+    formula of the book is about this graph."""
+    root = graph.root.grad_fn
+    for node in graph.nodes:
+        if node.function is not functions.MatMul or len(node.inputs) != 2:
+            continue
+        weights, hidden = node.inputs
+        if weights.name != "W_ho" or hidden.name != "hidden_outputs":
+            continue
+        if weights.grad_fn is not None or not _used_once(graph, node, 0):
+            continue
+        sigmoid = _only_consumer(graph, node, functions.Sigmoid)
+        error = sigmoid and _only_consumer(graph, sigmoid, SquaredError)
+        if error is None or sigmoid is None or error.parents[1] is sigmoid:
+            continue
+        halved = False
+        if error is not root:
+            half = _only_consumer(graph, error, functions.Mul)
+            if half is None or half is not root or not _is_one_half(half, error):
+                continue
+            halved = True
+        return BookLayers(node, graph.output(sigmoid), halved, _hidden_layer(graph, node))
+    return None
+
+
+def _hidden_layer(graph: viz.DrawnGraph, output_layer: Node) -> Node | None:
+    """The MatMul W_ih · inputs of h = σ(W_ih · inputs), if hidden_outputs is that h and
+    the output layer is its only use."""
+    sigmoid = output_layer.parents[1]
+    if sigmoid is None or sigmoid.function is not functions.Sigmoid:
+        return None
+    if not _used_once(graph, output_layer, 1):
+        return None
+    layer = sigmoid.parents[0]
+    if layer is None or layer.function is not functions.MatMul:
+        return None
+    if _only_consumer(graph, layer, functions.Sigmoid) is not sigmoid:
+        return None
+    weights = layer.inputs[0]
+    if weights.name != "W_ih" or weights.grad_fn is not None or not _used_once(graph, layer, 0):
+        return None
+    return layer
+
+
+def _used_once(graph: viz.DrawnGraph, node: Node, index: int) -> bool:
+    """Whether input ``index`` of ``node`` is used there once and by no other operation."""
+    box = graph.box(node, index)
+    others = [i for i in range(len(node.inputs)) if graph.box(node, i) == box]
+    return graph.consumers.get(box) == [node] and others == [index]
+
+
+def _only_consumer(graph: viz.DrawnGraph, node: Node, function: type) -> Node | None:
+    """The one operation that uses ``node``'s output, once, if it is a ``function``."""
+    users = graph.consumers.get(node, [])
+    if len(users) != 1 or users[0].function is not function:
+        return None
+    return users[0] if list(users[0].parents).count(node) == 1 else None
+
+
+def _is_one_half(half: Node, error: Node) -> bool:
+    """Whether ``half`` multiplies ``error``'s output by a constant ½."""
+    (other,) = [
+        t for t, parent in zip(half.inputs, half.parents, strict=True) if parent is not error
+    ]
+    return (
+        other.grad_fn is None
+        and not other.requires_grad
+        and other.data.size == 1
+        and (float(other.data.item()) == 0.5)
+    )
+
+
 # --------------------------------------------------------------------------- the page
 
 
@@ -302,8 +407,42 @@ def _array_html(array: np.ndarray, role: str) -> str:
     return f'<table class="m" data-role="{role}" data-shape="{shape}">{body}</table>'
 
 
+class Arrival(NamedTuple):
+    """One contribution to a tensor's gradient, as the page numbers it."""
+
+    number: int  # the page's step that sent it
+    operation: str  # e.g. "MulBackward"
+    operand: str  # the tensor's role there: "a", "b", "x", …
+    gradient: np.ndarray
+
+
+def _terms(send: Send, arriving: np.ndarray) -> np.ndarray | None:
+    """Where a matrix product sums over the arriving gradient (W_hoᵀ · g: every output
+    sends to every hidden output), its terms: row j, column k holds what arriving element k
+    adds to element j of what is sent, so each row adds up to it. None for other steps,
+    for one arriving element, and for more terms than the page shows in full."""
+    if send.factor is None:
+        return None
+    factor, g = send.factor, np.asarray(arriving)
+    if send.product == "left" and g.ndim == 2 and g.shape[1] == 1:  # factor · column
+        terms = factor * g.T
+    elif send.product == "right" and g.ndim == 2 and g.shape[0] == 1:  # row · factor
+        terms = (g.T * factor).T
+    else:
+        return None
+    return terms if g.size > 1 and terms.size <= SMALL else None
+
+
 def _e(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def _book_row(formula: str, text: str) -> str:
+    """A row of a step's table that says which formula of the book this is."""
+    return (
+        f'<tr class="book"><td colspan="2"><div data-book="{formula}"><b>The book.</b> {text}'
+        "</div></td></tr>"
+    )
 
 
 def _row(label: str, value: str, cls: str = "") -> str:
@@ -338,6 +477,7 @@ class Explorer:
         rankdir: str = "TB",
         max_nodes: int | None = None,
         title: str | None = None,
+        errata_url: str = ERRATA_URL,
     ) -> None:
         if not isinstance(loss, Tensor):
             raise TypeError(f"explore: expected a Tensor, got {type(loss).__name__}")
@@ -362,12 +502,14 @@ class Explorer:
         self.title = title or (f"backward pass of {loss.name}" if loss.name else "backward pass")
         self.rankdir = rankdir
         self.max_nodes = max_nodes
+        self.errata_url = errata_url
         self.graph = viz.DrawnGraph(loss, max_nodes)  # what the drawings show, and their ids
         self.backward_steps, self.leaf_grads = record_backward(loss, self.graph)
         self.forward_steps = forward_order(loss, self.graph)
         self._tensors = [item for item in self.graph.items if isinstance(item, Tensor)]
         self.leaves = [t for t in self._tensors if id(t) in self.leaf_grads]
         self._names = _distinct_names(self._tensors)
+        self.book = book_layers(self.graph)
 
     def _name(self, t: Tensor) -> str:
         return self._names[id(t)]
@@ -393,6 +535,8 @@ class Explorer:
 
     def _backward_data(self) -> list[dict[str, Any]]:
         leaf_totals: dict[int, Send] = {}
+        arrivals: dict[int, list[Arrival]] = {}  # each tensor's contributions so far
+        lines = self._book_lines()
         loss = _e(self._name(self.loss))
         start = _step(
             "start",
@@ -404,10 +548,11 @@ class Explorer:
             "<p>Press <b>Next ▶</b> or the → key to run the first operation.</p>"
             + self._leaf_table(leaf_totals, set()),
         )
+        numbers = itertools.count(1)  # _grouped makes the page's steps in order
         steps = self._grouped(
             self.backward_steps,
-            lambda step: self._one_backward(step, leaf_totals),
-            lambda steps: self._hidden_backward(steps, leaf_totals),
+            lambda step: self._one_backward(step, next(numbers), leaf_totals, arrivals, lines),
+            lambda steps: self._hidden_backward(steps, next(numbers), leaf_totals, arrivals),
         )
         if steps:
             steps[-1]["panel"] += (
@@ -439,16 +584,30 @@ class Explorer:
             data.append(hidden(pending))
         return data
 
-    def _one_backward(self, step: BackwardStep, leaf_totals: dict[int, Send]) -> dict[str, Any]:
+    def _one_backward(
+        self,
+        step: BackwardStep,
+        number: int,
+        leaf_totals: dict[int, Send],
+        arrivals: dict[int, list[Arrival]],
+        lines: dict[tuple[int, int], str],
+    ) -> dict[str, Any]:
         node = step.node
         op = self._id(node)
         out_name, loss = _e(self._name(step.output)), _e(self._name(self.loss))
+        gathered = arrivals.get(id(step.output), [])
+        summed = ""
+        if len(gathered) > 1:  # the sum of what its consumers sent, shown where they sent it
+            where = ", ".join(str(arrival.number) for arrival in gathered)
+            summed = (
+                f"<br><small>the sum of its {len(gathered)} contributions (steps {where})</small>"
+            )
         rows = [
             f'<p class="lead"><b>{_e(viz.printable(node.name))}</b>: the operation that made '
             f"<b>{out_name}</b> passes its gradient on to its inputs.</p>",
             '<table class="step">',
             _row(
-                f"arriving from above<br><small>∂{loss}/∂{out_name}</small>",
+                f"arriving from above<br><small>∂{loss}/∂{out_name}</small>{summed}",
                 _array_html(step.arriving, "arriving"),
             ),
         ]
@@ -487,25 +646,43 @@ class Explorer:
                     _array_html(send.gradient, "sent") + f"<br><small>= {_e(product)}</small>",
                 )
             )
+            terms = _terms(send, step.arriving)
+            if terms is not None:  # one sum per element: what each arriving element adds
+                rows.append(
+                    _row(
+                        f"from each element of {out_name}<br><small>column k: what "
+                        f"{out_name}[k] sends;<br>each row adds up to what is sent</small>",
+                        _array_html(terms, "terms"),
+                        "terms",
+                    )
+                )
             assert send.total is not None
-            plural = "s" if send.uses > 1 else ""
-            if send.tensor.grad_fn is None:
+            arrivals.setdefault(id(send.tensor), []).append(
+                Arrival(number, viz.printable(node.name), send.operand, send.gradient)
+            )
+            leaf = send.tensor.grad_fn is None
+            if leaf:
                 leaf_totals[id(send.tensor)] = send
                 changed.add(id(send.tensor))
                 if send.count == send.uses:
                     filled.append(self._id(send.tensor))
-                what = ".grad so far" if send.uses > 1 else ".grad"
-            elif send.uses > 1:
-                what = "running sum"
-            else:
-                continue
-            rows.append(
-                _row(
-                    f"{what}<br><small>{send.count} of {send.uses} contribution{plural}</small>",
-                    _array_html(send.total, "total"),
-                    "total",
+            if send.uses > 1 and send.count == send.uses:  # the last one: all of them, summed
+                rows.extend(self._contributions(send, arrivals[id(send.tensor)], leaf))
+            elif send.uses > 1 or leaf:
+                what = (
+                    ".grad so far" if leaf and send.uses > 1 else ".grad" if leaf else "running sum"
                 )
-            )
+                plural = "s" if send.uses > 1 else ""
+                rows.append(
+                    _row(
+                        f"{what}<br><small>{send.count} of {send.uses} contribution{plural}"
+                        "</small>",
+                        _array_html(send.total, "total"),
+                        "total",
+                    )
+                )
+            if (id(node), index) in lines:
+                rows.append(lines[id(node), index])
         rows.append("</table>")
         if node.function is SquaredError and np.all(step.arriving == 0.5):
             rows.append(
@@ -516,13 +693,114 @@ class Explorer:
         panel = "".join(rows) + self._leaf_table(leaf_totals, changed)
         return _step(viz.printable(node.name), op, edges, receivers, filled, panel)
 
+    def _book_lines(self) -> dict[tuple[int, int], str]:
+        """The rows that say which formula of the book a step is, by (id of the operation,
+        input index): −α × the gradient of W_ho is the book's ΔWₕₒ; at the hidden layer the
+        book's code sends Wₕₒᵀ·e instead (erratum E8); −α × the gradient of W_ih is the
+        book's ΔWᵢₕ with the hidden errors this step sent, not the book code's. None for a
+        graph that is not the book's network (`book_layers`)."""
+        book = self.book
+        if book is None:
+            return {}
+
+        def name(t: Tensor) -> str:
+            return _e(self._name(t))
+
+        layer = book.output_layer
+        weights, hidden = layer.inputs
+        o = name(book.output)
+        if book.halved:
+            loss_words = (
+                "here the loss is ½Σ(t − o)², the loss whose gradient the book's formulas are"
+            )
+            times, sent, reached = "", "(o − t) ∗ o(1 − o)) = −Wₕₒᵀ·(e ∗ o(1 − o)", "−1"
+        else:
+            loss_words = (
+                "here the loss is Σ(t − o)², without the ½, and the book drops the 2 of its "
+                f"derivative ({self._erratum('E3')})"
+            )
+            times, sent, reached = "twice ", "2(o − t) ∗ o(1 − o)) = −2Wₕₒᵀ·(e ∗ o(1 − o)", "−½"
+        lines = {}
+        gradient = self._sent(layer, 0)
+        if gradient is not None:
+            w, change = float(weights.data.flat[0]), -0.1 * float(gradient.flat[0])
+            lines[id(layer), 0] = _book_row(
+                "delta-w-ho",
+                f"−α × this gradient is {times}the book's update "
+                f"ΔWₕₒ = α·(E ∗ O(1 − O))·Oⱼᵀ, with E = t − o the output error, O = {o} and "
+                f"Oⱼ = {name(hidden)}: {loss_words}. With α = 0.1, as in the book's worked "
+                f"example, w₁₁ goes from {w:.6g} to {w + change:.6g} ({change:+.4g}).",
+            )
+        if self._sent(layer, 1) is not None:
+            lines[id(layer), 1] = _book_row(
+                "hidden-errors",
+                f"The book's code sends Wₕₒᵀ·e back to {name(hidden)} here instead, e = t − o: "
+                "the output error without the output sigmoid's slope o(1 − o). This step sends "
+                f"the gradient, Wₕₒᵀ·({sent}), slope included; see {self._erratum('E8')}.",
+            )
+        if book.hidden_layer is not None and self._sent(book.hidden_layer, 0) is not None:
+            inputs = name(book.hidden_layer.inputs[1])
+            lines[id(book.hidden_layer), 0] = _book_row(
+                "delta-w-ih",
+                f"−α × this gradient is {times}the book's update for this layer, "
+                f"ΔWᵢₕ = α·(Eₕ ∗ Oₕ(1 − Oₕ))·Iᵀ with Oₕ = {name(hidden)} and I = {inputs}, "
+                "when the hidden errors are Eₕ = Wₕₒᵀ·(e ∗ o(1 − o)), slope included "
+                f"({reached} × what reached {name(hidden)}). The book's code takes "
+                f"Eₕ = Wₕₒᵀ·e, so its ΔWᵢₕ is not this step's ({self._erratum('E8')}).",
+            )
+        return lines
+
+    def _sent(self, node: Node, index: int) -> np.ndarray | None:
+        """What ``node``'s step sent to input ``index`` (None: it needs no gradient)."""
+        (step,) = [step for step in self.backward_steps if step.node is node]
+        return step.sends[index].gradient
+
+    def _erratum(self, erratum: str) -> str:
+        """ "erratum E8", linked to its section of the errata page (a new tab: in Jupyter
+        and on the docs site the page is a frame)."""
+        href = _e(f"{self.errata_url}#{erratum.lower()}")
+        return f'<a href="{href}" target="_blank" rel="noopener">erratum {erratum}</a>'
+
+    def _contributions(self, send: Send, arrived: list[Arrival], leaf: bool) -> list[str]:
+        """The rows of a tensor's last contribution: every contribution, where it came from,
+        and their sum (its .grad, or what arrives at the operation that made it)."""
+        target = _e(self._name(send.tensor))
+        rows = [
+            f'<tr class="meet"><th colspan="2">the {len(arrived)} contributions to '
+            f"<b>{target}</b> meet: all have arrived</th></tr>"
+        ]
+        for arrival in arrived:
+            rows.append(
+                _row(
+                    f"+ from step {arrival.number}<br><small>{_e(arrival.operation)}, "
+                    f"as {_e(arrival.operand)}</small>",
+                    _array_html(arrival.gradient, "contribution"),
+                    "contribution",
+                )
+            )
+        what = ".grad" if leaf else f"arrives at the operation that made {target}"
+        assert send.total is not None
+        rows.append(
+            _row(f"= their sum<br><small>{what}</small>", _array_html(send.total, "total"), "total")
+        )
+        return rows
+
     def _hidden_backward(
-        self, steps: list[BackwardStep], leaf_totals: dict[int, Send]
+        self,
+        steps: list[BackwardStep],
+        number: int,
+        leaf_totals: dict[int, Send],
+        arrivals: dict[int, list[Arrival]],
     ) -> dict[str, Any]:
         changed = set()
         for step in steps:
             for send in step.sends:
-                if send.total is not None and send.tensor.grad_fn is None:
+                if send.gradient is None or send.total is None:
+                    continue
+                arrivals.setdefault(id(send.tensor), []).append(
+                    Arrival(number, f"{len(steps)} hidden", send.operand, send.gradient)
+                )
+                if send.tensor.grad_fn is None:
                     leaf_totals[id(send.tensor)] = send
                     changed.add(id(send.tensor))
         return _step(
@@ -557,7 +835,15 @@ class Explorer:
         return '<h3>the parameters\' .grad</h3><table class="leaves">' + "".join(rows) + "</table>"
 
     def _forward_data(self) -> list[dict[str, Any]]:
-        leaves = [t for t in self._tensors if t.grad_fn is None]
+        first_use: dict[int, int] = {}  # the leaves in the order the forward pass uses them
+        for step in self.forward_steps:
+            for index in range(len(step.node.inputs)):
+                t = self.graph.tensors[self.graph.box(step.node, index)]
+                first_use.setdefault(id(t), len(first_use))
+        leaves = sorted(
+            (t for t in self._tensors if t.grad_fn is None),
+            key=lambda t: first_use.get(id(t), len(first_use)),
+        )
         start_rows = "".join(
             _row(_e(self._name(t)), _array_html(t.data, "value")) for t in leaves[:12]
         )
@@ -691,6 +977,7 @@ def explore(
     rankdir: str = "TB",
     max_nodes: int | None = None,
     title: str | None = None,
+    errata_url: str = ERRATA_URL,
 ) -> Explorer:
     """A page that steps through the backward pass of ``loss``, node by node, with the
     engine's numbers (and through the forward pass, value by value).
@@ -698,10 +985,11 @@ def explore(
     ``loss`` is a one-element Tensor whose graph has not been released by ``backward()``
     (explore first, or ``backward(retain_graph=True)``); nothing about it changes.
     ``rankdir`` and ``max_nodes`` are those of `viz.draw`: a large graph's oldest part is
-    drawn as one summary node, and its operations are one step. Rendering needs Graphviz's
-    ``dot``.
+    drawn as one summary node, and its operations are one step. ``errata_url`` is where
+    the links to an erratum point (`ERRATA_URL`: the docs site's errata page, as its
+    tutorial chapters see it). Rendering needs Graphviz's ``dot``.
     """
-    return Explorer(loss, rankdir=rankdir, max_nodes=max_nodes, title=title)
+    return Explorer(loss, rankdir=rankdir, max_nodes=max_nodes, title=title, errata_url=errata_url)
 
 
 # --------------------------------------------------------------------------- template
@@ -792,6 +1080,13 @@ ROOT .key i.cur { border: 3px solid #e03131; width: 8px; height: 8px; }
 ROOT .key i.lit { border: 3px solid #1c7ed6; width: 8px; height: 8px; }
 ROOT .key i.filled { border: 3px solid #2f9e44; width: 8px; height: 8px; }
 ROOT .help { color: #868e96; }
+ROOT tr.book > td { padding: 6px 0 !important; }
+ROOT tr.book > td > div { width: 0; min-width: calc(100% - 13px); padding: 6px 10px;
+  background: #fff9db; border-left: 3px solid #f59f00; }  /* wraps: never widens the table */
+ROOT tr.meet > th { padding-top: 8px !important; font-weight: normal; }
+ROOT tr.contribution > th { padding-left: 12px !important; }
+ROOT button.next:disabled { cursor: default; color: #2b8a3e; border-color: #8ce99a;
+  background: #ebfbee; }
 ROOT svg { height: auto; }
 ROOT g.node.visited { opacity: 0.55; }
 ROOT g.node.cur > ellipse, ROOT g.node.cur > polygon, ROOT g.node.cur > path {
@@ -844,12 +1139,28 @@ _SCRIPT = r"""
     q(".counter").textContent = step + " / " + (steps.length - 1);
     slider.max = steps.length - 1;
     slider.value = step;
-    var here = v.nodes[s.node], pane = q(".graph");
-    if (here) {  // centre it in the graph's pane (scrollIntoView would scroll a notebook too)
-      var r = here.getBoundingClientRect(), p = pane.getBoundingClientRect();
-      pane.scrollTop += r.top + r.height / 2 - (p.top + p.height / 2);
-      pane.scrollLeft += r.left + r.width / 2 - (p.left + p.width / 2);
-    }
+    var last = step === steps.length - 1, next = q(".next");
+    next.disabled = last;
+    next.textContent = last ? "✓ The " + mode + " pass is over" : "Next ▶";
+    next.title = last ? "the last step: ← or Home goes back" : "next step (→)";
+    focus(v, s);
+  }
+  function focus(v, s) {
+    // Centre the step's node in the graph's pane (scrollIntoView would scroll a notebook
+    // too); with none (the forward pass's inputs), the nodes that receive a value if they
+    // fit, else the first of them.
+    var pane = q(".graph"), p = pane.getBoundingClientRect();
+    var shown = (v.nodes[s.node] ? [s.node] : s.lit).filter(function (id) {
+      return id in v.nodes;
+    }).map(function (id) { return v.nodes[id].getBoundingClientRect(); });
+    if (!shown.length) { return; }
+    var r = shown.reduce(function (a, b) {
+      return { top: Math.min(a.top, b.top), left: Math.min(a.left, b.left),
+               bottom: Math.max(a.bottom, b.bottom), right: Math.max(a.right, b.right) };
+    });
+    if (r.bottom - r.top > p.height || r.right - r.left > p.width) { r = shown[0]; }
+    pane.scrollTop += (r.top + r.bottom) / 2 - (p.top + p.height / 2);
+    pane.scrollLeft += (r.left + r.right) / 2 - (p.left + p.width / 2);
   }
   function go(n) {
     step = Math.max(0, Math.min(data[mode].length - 1, n));
