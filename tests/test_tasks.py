@@ -323,9 +323,7 @@ def test_the_update_sign_flipped(tmp_path):
     )
     report = first_failure(path)
     assert report.task == 5
-    assert report.hint.startswith(
-        "the update's sign is flipped: new wⱼₖ = old wⱼₖ − α · ∂E/∂wⱼₖ"
-    )
+    assert report.hint.startswith("the update's sign is flipped: new wⱼₖ = old wⱼₖ − α · ∂E/∂wⱼₖ")
     # the worked example: ∂E/∂w₁₁ = −0.8 · σ(2.3)(1 − σ(2.3)) · 0.4, α = 0.1
     gradient = -0.8 * sigmoid(2.3) * (1 - sigmoid(2.3)) * 0.4
     assert report.expected == pytest.approx(2.0 - 0.1 * gradient) == pytest.approx(2.00265, 1e-5)
