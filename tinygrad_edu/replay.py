@@ -67,8 +67,8 @@ def trace(
 
     ``keep_grad=False`` leaves ``.grad`` None after each step: the gradients are used up by
     the update, as in a step written by hand in numpy. With plain ``SGD`` (no momentum, no
-    weight decay) and one row a step, a weight's gradient Gᵀ·X then goes straight into its
-    update and is never made whole (`Trace.fused_update`).
+    weight decay) a weight's gradient Gᵀ·X, a new array that nothing else reads, is then
+    scaled by the learning rate where it is and subtracted (`Trace.fused_update`).
     """
     return Trace(loss_fn, optimizer, check_calls, keep_grad)
 
@@ -78,9 +78,11 @@ class Trace:
     dtype and ``requires_grad`` of the parameters), replayed on arrays."""
 
     fused_update = True
-    """With ``keep_grad=False``, plain `SGD` and one row a step, fold each weight gradient
-    Gᵀ·X made by a ``Linear`` or ``x @ W.T`` into the weight's update (`_subtract_outer`);
-    benchmarks/book_network_speed.py switches it off to measure what it buys."""
+    """With ``keep_grad=False`` and plain `SGD`, scale a weight's gradient P = Gᵀ·X (of a
+    ``Linear`` or of ``x @ W.T``, a new array that nothing else reads) by the learning rate
+    where it is, then subtract it: SGD's numbers without its weight-sized buffer passes
+    (`optim.subtract_scaled`). benchmarks/book_network_speed.py switches it off to measure
+    what it buys."""
 
     def __init__(
         self,
@@ -118,9 +120,8 @@ class Trace:
         program = self.programs.get(key)
         if program is None or program.checks_left:
             program, loss, grads = self._checked_call(key, program, arrays)
-            return self._update(program, loss, grads, [])
-        fuse = self.fused_update and self._plain_sgd_update()
-        return self._update(program, *program.run(arrays, fuse))
+            return self._update(program, loss, grads)
+        return self._update(program, *program.run(arrays))
 
     def _checked_call(
         self, key: Any, program: _Program | None, arrays: list[np.ndarray]
@@ -153,7 +154,7 @@ class Trace:
             for p in parameters:
                 p.grad = None
             del loss, tensors, order, nodes
-            replayed_loss, grads, _ = program.run(arrays)
+            replayed_loss, grads = program.run(arrays)
             _compare(eager, replayed_loss, grads, parameters)
         except BaseException as error:
             for p, grad in zip(parameters, before, strict=True):
@@ -180,23 +181,22 @@ class Trace:
         program: _Program,
         loss: np.ndarray,
         grads: list[Any],
-        outer: list[tuple[int, np.ndarray, np.ndarray]],
     ) -> float:
         """``optimizer.step()`` with the replayed gradients, as after ``zero_grad()`` and
         ``backward()``; the loss as a float."""
         parameters = self.optimizer.params
         if self._plain_sgd_update():  # `SGD.step`, with no .grad to hand over
-            lr = self.optimizer.lr
-            for index, g, x in outer:  # first: an X may be another parameter's values
-                data = parameters[index].data
-                _subtract_outer(data, lr, g, x)
-                parameters[index].data = data  # an assignment: the version moves on
-            for p, grad in zip(parameters, grads, strict=True):
+            lr, fuse = self.optimizer.lr, self.fused_update
+            for p, grad, private in zip(parameters, grads, program.private, strict=True):
                 p.grad = None
-                if grad is not None:
-                    data = p.data  # .grad would hold the gradient in the parameter's dtype:
+                if grad is None:
+                    continue
+                data = p.data
+                if private and fuse:  # lr·g over g: the same numbers, one array fewer
+                    data -= np.multiply(grad, lr, out=grad)
+                else:  # .grad would hold the gradient in the parameter's dtype
                     subtract_scaled(data, lr, grad.astype(data.dtype, copy=False))
-                    p.data = data
+                p.data = data  # an assignment: the parameter's version moves on
             return float(loss.item())
         # Hand the gradients to .grad as backward() does: the engine's bookkeeping gives
         # each .grad memory of its own, in the parameter's dtype.
@@ -416,8 +416,7 @@ class _Program:
         self.loss_grad = np.ones_like(loss)  # ∂L/∂L = 1, shared by every replay: read-only
         self.loss_grad.flags.writeable = False
         self.backward: list[tuple[int, Callable[..., Any], int, tuple[tuple[int, int], ...]]] = []
-        self.fused_forward = self.forward
-        self.fused: list[tuple[int, int]] = []  # (parameter, operation making its Gᵀ·X)
+        self.private = [False] * len(self.parameters)
 
     def follow(self, order: list[Node], op_of_node: dict[Node, int]) -> None:
         """Plan the backward pass as the engine ran it: ``order`` holds its nodes, in the
@@ -432,48 +431,34 @@ class _Program:
             for i, slot in sends:
                 senders.setdefault(slot, []).append((k, i))
             self.backward.append((k, _backward_of(function), self.first_result + k, sends))
-        self._plan_fused_updates(senders)
-
-    def _plan_fused_updates(self, senders: dict[int, list[tuple[int, int]]]) -> None:
-        """The weights whose one gradient is Gᵀ·X of a ``Linear`` (or of ``x @ W.T``, a
-        transpose and a product) with one row X: their replay for a fused update leaves
-        that gradient to `_subtract_outer`."""
-        needs = [op[3] for op in self.forward]
-        for index, p in enumerate(self.parameters):
-            sender = senders.get(self.arguments + index, [])
-            product: type[Function] = Linear  # W's gradient is made by x · Wᵀ as one operation…
-            if len(sender) == 1 and self.forward[sender[0][0]][0] is Transpose:
-                transpose = sender[0][0]
-                if self.forward[transpose][2].get("axes") in (None, (1, 0)):
-                    sender = senders.get(self.first_result + transpose, [])
-                    product = MatMul  # …or by a transpose and a product, x @ W.T
-            if (
-                len(sender) != 1
-                or sender[0][1] != 1
-                or self.forward[sender[0][0]][0] is not product
-            ):
-                continue
-            k = sender[0][0]
-            (x_shape, x_dtype), (w_shape, w_dtype) = self.signatures[k][0]
-            one_row = len(x_shape) == 2 and x_shape[0] == 1 and len(w_shape) == 2
-            if one_row and x_dtype == w_dtype == self.signatures[k][1] == p.data.dtype:
-                needs[k] = (needs[k][0], False)
-                self.fused.append((index, k))
-        self.fused_forward = [
-            (function, inputs, options, need)
-            for (function, inputs, options, _), need in zip(self.forward, needs, strict=True)
+        self.private = [
+            self._made_by_a_product(index, senders) for index in range(len(self.parameters))
         ]
 
-    def run(
-        self, arguments: Sequence[np.ndarray], fuse: bool = False
-    ) -> tuple[np.ndarray, list[Any], list[tuple[int, np.ndarray, np.ndarray]]]:
+    def _made_by_a_product(self, index: int, senders: dict[int, list[tuple[int, int]]]) -> bool:
+        """Whether parameter ``index`` gets one gradient, Gᵀ·X of a ``Linear`` or of
+        ``x @ W.T`` (a transpose and a product), in its own dtype: a new array
+        (`fast.linear_backward`, `fast.matmul_backward`) that nothing else reads."""
+        sender = senders.get(self.arguments + index, [])
+        product: type[Function] = Linear
+        if len(sender) == 1 and self.forward[sender[0][0]][0] is Transpose:
+            transpose = sender[0][0]
+            if len(self.signatures[transpose][0][0][0]) != 2:
+                return False
+            sender, product = senders.get(self.first_result + transpose, []), MatMul
+        if len(sender) != 1 or sender[0][1] != 1 or self.forward[sender[0][0]][0] is not product:
+            return False
+        (_, x_dtype), (w_shape, w_dtype) = self.signatures[sender[0][0]][0]
+        dtype = self.parameters[index].data.dtype
+        return len(w_shape) == 2 and x_dtype == w_dtype == dtype
+
+    def run(self, arguments: Sequence[np.ndarray]) -> tuple[np.ndarray, list[Any]]:
         """The loss and each parameter's gradient (None if the loss does not use it), summed
-        as the engine sums them. ``fuse``: the fused weights' gradients are left out, and
-        returned as (parameter, G, X) instead."""
+        as the engine sums them."""
         values = [*arguments, *[p.data for p in self.parameters]]
         values += [t.data for t in self.external]
         contexts = []
-        for function, inputs, options, needs in self.fused_forward if fuse else self.forward:
+        for function, inputs, options, needs in self.forward:
             ctx = _Context(needs)
             if type(options) is _OptionsWithArguments:
                 options = options.with_arguments(arguments)
@@ -497,11 +482,7 @@ class _Program:
                     total = grads[slot]
                     grads[slot] = input_grad if total is None else total + input_grad
         first = self.arguments
-        outer = [
-            (index, grads[self.first_result + k], contexts[k].saved[0])
-            for index, k in (self.fused if fuse else ())
-        ]
-        return values[self.loss_slot], grads[first : first + len(self.parameters)], outer
+        return values[self.loss_slot], grads[first : first + len(self.parameters)]
 
 
 def _backward_of(function: type[Function]) -> Callable[[Any, Any], Any]:
@@ -522,28 +503,6 @@ def _backward_of(function: type[Function]) -> Callable[[Any, Any], Any]:
         return tuple(None if g is None else np.array(g) for g in results)
 
     return backward
-
-
-# About how many numbers of a weight one block of `_subtract_outer` covers (128 kB in
-# float64): small enough to stay in the processor's cache.
-_BLOCK = 16384
-
-
-def _subtract_outer(w: np.ndarray, lr: float, g: np.ndarray, x: np.ndarray) -> None:
-    """w ← w − lr·(Gᵀ·X) for one row G (1, out) and one row X (1, in): SGD's update with the
-    weight gradient of a ``Linear``, made a block of W's rows at a time in one small
-    buffer. Each element is the one product g_i·x_j, as in the whole product, scaled and
-    subtracted as `optim.subtract_scaled` does: the same numbers, but W is read and written
-    once and the weight-sized gradient is never made."""
-    column = g.T  # (out, 1)
-    rows = max(1, _BLOCK // w.shape[1])
-    buffer = np.empty((min(rows, len(w)), w.shape[1]), w.dtype)
-    for start in range(0, len(w), rows):
-        part = buffer[: min(rows, len(w) - start)]
-        np.dot(column[start : start + len(part)], x, out=part)
-        np.multiply(part, lr, out=part)
-        target = w[start : start + len(part)]
-        target -= part
 
 
 # --------------------------------------------------------------------------- the check
