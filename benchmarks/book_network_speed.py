@@ -17,7 +17,9 @@ step from the same weights (checked before timing):
   does;
 - "replay nn unfused": "replay nn" with its one fused kernel switched off
   (``Trace.fused_update``), to measure what that kernel buys;
-- PyTorch eager, when it is installed (skipped otherwise), with one thread and with two.
+- PyTorch eager, when it is installed (skipped otherwise), with ``--torch-threads`` threads
+  (1 by default: on the shared 2-core machine of docs/performance.md, 2 threads were
+  several times slower).
 
 Rounds are interleaved (every contender once per round) so that a busy machine slows all
 of them alike; each round gives a ratio to numpy, and the table shows the medians.
@@ -177,7 +179,10 @@ def replay_nn_unfused_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
     return replay_nn_contender(dtype, batch, fused=False)
 
 
-def torch_contender(dtype: str, batch: int, threads: int = 1) -> tuple[Step, Weights] | None:
+TORCH_THREADS = [1]  # --torch-threads
+
+
+def torch_contender(dtype: str, batch: int) -> tuple[Step, Weights] | None:
     try:
         import torch
     except ImportError:
@@ -187,9 +192,9 @@ def torch_contender(dtype: str, batch: int, threads: int = 1) -> tuple[Step, Wei
     w_ho = torch.tensor(arrays[1], requires_grad=True)
     optimizer = torch.optim.SGD([w_ih, w_ho], lr=LR)
 
+    torch.set_num_threads(TORCH_THREADS[0])
+
     def step(x: np.ndarray, t: np.ndarray) -> None:
-        if torch.get_num_threads() != threads:  # one setting for the whole process
-            torch.set_num_threads(threads)
         hidden = torch.sigmoid(torch.from_numpy(x) @ w_ih.T)
         out = torch.sigmoid(hidden @ w_ho.T)
         loss = ((torch.from_numpy(t) - out) ** 2).sum()
@@ -198,10 +203,6 @@ def torch_contender(dtype: str, batch: int, threads: int = 1) -> tuple[Step, Wei
         optimizer.step()
 
     return step, lambda: (w_ih.detach().numpy(), w_ho.detach().numpy())
-
-
-def torch_2_threads_contender(dtype: str, batch: int) -> tuple[Step, Weights] | None:
-    return torch_contender(dtype, batch, threads=2)
 
 
 CONTENDERS = {
@@ -213,7 +214,6 @@ CONTENDERS = {
     "replay raw+grad": replay_raw_grad_contender,
     "replay nn unfused": replay_nn_unfused_contender,
     "PyTorch eager": torch_contender,
-    "PyTorch eager 2 threads": torch_2_threads_contender,
 }
 
 
@@ -309,7 +309,9 @@ def main() -> None:
     parser.add_argument(
         "--memory", type=int, metavar="STEPS", help="report peak memory over STEPS steps instead"
     )
+    parser.add_argument("--torch-threads", type=int, default=1)
     args = parser.parse_args()
+    TORCH_THREADS[0] = args.torch_threads
     if args.memory:
         print(
             f"peak traced memory over {args.memory} steps, MiB: whole run / after the first 3 "

@@ -103,6 +103,16 @@ def lockstep(make, loss_of, make_optimizer, data, keep_grad=True, before_step=No
     return step, losses
 
 
+class HalvingSGD(SGD):
+    """Scales each gradient in place before the step (as gradient clipping does)."""
+
+    def step(self):
+        for p in self.params:
+            if p.grad is not None:
+                p.grad *= 0.5
+        super().step()
+
+
 def sgd(lr=0.01):
     return lambda params: SGD(params, lr=lr)
 
@@ -214,25 +224,26 @@ def test_a_new_shape_records_a_new_trace_and_keeps_matching():
 
 
 def test_a_custom_function_runs_its_own_backward_on_a_read_only_gradient():
-    class Cube(Function):
+    """Its backward returns the (read-only) array it was given: .grad gets a copy it owns."""
+
+    class PassOn(Function):
         @staticmethod
         def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x * x * x
+            return x.copy()
 
         @staticmethod
         def backward(ctx, g):
-            (x,) = ctx.saved
             assert not g.flags.writeable  # as the engine hands it over
-            return g * 3 * x * x
+            return g
 
     def make():
         return [Tensor([0.5, -0.25], requires_grad=True)]
 
     def loss_of(w):
-        return lambda x: (Cube.apply(w * x) + w).sum()
+        return lambda x: (PassOn.apply(w) * x).sum()
 
-    lockstep(make, loss_of, sgd(0.1), [np.array([1.0, 2.0]) * k for k in range(1, 8)])
+    data = [np.array([1.0, 2.0]) * k for k in range(1, 8)]
+    lockstep(make, loss_of, lambda ps: HalvingSGD(ps, lr=0.1), data)
 
 
 def test_operations_on_the_arguments_alone_are_replayed_not_frozen():
@@ -276,16 +287,6 @@ def test_a_parameter_frozen_or_unfrozen_after_tracing_is_treated_as_eager_treats
     data = [rng.normal(size=(1, 2)) for _ in range(9)]
     step, _ = lockstep(make, loss_of, sgd(0.5), data, before_step=switch)
     assert len(step.programs) == 2
-
-
-class HalvingSGD(SGD):
-    """Scales each gradient in place before the step (as gradient clipping does)."""
-
-    def step(self):
-        for p in self.params:
-            if p.grad is not None:
-                p.grad *= 0.5
-        super().step()
 
 
 @pytest.mark.parametrize(
