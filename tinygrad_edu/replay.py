@@ -465,6 +465,7 @@ class _Program:
             raw = function.forward(ctx, *[values[slot] for slot in inputs], **options)
             values.append(raw if type(raw) is np.ndarray else np.asarray(raw))
             contexts.append(ctx)
+        loss = values[self.loss_slot]
         grads: list[Any] = [None] * len(values)
         grads[self.loss_slot] = self.loss_grad
         for k, backward, output, sends in self.backward:  # `autograd.backward_pass`'s loop
@@ -472,6 +473,7 @@ class _Program:
             if grad is None:  # nothing arrived: the engine sends nothing on either
                 continue
             input_grads = backward(contexts[k], grad)
+            contexts[k] = grads[output] = values[output] = None  # used up: memory to reuse
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             for i, slot in sends:
@@ -482,7 +484,7 @@ class _Program:
                     total = grads[slot]
                     grads[slot] = input_grad if total is None else total + input_grad
         first = self.arguments
-        return values[self.loss_slot], grads[first : first + len(self.parameters)]
+        return loss, grads[first : first + len(self.parameters)]
 
 
 def _backward_of(function: type[Function]) -> Callable[[Any, Any], Any]:
