@@ -455,7 +455,7 @@ class _Program:
     def run(self, arguments: Sequence[np.ndarray]) -> tuple[np.ndarray, list[Any]]:
         """The loss and each parameter's gradient (None if the loss does not use it), summed
         as the engine sums them."""
-        values = [*arguments, *[p.data for p in self.parameters]]
+        values: list[Any] = [*arguments, *[p.data for p in self.parameters]]
         values += [t.data for t in self.external]
         contexts = []
         for function, inputs, options, needs in self.forward:
