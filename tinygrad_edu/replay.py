@@ -457,7 +457,7 @@ class _Program:
         as the engine sums them."""
         values: list[Any] = [*arguments, *[p.data for p in self.parameters]]
         values += [t.data for t in self.external]
-        contexts = []
+        contexts: list[Any] = []
         for function, inputs, options, needs in self.forward:
             ctx = _Context(needs)
             if type(options) is _OptionsWithArguments:
