@@ -223,18 +223,25 @@ def test_a_new_shape_records_a_new_trace_and_keeps_matching():
     assert len(step.programs) == 2
 
 
+class PassOn(Function):
+    """y = x, noting whether each x it is given is laid out in C order; its backward passes
+    on the very gradient it gets, which the engine hands over read-only."""
+
+    c_ordered: ClassVar[list[bool]] = []
+
+    @staticmethod
+    def forward(ctx, x):
+        PassOn.c_ordered.append(x.flags.c_contiguous)
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        assert not g.flags.writeable
+        return g
+
+
 def test_a_custom_function_runs_its_own_backward_on_a_read_only_gradient():
     """Its backward returns the (read-only) array it was given: .grad gets a copy it owns."""
-
-    class PassOn(Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x.copy()
-
-        @staticmethod
-        def backward(ctx, g):
-            assert not g.flags.writeable  # as the engine hands it over
-            return g
 
     def make():
         return [Tensor([0.5, -0.25], requires_grad=True)]
@@ -367,21 +374,6 @@ def test_integer_inputs_keep_their_dtype_and_give_the_same_numbers():
     assert seen == [np.dtype(np.int64)] * 2
 
 
-class SeesLayout(Function):
-    """y = x, noting whether each x it is given is laid out in C order."""
-
-    c_ordered: ClassVar[list[bool]] = []
-
-    @staticmethod
-    def forward(ctx, x):
-        SeesLayout.c_ordered.append(x.flags.c_contiguous)
-        return x.copy()
-
-    @staticmethod
-    def backward(ctx, g):
-        return g
-
-
 @pytest.mark.parametrize("batch", [1, 4])
 def test_fortran_ordered_inputs_are_replayed_bit_for_bit(batch):
     """Tensor(x) copies x in C order, and BLAS may round a product of the other order
@@ -393,12 +385,12 @@ def test_fortran_ordered_inputs_are_replayed_bit_for_bit(batch):
     assert data[0][0].flags.f_contiguous
 
     def loss_of(w_ih, w_ho):
-        return lambda x, t: book_loss(w_ih, w_ho)(SeesLayout.apply(x), t)
+        return lambda x, t: book_loss(w_ih, w_ho)(PassOn.apply(x), t)
 
-    SeesLayout.c_ordered.clear()
+    PassOn.c_ordered.clear()
     lockstep(lambda: book_weights("float64", 50, 20, 4), loss_of, sgd(0.1), data)
-    assert len(SeesLayout.c_ordered) == 2 * len(data) + 2  # eager; replay and its 2 checks
-    assert all(SeesLayout.c_ordered)
+    assert len(PassOn.c_ordered) == 2 * len(data) + 2  # eager; replay and its 2 checks
+    assert all(PassOn.c_ordered)
 
 
 # ----------------------------------------------------------------------------- errors
