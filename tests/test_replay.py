@@ -310,6 +310,7 @@ def test_every_gradient_owns_its_memory_so_an_optimizer_may_change_it(loss_of):
     data = [np.array([3.0 * k]) for k in range(1, 6)]
     lockstep(make, loss_of, lambda ps: HalvingSGD(ps, lr=0.1), data)
     lockstep(make, loss_of, sgd(0.1), data, keep_grad=False)  # SGD's update, no .grad
+    lockstep(make, loss_of, lambda ps: Adam(ps, lr=0.1), data, keep_grad=False)
     a, b = make()
     step = replay.trace(loss_of(a, b), SGD([a, b], lr=0.1))
     for x in data:
