@@ -15,7 +15,11 @@ step from the same weights (checked before timing):
   (``docs/replay.md``), with ``keep_grad=False`` (the gradients are used up by the
   update, as in the numpy step); "replay raw+grad" keeps ``.grad`` as the eager engine
   does;
-- PyTorch eager, when it is installed (skipped otherwise).
+- "replay nn unfused": "replay nn" with its one fused kernel switched off
+  (``Trace.fused_update``), to measure what that kernel buys;
+- PyTorch eager, when it is installed (skipped otherwise), with ``--torch-threads`` threads
+  (1 by default: on the shared 2-core machine of docs/performance.md, 2 threads were
+  several times slower).
 
 Rounds are interleaved (every contender once per round) so that a busy machine slows all
 of them alike; each round gives a ratio to numpy, and the table shows the medians.
@@ -158,7 +162,7 @@ def replay_raw_grad_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
     return replay_raw_contender(dtype, batch, keep_grad=True)
 
 
-def replay_nn_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
+def replay_nn_contender(dtype: str, batch: int, fused: bool = True) -> tuple[Step, Weights]:
     model = book_model(dtype)
     first, second = model.parameters()
     step = replay.trace(
@@ -166,7 +170,16 @@ def replay_nn_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
         SGD(model.parameters(), lr=LR),
         keep_grad=False,
     )
+    step.fused_update = fused
     return step, lambda: (first.data, second.data)
+
+
+def replay_nn_unfused_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
+    """The replay without its one fused kernel (the update at batch 1 from Gᵀ and X)."""
+    return replay_nn_contender(dtype, batch, fused=False)
+
+
+TORCH_THREADS = [1]  # --torch-threads
 
 
 def torch_contender(dtype: str, batch: int) -> tuple[Step, Weights] | None:
@@ -174,11 +187,12 @@ def torch_contender(dtype: str, batch: int) -> tuple[Step, Weights] | None:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(1)
     arrays = initial_weights(dtype)
     w_ih = torch.tensor(arrays[0], requires_grad=True)
     w_ho = torch.tensor(arrays[1], requires_grad=True)
     optimizer = torch.optim.SGD([w_ih, w_ho], lr=LR)
+
+    torch.set_num_threads(TORCH_THREADS[0])
 
     def step(x: np.ndarray, t: np.ndarray) -> None:
         hidden = torch.sigmoid(torch.from_numpy(x) @ w_ih.T)
@@ -198,6 +212,7 @@ CONTENDERS = {
     "replay raw": replay_raw_contender,
     "replay nn": replay_nn_contender,
     "replay raw+grad": replay_raw_grad_contender,
+    "replay nn unfused": replay_nn_unfused_contender,
     "PyTorch eager": torch_contender,
 }
 
@@ -229,10 +244,10 @@ def time_block(step: Step, data: list[tuple[np.ndarray, np.ndarray]]) -> float:
     return (time.perf_counter() - start) / len(data) * 1e6
 
 
-def run(dtype: str, batch: int, rounds: int) -> dict[str, tuple[float, float]]:
+def run(dtype: str, batch: int, rounds: int, names: list[str]) -> dict[str, tuple[float, float]]:
     check_same_weights(dtype, batch)
     data = batches(batch, dtype, STEPS[batch])
-    steps = {name: make(dtype, batch) for name, make in CONTENDERS.items()}
+    steps = {name: CONTENDERS[name](dtype, batch) for name in names}
     ready = {name: made[0] for name, made in steps.items() if made is not None}
     for step in ready.values():  # warm up: caches, allocator, first-call costs
         time_block(step, data[:3])
@@ -258,7 +273,7 @@ def peak_memory(dtype: str, batch: int, steps: int) -> dict[str, tuple[float, fl
     data = batches(batch, dtype, 10)
     peaks = {}
     for name, make in CONTENDERS.items():
-        made = make(dtype, batch) if name != "PyTorch eager" else None
+        made = make(dtype, batch) if not name.startswith("PyTorch") else None
         if made is None:
             continue
         step, weights = made
@@ -287,9 +302,16 @@ def main() -> None:
     parser.add_argument("--dtypes", default="float64,float32")
     parser.add_argument("--batches", default="1,64,256")
     parser.add_argument(
+        "--contenders",
+        default=",".join(CONTENDERS),
+        help="which to time, comma-separated (numpy is always timed: the ratios are to it)",
+    )
+    parser.add_argument(
         "--memory", type=int, metavar="STEPS", help="report peak memory over STEPS steps instead"
     )
+    parser.add_argument("--torch-threads", type=int, default=1)
     args = parser.parse_args()
+    TORCH_THREADS[0] = args.torch_threads
     if args.memory:
         print(
             f"peak traced memory over {args.memory} steps, MiB: whole run / after the first 3 "
@@ -309,7 +331,8 @@ def main() -> None:
     print("µs per training step (median of rounds); in brackets the median ratio to numpy")
     for dtype in args.dtypes.split(","):
         for batch in (int(b) for b in args.batches.split(",")):
-            result = run(dtype, batch, args.rounds)
+            names = ["numpy", *(n for n in args.contenders.split(",") if n != "numpy")]
+            result = run(dtype, batch, args.rounds, names)
             cells = [f"{name} {us:8.0f} ({ratio:.2f})" for name, (us, ratio) in result.items()]
             print(f"{dtype} batch {batch:>3}: " + " | ".join(cells), flush=True)
 

@@ -8,9 +8,11 @@ e.g. the book's ``mnist_train.csv``/``mnist_test.csv``), with both rules:
 - ``exact``: the gradient of E = ½Σ(t − o)², by autodiff;
 - ``book``: the book's update, whose hidden layer receives W_hoᵀ·(t − o).
 
-Beside tinygrad_edu, the same loop written by hand in numpy (same seed, so the same initial
-weights and the same shuffled order: the final weights must agree to rounding, a check that
-both compute what they claim), and PyTorch eager for the exact rule when it is installed.
+tinygrad_edu trains as ``tinygrad-edu train`` does: each step of the exact rule replayed by
+`replay.trace` (``--eager``: in the plain engine). Beside it, the same loop written by hand
+in numpy (same seed, so the same initial weights and the same shuffled order: the final
+weights must agree to rounding, a check that both compute what they claim), and PyTorch
+eager for the exact rule when it is installed.
 Reports the test accuracy after each epoch and the wall time (the test evaluations
 included). Last, it runs the numpy loop twice per rule for one epoch from weights that
 differ by a relative 1e-15 and reports how far they drift apart: where a rule amplifies
@@ -19,20 +21,28 @@ at the end, and the check accepts that only when the drift shows it.
 
 Run: python benchmarks/mnist_full.py            (full: 4 runs of 300,000 steps each)
      python benchmarks/mnist_full.py --quick    (1 epoch of 10,000 images, to try it)
+     python benchmarks/mnist_full.py --rules exact --no-torch   (the replay against numpy)
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
+import os
 
-import numpy as np
+# One BLAS thread for every contender (set before numpy loads its BLAS), as in
+# book_network_speed.py: a fair comparison, and stable on a shared 2-core machine.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
-from tinygrad_edu.data import Split, load_files
-from tinygrad_edu.training import BOOK_MNIST_CONFIG, TrainConfig, train
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from tinygrad_edu.data import Split, load_files  # noqa: E402
+from tinygrad_edu.training import BOOK_MNIST_CONFIG, TrainConfig, train  # noqa: E402
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 CLASSES = 10
@@ -43,8 +53,11 @@ Result = tuple[list[float], tuple[np.ndarray, np.ndarray]]
 Contender = Callable[[TrainConfig, Split, Callable[[str], None]], Result | str]
 
 
+EAGER = [False]  # --eager: tinygrad_edu's steps in the plain engine instead of replayed
+
+
 def run_tinygrad_edu(config: TrainConfig, split: Split, log: Callable[[str], None]) -> Result:
-    result = train(config, split, progress=False, log=log)
+    result = train(config, split, progress=False, log=log, eager=EAGER[0])
     weights = (result.model[0].weight.data, result.model[2].weight.data)  # type: ignore[attr-defined]
     return [epoch.test_accuracy for epoch in result.history], weights
 
@@ -163,7 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 epoch of 10,000 images")
     parser.add_argument("--train-data", type=Path, default=FASHION / "train-images-idx3-ubyte.gz")
     parser.add_argument("--test-data", type=Path, default=FASHION / "t10k-images-idx3-ubyte.gz")
+    parser.add_argument("--rules", choices=["exact", "book", "both"], default="both")
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--eager", action="store_true", help="tinygrad_edu without the replay")
     args = parser.parse_args(argv)
+    EAGER[0] = args.eager
+    rules = ("exact", "book") if args.rules == "both" else (args.rules,)
     if not args.train_data.is_file():
         print(
             f"{args.train_data} is not there: install Fashion-MNIST "
@@ -192,11 +210,13 @@ def main(argv: list[str] | None = None) -> int:
         f"batch 1 ({steps} steps), seed 0, float64"
     )
     rows, finals = [], {}
-    for rule in ("exact", "book"):
+    for rule in rules:
         config = TrainConfig(
             hidden=BOOK_MNIST_CONFIG.hidden, lr=BOOK_MNIST_CONFIG.lr, epochs=epochs, rule=rule
         )
         for name, contender in CONTENDERS.items():
+            if args.no_torch and name == "PyTorch eager":
+                continue
             print(f"{name}, rule {rule}:", flush=True)
             start = time.perf_counter()
             outcome = contender(config, split, lambda line: print("  " + line, flush=True))
@@ -213,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     every = len(split.train_inputs) // 5
     agree = True
-    for rule in ("exact", "book"):
+    for rule in rules:
         config = TrainConfig(hidden=BOOK_MNIST_CONFIG.hidden, lr=BOOK_MNIST_CONFIG.lr, rule=rule)
         print(f"rule {rule}, numpy twice, initial weights differing by a relative 1e-15:")
         drift = rounding_sensitivity(config, split, every, lambda line: print("  " + line))

@@ -81,6 +81,33 @@ def test_seeded_runs_are_reproducible_bit_for_bit(digits, rule):
     assert not np.array_equal(other.model[0].weight.data, first.model[0].weight.data)
 
 
+@pytest.mark.parametrize(("batch", "bias"), [(1, False), (7, False), (3, True)])
+def test_replayed_and_eager_training_end_on_bit_identical_weights(digits, batch, bias):
+    """The exact rule's steps are replayed by default; eager=True runs the plain engine.
+    Batch 7 leaves a last, smaller batch each epoch (a second recording)."""
+    config = training.TrainConfig(hidden=12, lr=0.5, epochs=2, batch_size=batch, bias=bias)
+    runs = [
+        training.train(config, small_split(digits, 60, 10), progress=False, log=None, eager=eager)
+        for eager in (False, True)
+    ]
+    replayed, eager = (dict(run.model.named_parameters()) for run in runs)
+    assert list(replayed) == list(eager)
+    for name in replayed:
+        assert replayed[name].data.tobytes() == eager[name].data.tobytes(), name
+    assert runs[0].history == runs[1].history
+
+
+def test_train_with_eager_saves_the_same_weights_as_the_replay(tmp_path, capsys):
+    files = [tmp_path / "replayed.npz", tmp_path / "eager.npz"]
+    for out, extra in zip(files, ([], ["--eager"]), strict=True):
+        argv = ["train", "--epochs", "1", "--hidden", "6", "--out", str(out), "--no-progress"]
+        assert main(argv + extra) == 0
+    capsys.readouterr()
+    replayed, eager = (weights_io.load(out) for out in files)
+    for name in replayed:
+        assert replayed[name].tobytes() == eager[name].tobytes()
+
+
 def test_training_lowers_the_loss_and_beats_chance(digits):
     config = training.TrainConfig(hidden=30, lr=0.5, epochs=4)
     result = training.train(config, small_split(digits, 400, 200), progress=False, log=None)

@@ -234,7 +234,7 @@ def run_train(args: argparse.Namespace) -> int:
         f"rule {config.rule}, lr {config.lr}, {config.epochs} epochs, batch size "
         f"{config.batch_size}, seed {config.seed}{origin}"
     )
-    result = training.train(config, split, progress=not args.no_progress)
+    result = training.train(config, split, progress=not args.no_progress, eager=args.eager)
     print(f"test accuracy {result.test_accuracy:.4f}")
     print("confusion matrix (rows: true label, columns: predicted label)")
     print(training.format_confusion(result.confusion))
@@ -430,6 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--plot", metavar="PNG", help="plot loss and accuracy per epoch")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--eager",
+        action="store_true",
+        help="run each step in the plain engine instead of replaying it (the same weights, "
+        "bit for bit, more slowly)",
+    )
 
     check = commands.add_parser(
         "check",

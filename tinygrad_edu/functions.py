@@ -588,7 +588,7 @@ class Transpose(Function):
                 f"tensor of shape {x.shape}"
             )
         axes = tuple(a % x.ndim for a in axes)
-        ctx.inverse = tuple(int(i) for i in np.argsort(axes))
+        ctx.inverse = tuple(axes.index(i) for i in range(x.ndim))  # where each axis went
         return x.transpose(axes)
 
     @staticmethod

@@ -4,7 +4,8 @@ The network is the book's: inputs → hidden → 10 outputs, sigmoid on both lay
 weights from N(0, σ = in^−½). Each step is gradient descent on the book's E = ½Σ(t − o)² per
 sample; a minibatch step is the mean of the per-sample steps. Two rules:
 
-- ``exact``: the gradient from autodiff (``loss.backward()`` and `optim.SGD`);
+- ``exact``: the gradient from autodiff (``loss.backward()`` and `optim.SGD`), each step
+  replayed by `replay.trace` unless ``eager=True`` (the same weights, bit for bit);
 - ``book``: the book's own update (`textbook.book_weight_updates`), whose hidden layer
   receives W_hoᵀ·(t − o) — the output error without the output sigmoid's slope.
 
@@ -23,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 from tqdm import tqdm
 
-from tinygrad_edu import nn, textbook
+from tinygrad_edu import nn, replay, textbook
 from tinygrad_edu.autograd import no_grad
 from tinygrad_edu.data import CLASSES, Split, batches, book_targets
 from tinygrad_edu.optim import SGD
@@ -145,16 +146,43 @@ def _book_rule_step(
     w_ho.data += delta_ho
 
 
+def exact_rule_step(
+    model: nn.Sequential, optimizer: SGD, eager: bool = False
+) -> Callable[[np.ndarray, np.ndarray], float]:
+    """One step of the exact rule on a batch (inputs, targets): gradient descent on the mean
+    over the batch of ½Σ(t − o)², whose value it returns. Replayed (`replay.trace`, without
+    keeping ``.grad``), or run by the eager engine with ``eager=True``: the same numbers."""
+
+    def loss_fn(inputs: Tensor, targets: Tensor) -> Tensor:
+        return 0.5 * model(inputs).squared_error(targets) / len(inputs)
+
+    if not eager:
+        return replay.trace(loss_fn, optimizer, keep_grad=False)
+
+    def eager_step(inputs: np.ndarray, targets: np.ndarray) -> float:
+        loss = loss_fn(Tensor(inputs), Tensor(targets))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return loss.item()
+
+    return eager_step
+
+
 def train(
     config: TrainConfig,
     split: Split,
     progress: bool = True,
     log: Callable[[str], None] | None = print,
+    eager: bool = False,
 ) -> TrainResult:
-    """Train the book's network on ``split`` and report the test accuracy after each epoch."""
+    """Train the book's network on ``split`` and report the test accuracy after each epoch.
+    The exact rule's steps are replayed (`replay.trace`); ``eager=True`` runs them in the
+    plain engine instead, which ends on the same weights, bit for bit, more slowly."""
     rng = np.random.default_rng(config.seed)
     model = book_network(split.train_inputs.shape[1], config.hidden, CLASSES, config.bias, rng)
     optimizer = SGD(model.parameters(), lr=config.lr)
+    step = exact_rule_step(model, optimizer, eager)
     result = TrainResult(model)
     steps_per_epoch = -(-len(split.train_inputs) // config.batch_size)
     for epoch in range(1, config.epochs + 1):
@@ -169,12 +197,7 @@ def train(
         for inputs, labels in bar:
             targets = book_targets(labels, CLASSES)
             if config.rule == "exact":
-                outputs = model(Tensor(inputs))
-                loss = 0.5 * outputs.squared_error(targets)  # Σ over the batch of ½Σ(t − o)²
-                (loss / len(inputs)).backward()
-                optimizer.step()
-                optimizer.zero_grad()
-                total_loss += loss.item()
+                total_loss += step(inputs, targets) * len(inputs)  # Σ over the batch
             else:
                 with no_grad():
                     outputs = model(Tensor(inputs))
