@@ -82,6 +82,15 @@ print("x.grad =", x.grad, "  (by hand: 2x + 1 =", 2 * 3.0 + 1, ")")
 # 2 of 2x + 1.
 
 # %% [markdown]
+# The explorer steps through the same pass in the browser. At the last step, where the
+# multiplication has sent its two parts, it lists the three contributions that met at x
+# and their sum — the 7 of `x.grad`:
+
+# %%
+x = Tensor([3.0], requires_grad=True, name="x")
+viz.explore((x * x + x).sum(), title="z = x·x + x: three contributions meet at x")
+
+# %% [markdown]
 # ## Why a node waits
 #
 # Suppose an engine ran the product's node as soon as *some* gradient had arrived at it.
