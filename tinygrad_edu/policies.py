@@ -911,9 +911,15 @@ def tape() -> Iterator[Tape]:
         modes.state.tapes.remove(recorded)
 
 
+_TENSOR: list[type[Tensor]] = []
+
+
 def _tensor_class() -> type[Tensor]:
     """The Tensor class: tensor.py builds on the engine, which builds on this module, so
-    it is looked up when first needed, never at import."""
-    from tinygrad_edu.tensor import Tensor
+    it is looked up when first needed, never at import (and kept: an import statement
+    costs microseconds on every call)."""
+    if not _TENSOR:
+        from tinygrad_edu.tensor import Tensor
 
-    return Tensor
+        _TENSOR.append(Tensor)
+    return _TENSOR[0]
