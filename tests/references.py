@@ -5,8 +5,10 @@ library's own code (so that the two can disagree).
 """
 
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tinygrad_edu import Function
 
@@ -76,3 +78,26 @@ class Hostile(Function):
 
 
 Hostile.__name__ = Hostile.__qualname__ = "<!--<script>"
+
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+def headless_chromium():
+    """The system's Chromium, headless, driven by Selenium offline; the test is skipped
+    (with the reason) when Selenium or the Debian packages are missing."""
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')"
+    )
+    for program in (CHROMIUM, CHROMEDRIVER):
+        if not program.exists():
+            pytest.skip(f"{program} is missing (apt-get install chromium chromium-driver)")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(argument)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SE_OFFLINE", "true")  # Selenium Manager: never download anything
+        return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)

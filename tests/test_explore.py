@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from references import Hostile, book_demo_network, sigmoid
+from references import Hostile, book_demo_network, headless_chromium, sigmoid
 
 from tinygrad_edu import Function, Tensor, nn, proofs, textbook, viz
 from tinygrad_edu.autograd import GraphReleasedError
@@ -632,26 +632,10 @@ def test_cli_writes_the_pages_of_the_book_network_and_the_worked_example(tmp_pat
 
 # --------------------------------------------------------------------------- in a browser
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-
 
 @pytest.fixture(scope="module")
 def browser():
-    webdriver = pytest.importorskip(
-        "selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')"
-    )
-    for program in (CHROMIUM, CHROMEDRIVER):
-        if not program.exists():
-            pytest.skip(f"{program} is missing (apt-get install chromium chromium-driver)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SE_OFFLINE", "true")  # Selenium Manager: never download anything
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = headless_chromium()
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False},

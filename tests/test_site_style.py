@@ -9,10 +9,10 @@ import re
 from pathlib import Path
 
 import pytest
+from references import headless_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLESHEET = ROOT / "docs" / "stylesheets" / "extra.css"
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
 PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8">
@@ -54,21 +54,7 @@ return {
 
 @pytest.fixture(scope="module")
 def browser():
-    webdriver = pytest.importorskip(
-        "selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')"
-    )
-    for program in (CHROMIUM, CHROMEDRIVER):
-        if not program.exists():
-            pytest.skip(f"{program} is missing (apt-get install chromium chromium-driver)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SE_OFFLINE", "true")  # Selenium Manager: never download anything
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = headless_chromium()
     yield driver
     driver.quit()
 
