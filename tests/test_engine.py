@@ -1084,3 +1084,14 @@ def test_graph_tensors_follows_the_graph_as_recorded_even_after_an_input_is_reba
     assert len(walk) == 5 and walk[0] is y and walk[1] is x
     assert any(t is w for t in walk)
     assert not any(t is x.grad_fn.inputs[0] for t in walk)
+
+
+def test_a_copy_kept_for_an_in_place_backward_is_not_refused_by_later_changes():
+    # y = 2w; y *= y keeps the old y (2w) for its backward; a later y += 1 changes y again
+    # but not that copy: d(4w² + 1)/dw = 8w, no version error
+    w = Tensor([1.0, -3.0], requires_grad=True)
+    y = w * 2
+    y *= y
+    y += 1
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad, [8.0, -24.0])

@@ -412,6 +412,7 @@ def in_place(tensor: Tensor, function: type[Function], other: Any, symbol: str) 
         kept = previous.data.copy()
         node._saved = tuple(kept if a is previous.data else a for a in node._saved)
         previous._data = kept
+        previous._versions = new_counter()  # its own memory now: later changes are not its
     np.copyto(tensor.data, result.data, casting="same_kind")
     record_change(tensor._counter())
     if node is not None:
