@@ -1095,3 +1095,22 @@ def test_a_copy_kept_for_an_in_place_backward_is_not_refused_by_later_changes():
     y += 1
     y.sum().backward()
     np.testing.assert_array_equal(w.grad, [8.0, -24.0])
+
+
+def test_a_custom_forwards_own_value_error_keeps_its_cause():
+    class Refuses(Function):
+        @staticmethod
+        def forward(ctx, x):
+            try:
+                int("not a number")
+            except ValueError as cause:
+                raise ValueError("refuses: bad input") from cause
+
+    with pytest.raises(ValueError, match=r"^refuses: bad input$") as info:
+        Refuses.apply(Tensor([1.0]))
+    assert isinstance(info.value.__cause__, ValueError)  # the user's chain is intact
+
+
+def test_numpys_broadcast_error_is_named_by_the_operation():
+    with pytest.raises(ValueError, match=r"^add: shapes \(2,\) and \(3,\) do not broadcast"):
+        Tensor([1.0, 2.0]) + Tensor([1.0, 2.0, 3.0])

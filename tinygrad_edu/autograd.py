@@ -115,7 +115,7 @@ class Function:
         try:
             raw = cls.forward(ctx, *arrays, **options)
         except ValueError as error:  # policy: numpy's words for a bad shape, in ours
-            raise policies.named_error(cls, arrays, error) from None
+            raise policies.named_error(cls, arrays, error)  # noqa: B904 - keeps its own cause
         recorded = any(ctx.needs_input_grad) and is_grad_enabled()
         out = Tensor._from_op(np.asarray(raw), ctx if recorded else None)
         policies.after_forward(ctx, out, raw, recorded, options)  # saved arrays, views, tapes

@@ -126,18 +126,22 @@ def named_error(function: type[Function], arrays: Sequence[Any], error: ValueErr
     """A ValueError from an operation's forward, in the operation's words: numpy's
     "operands could not be broadcast" becomes which shapes do not broadcast and why; any
     other numpy refusal gets the operation's name and the dtypes. An error the forward
-    raised itself (it starts with the operation's name) is returned as it is."""
+    raised itself (it starts with the operation's name), or a custom operation's, is
+    returned as it is, with its own cause."""
     message = str(error)
     if _ALREADY_NAMED.match(message) or len(arrays) != 2:
         return error
     op = re.sub(r"(?<!^)(?=[A-Z])", "_", function.__name__).lower()  # SquaredError: squared_error
     a, b = (np.asarray(x) for x in arrays)
     if "could not be broadcast" in message:
-        return ValueError(
+        named = ValueError(
             f"{op}: shapes {a.shape} and {b.shape} do not broadcast; each axis (aligned from "
             "the right) must have equal lengths or length 1"
         )
-    return ValueError(f"{op}: {message} (dtypes {a.dtype} and {b.dtype})")
+    else:
+        named = ValueError(f"{op}: {message} (dtypes {a.dtype} and {b.dtype})")
+    named.__suppress_context__ = True  # it says all that numpy's error said
+    return named
 
 
 # --------------------------------------------------------------------------- nodes
