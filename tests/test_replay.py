@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from tinygrad_edu import Tensor, nn, replay
+from tinygrad_edu import Tensor, fast, nn, replay
 from tinygrad_edu.autograd import Function
 from tinygrad_edu.functions import Linear
 from tinygrad_edu.optim import SGD, Adam
@@ -487,13 +487,17 @@ def test_a_gradient_that_differs_while_the_loss_agrees_is_caught():
 def test_checked_calls_without_keep_grad_hold_one_weight_sized_array_besides_the_weights(batch):
     """The recording call and the checked call need the eager gradient of W (784 × 200),
     but no second copy of it: it is reduced to a digest before the replay runs. Once the
-    checks are done, the update scales the gradient where it is (no lr·g array)."""
+    checks are done, the update makes gᵀ·x and subtracts it in one BLAS call, or scales
+    the gradient where it is (no lr·g array). The BLAS call's one check of this layout
+    (two weight-sized arrays, once per process: `test_fast.py`) is made beforehand."""
     import tracemalloc
 
     data = book_batches(6, batch, "float64")
     params = book_weights("float64")
     step = replay.trace(book_loss(*params), SGD(params, lr=0.01), keep_grad=False)
     weight_bytes = params[0].data.nbytes
+    g, x = np.ones((batch, 200)), np.ones((batch, 784))
+    fast.subtract_product(np.zeros((200, 784)), 0.01, g, x)
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]

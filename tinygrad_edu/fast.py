@@ -1,4 +1,5 @@
-"""Faster backwards for the matrix products, beside the plain ones in functions.py.
+"""Faster backwards for the matrix products, beside the plain ones in functions.py; and
+the replay's one fused kernel, a weight's SGD update that makes its gradient as it goes.
 
 functions.py writes ``MatMul``'s and ``Linear``'s backward with ``@``, the way a learner
 reads them, so that they run on arrays and on Tensors (``create_graph``). On arrays, the
@@ -11,10 +12,17 @@ gradient, an outer product such as (200, 1) · (1, 784)) in a loop of its own, w
 ``g @ x.T`` for g (200, 1) and x (784, 1) took 494 µs, ``np.dot(g, x.T)`` 83 µs. And the
 gradient of W in ``x @ W.T`` (B is a transposed view) computed as (Gᵀ·A)ᵀ is laid out like
 W itself, so the update of W walks its memory in order.
+
+`subtract_product` is used by the replay only (`replay.Trace.fused_update`), where nothing
+but the update reads a weight's gradient; its docstring gives its measurement.
 """
 
 from __future__ import annotations
 
+import ctypes
+import glob
+import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +32,7 @@ from tinygrad_edu.autograd import Function, Node
 from tinygrad_edu.functions import Linear, MatMul
 
 
-def _is_transposed(x: np.ndarray) -> bool:
+def is_transposed(x: np.ndarray) -> bool:
     """Whether ``x`` is laid out column by column (a transposed view, such as ``W.T``)."""
     return x.flags.f_contiguous and not x.flags.c_contiguous
 
@@ -38,7 +46,7 @@ def matmul_backward(ctx: Node, g: np.ndarray) -> tuple[Any, Any]:
     grad_a = np.dot(g, b.T) if need_a else None
     grad_b = None
     if need_b:
-        grad_b = np.dot(g.T, a).T if _is_transposed(b) else np.dot(a.T, g)
+        grad_b = np.dot(g.T, a).T if is_transposed(b) else np.dot(a.T, g)
     return grad_a, grad_b
 
 
@@ -60,3 +68,132 @@ BACKWARDS: dict[type[Function], Callable[[Node, Any], Any]] = {
     Linear: linear_backward,
 }
 """The Functions whose backward on arrays is one of the above."""
+
+
+# --------------------------------------------------------------------------- the update
+
+
+def subtract_product(w: np.ndarray, lr: float, g: np.ndarray, x: np.ndarray) -> None:
+    """w ← w − lr · (gᵀ · x) in place, for g of shape (B, M), x (B, N), w (M, N): a plain
+    SGD step with the weight gradient of ``Linear`` (or of ``x @ W.T``), with exactly the
+    numbers of the three numpy steps the engine and `optim.SGD` take, ``grad = np.dot(g.T,
+    x)``, ``grad *= lr``, ``w -= grad``.
+
+    Why: at batch 1 those steps make a weight-sized outer product, scale it and subtract it,
+    three passes over memory. numpy's own BLAS can do the product and the update in one
+    call (``gemm`` with β = 1, accumulating into w), or the product and the scaling in one
+    (α = lr) and the subtraction in a second; with the book's (200, 784) float64 weight at
+    batch 1, on the 2-core machine of docs/performance.md, the three steps took 199 µs, the
+    one call 80 µs. Whether a BLAS rounds lr · (gᵀ · x) before adding it to w, as numpy
+    does, depends on its kernels: each layout (dtype and shapes) is tried once on random
+    arrays against the three steps, and used only where it gives the same bits. Where no
+    BLAS call can be made (another numpy build), or for a layout no call matches, and for a
+    weight too small for a call to pay (`_SMALLEST`), the three steps run."""
+    mode = _mode(w, lr, g, x)
+    if mode is None:
+        grad = np.dot(g.T, x)
+        w -= np.multiply(grad, lr, out=grad)
+    elif mode == "accumulate":
+        _gemm(w, -lr, g, x, 1.0, w)
+    else:
+        scaled = np.empty_like(w)
+        _gemm(w, lr, g, x, 0.0, scaled)
+        w -= scaled
+
+
+_SMALLEST = 1 << 14
+"""The weight size (elements) from which `subtract_product` calls BLAS: below it the call's
+own cost (about 10 µs through ctypes) is more than it saves; (10, 200) took 15 µs by one
+call and 8 µs by the three numpy steps."""
+
+_SYMBOLS: dict[np.dtype[Any], str] = {
+    np.dtype(np.float64): "scipy_cblas_dgemm64_",
+    np.dtype(np.float32): "scipy_cblas_sgemm64_",
+}
+_ROW_MAJOR, _TRANSPOSED, _AS_IS = 101, 112, 111  # CBLAS's enum values
+
+
+def _load_gemm() -> dict[np.dtype[Any], Any]:
+    """numpy's own BLAS (the OpenBLAS its wheels carry in ``numpy.libs``), or nothing."""
+    here = os.path.dirname(os.path.dirname(np.__file__))
+    for path in sorted(glob.glob(os.path.join(here, "numpy.libs", "libscipy_openblas64_*"))):
+        try:
+            library = ctypes.CDLL(path)
+            calls = {dtype: getattr(library, name) for dtype, name in _SYMBOLS.items()}
+        except (OSError, AttributeError):
+            continue
+        for dtype, call in calls.items():
+            real = ctypes.c_double if dtype == np.float64 else ctypes.c_float
+            size, pointer = ctypes.c_int64, ctypes.c_void_p
+            call.restype = None
+            call.argtypes = [ctypes.c_int] * 3 + [size] * 3 + [real, pointer, size]
+            call.argtypes += [pointer, size, real, pointer, size]
+        return calls
+    return {}
+
+
+_GEMM: list[dict[np.dtype[Any], Any]] = []  # loaded when first needed
+_VERDICTS: dict[tuple[Any, ...], str | None] = {}
+_VERDICTS_LOCK = threading.Lock()
+
+
+def _gemm(w: np.ndarray, alpha: float, g: np.ndarray, x: np.ndarray, beta: float, out: Any) -> None:
+    """out ← alpha · gᵀ · x + beta · out, all C-ordered, in w's dtype."""
+    (batch, rows), columns = g.shape, x.shape[1]
+    _GEMM[0][w.dtype](
+        _ROW_MAJOR, _TRANSPOSED, _AS_IS, rows, columns, batch, alpha,
+        g.ctypes.data, rows, x.ctypes.data, columns, beta, out.ctypes.data, columns,
+    )  # fmt: skip
+
+
+def _mode(w: np.ndarray, lr: float, g: np.ndarray, x: np.ndarray) -> str | None:
+    """How `subtract_product` may update w: "accumulate", "scaled", or None (numpy's steps)."""
+    if (
+        w.size < _SMALLEST
+        or type(lr) is not float
+        or w.dtype not in _SYMBOLS
+        or not (w.dtype == g.dtype == x.dtype)
+        or w.ndim != 2
+        or g.ndim != 2
+        or x.ndim != 2
+        or g.shape[0] != x.shape[0]
+        or w.shape != (g.shape[1], x.shape[1])
+        or not all(a.flags.c_contiguous and a.flags.aligned for a in (w, g, x))
+        or not w.flags.writeable
+        or not w.dtype.isnative
+        or np.may_share_memory(w, g)
+        or np.may_share_memory(w, x)
+        or np.may_share_memory(g, x)  # numpy computes a product of an array with itself otherwise
+    ):
+        return None
+    key = (w.dtype, *w.shape, g.shape[0])
+    if key not in _VERDICTS:
+        with _VERDICTS_LOCK:
+            if not _GEMM:
+                _GEMM.append(_load_gemm())
+            if key not in _VERDICTS:
+                _VERDICTS[key] = _try_modes(w.dtype, *w.shape, g.shape[0])
+    return _VERDICTS[key]
+
+
+def _try_modes(dtype: np.dtype[Any], rows: int, columns: int, batch: int) -> str | None:
+    """The BLAS mode that gives the three numpy steps' bits on random arrays of this
+    layout, with a learning rate that is not a power of two (which would round exactly).
+    Two weight-sized arrays, once per layout."""
+    if dtype not in _GEMM[0]:
+        return None
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal((batch, rows), dtype=dtype)
+    x = rng.random((batch, columns), dtype=dtype)
+    lr = 0.0123
+    expected = np.dot(g.T, x)
+    np.multiply(expected, lr, out=expected)  # lr·(gᵀ·x), as numpy makes it
+    w = np.empty_like(expected)
+    _gemm(w, lr, g, x, 0.0, w)
+    scaled = np.array_equal(w, expected)  # then w − that is numpy's subtraction either way
+    rng.standard_normal(out=w, dtype=dtype)
+    np.subtract(w, expected, out=expected)  # numpy's w − lr·(gᵀ·x)
+    _gemm(w, -lr, g, x, 1.0, w)
+    if np.array_equal(w, expected):
+        return "accumulate"
+    return "scaled" if scaled else None

@@ -121,7 +121,8 @@ class Trace:
         if program is None or program.checks_left:
             program, loss, grads = self._checked_call(key, program, arrays)
             return self._update(program, loss, grads)
-        return self._update(program, *program.run(arrays))
+        defer = self.fused_update and self._plain_sgd_update()
+        return self._update(program, *program.run(arrays, defer))
 
     def _checked_call(
         self, key: Any, program: _Program | None, arrays: list[np.ndarray]
@@ -187,12 +188,15 @@ class Trace:
         parameters = self.optimizer.params
         if self._plain_sgd_update():  # `SGD.step`, with no .grad to hand over
             lr, fuse = self.optimizer.lr, self.fused_update
+            program.make_shared_products(grads)
             for p, grad, private in zip(parameters, grads, program.private, strict=True):
                 p.grad = None
                 if grad is None:
                     continue
                 data = p.data
-                if private and fuse:  # lr·g over g: the same numbers, one array fewer
+                if type(grad) is _Product:  # w − lr·(gᵀ·x), gᵀ·x made by the update itself
+                    fast.subtract_product(data, lr, grad.g, grad.x)
+                elif private and fuse and grad.dtype == data.dtype:  # lr·g over g
                     data -= np.multiply(grad, lr, out=grad)
                 else:  # .grad would hold the gradient in the parameter's dtype
                     subtract_scaled(data, lr, grad.astype(data.dtype, copy=False))
@@ -396,6 +400,18 @@ def _record(
 _Send = tuple[int, int, tuple[int, ...]]  # (input position, its slot, its shape)
 
 
+class _Product:
+    """A parameter's gradient gᵀ·x not made yet: the update makes it, as it subtracts it
+    (`fast.subtract_product`). g holds the gradients of a product's rows, x its inputs."""
+
+    def __init__(self, g: np.ndarray, x: np.ndarray) -> None:
+        self.g, self.x = g, x
+
+    def array(self) -> np.ndarray:
+        """The gradient itself, as `fast.linear_backward` and `fast.matmul_backward` make it."""
+        return np.dot(self.g.T, self.x)
+
+
 class _Program:
     """A recorded step on numbered slots. On each replay slot i holds one array: the
     arguments first, then the parameters, then the other tensors the step read (their
@@ -420,6 +436,8 @@ class _Program:
         self.loss_grad.flags.writeable = False
         self.backward: list[tuple[int, Callable[..., Any], int, tuple[_Send, ...]]] = []
         self.private = [False] * len(self.parameters)
+        self.deferred: dict[int, int] = {}  # operation -> the parameter whose product it defers
+        self.aliasing_checked = False
 
     def follow(self, order: list[Node], op_of_node: dict[Node, int]) -> None:
         """Plan the backward pass as the engine ran it: ``order`` holds its nodes, in the
@@ -436,30 +454,71 @@ class _Program:
             for i, slot, _ in sends:
                 senders.setdefault(slot, []).append((k, i))
             self.backward.append((k, _backward_of(function), self.first_result + k, sends))
-        self.private = [
-            self._made_by_a_product(index, senders) for index in range(len(self.parameters))
-        ]
+        for index in range(len(self.parameters)):
+            product = self._made_by_a_product(index, senders)
+            self.private[index] = product is not None
+            if product is not None:
+                self.deferred[product] = index
 
-    def _made_by_a_product(self, index: int, senders: dict[int, list[tuple[int, int]]]) -> bool:
-        """Whether parameter ``index`` gets one gradient, Gᵀ·X of a ``Linear`` or of
-        ``x @ W.T`` (a transpose and a product), in its own dtype: a new array
-        (`fast.linear_backward`, `fast.matmul_backward`) that nothing else reads."""
+    def _made_by_a_product(
+        self, index: int, senders: dict[int, list[tuple[int, int]]]
+    ) -> int | None:
+        """The operation whose product gives parameter ``index`` its one gradient, Gᵀ·X of
+        a ``Linear`` or of ``x @ W.T`` (a transpose and a product), in its own dtype: a new
+        array (`fast.linear_backward`, `fast.matmul_backward`) that nothing else reads.
+        None if it has no such gradient."""
         sender = senders.get(self.arguments + index, [])
         product: type[Function] = Linear
         if len(sender) == 1 and self.forward[sender[0][0]][0] is Transpose:
             transpose = sender[0][0]
             if len(self.signatures[transpose][0][0][0]) != 2:
-                return False
+                return None
             sender, product = senders.get(self.first_result + transpose, []), MatMul
         if len(sender) != 1 or sender[0][1] != 1 or self.forward[sender[0][0]][0] is not product:
-            return False
+            return None
         (_, x_dtype), (w_shape, w_dtype) = self.signatures[sender[0][0]][0]
         dtype = self.parameters[index].data.dtype
-        return len(w_shape) == 2 and x_dtype == w_dtype == dtype
+        return sender[0][0] if len(w_shape) == 2 and x_dtype == w_dtype == dtype else None
 
-    def run(self, arguments: Sequence[np.ndarray]) -> tuple[np.ndarray, list[Any]]:
+    def _defer(self, k: int, ctx: _Context, grad: np.ndarray) -> _Product | None:
+        """The weight gradient of operation ``k``, a ``Linear`` or the product of
+        ``x @ W.T``, as a `_Product`, when the engine would make it as Gᵀ·X (``ctx`` then
+        stops asking for it); else None."""
+        x, w = ctx.saved
+        if grad.dtype != w.dtype:
+            return None
+        if self.forward[k][0] is Linear:  # x (…, in), w (out, in)
+            x = x if x.ndim == 2 else x.reshape((-1, w.shape[1]))
+            g = grad if grad.ndim == 2 else grad.reshape((-1, w.shape[0]))
+        elif x.ndim == 2 and grad.ndim == 2 and w.ndim == 2 and fast.is_transposed(w):
+            g = grad  # `fast.matmul_backward` makes (Gᵀ·X)ᵀ, the transpose turns it back
+        else:
+            return None
+        ctx.needs_input_grad = (ctx.needs_input_grad[0], False)
+        return _Product(g, x)
+
+    def make_shared_products(self, grads: list[Any]) -> None:
+        """Make now each deferred gradient whose arrays share memory with a parameter (which
+        the update would change before the product is made), and stop deferring it. Its
+        operations make the same views on every replay: checked on the first one."""
+        if self.aliasing_checked:
+            return
+        weights = [p.data for p in self.parameters]
+        for index, grad in enumerate(grads):
+            if type(grad) is _Product and any(
+                np.may_share_memory(a, w) for a in (grad.g, grad.x) for w in weights
+            ):
+                grads[index] = grad.array()
+                self.deferred = {k: i for k, i in self.deferred.items() if i != index}
+        self.aliasing_checked = True
+
+    def run(
+        self, arguments: Sequence[np.ndarray], defer: bool = False
+    ) -> tuple[np.ndarray, list[Any]]:
         """The loss and each parameter's gradient (None if the loss does not use it), summed
-        as the engine sums them."""
+        as the engine sums them. With ``defer``, a gradient Gᵀ·X that the update alone reads
+        (`private`) is left to the update to make, as a `_Product`."""
+        products: dict[int, _Product] = {}
         values: list[Any] = [*arguments, *[p.data for p in self.parameters]]
         values += [t.data for t in self.external]
         contexts: list[Any] = []
@@ -477,6 +536,10 @@ class _Program:
             grad = grads[output]
             if grad is None:  # nothing arrived: the engine sends nothing on either
                 continue
+            if defer and k in self.deferred:
+                product = self._defer(k, contexts[k], grad)
+                if product is not None:
+                    products[self.deferred[k]] = product
             input_grads = backward(contexts[k], grad)
             contexts[k] = grads[output] = values[output] = None  # used up: memory to reuse
             if type(input_grads) is not tuple:
@@ -491,7 +554,10 @@ class _Program:
                     total = grads[slot]
                     grads[slot] = input_grad if total is None else total + input_grad
         first = self.arguments
-        return loss, grads[first : first + len(self.parameters)]
+        weight_grads = grads[first : first + len(self.parameters)]
+        for index, product in products.items():
+            weight_grads[index] = product
+        return loss, weight_grads
 
 
 def _backward_of(function: type[Function]) -> Callable[[Any, Any], Any]:
