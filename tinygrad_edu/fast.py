@@ -148,31 +148,33 @@ def _gemm(w: np.ndarray, alpha: float, g: np.ndarray, x: np.ndarray, beta: float
 
 def _mode(w: np.ndarray, lr: float, g: np.ndarray, x: np.ndarray) -> str | None:
     """How `subtract_product` may update w: "accumulate", "scaled", or None (numpy's steps)."""
+    if w.size < _SMALLEST or type(lr) is not float or w.ndim != 2 or g.ndim != 2:
+        return None
+    dtype, (rows, columns), (batch, g_columns) = w.dtype, w.shape, g.shape
     if (
-        w.size < _SMALLEST
-        or type(lr) is not float
-        or w.dtype not in _SYMBOLS
-        or not (w.dtype == g.dtype == x.dtype)
-        or w.ndim != 2
-        or g.ndim != 2
-        or x.ndim != 2
-        or g.shape[0] != x.shape[0]
-        or w.shape != (g.shape[1], x.shape[1])
-        or not all(a.flags.c_contiguous and a.flags.aligned for a in (w, g, x))
-        or not w.flags.writeable
-        or not w.dtype.isnative
-        or np.may_share_memory(w, g)
-        or np.may_share_memory(w, x)
-        or np.may_share_memory(g, x)  # numpy computes a product of an array with itself otherwise
+        dtype not in _SYMBOLS
+        or g.dtype != dtype
+        or x.dtype != dtype
+        or x.shape != (batch, columns)
+        or g_columns != rows
     ):
         return None
-    key = (w.dtype, *w.shape, g.shape[0])
+    flags = w.flags, g.flags, x.flags
+    if not all([f.c_contiguous and f.aligned for f in flags]) or not flags[0].writeable:
+        return None
+    if (
+        np.may_share_memory(w, g)
+        or np.may_share_memory(w, x)
+        or np.may_share_memory(g, x)  # numpy multiplies an array by itself otherwise (syrk)
+    ):
+        return None
+    key = (dtype, rows, columns, batch)
     if key not in _VERDICTS:
         with _VERDICTS_LOCK:
             if not _GEMM:
                 _GEMM.append(_load_gemm())
             if key not in _VERDICTS:
-                _VERDICTS[key] = _try_modes(w.dtype, *w.shape, g.shape[0])
+                _VERDICTS[key] = _try_modes(dtype, rows, columns, batch)
     return _VERDICTS[key]
 
 

@@ -579,8 +579,9 @@ class Transpose(Function):
 
     @staticmethod
     def forward(ctx: Node, x: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
-        if axes is None:
-            axes = tuple(reversed(range(x.ndim)))
+        if axes is None:  # all axes reversed: reversing them again turns it back
+            ctx.inverse = ()
+            return x.transpose()
         in_range = all(-x.ndim <= a < x.ndim for a in axes)
         if not in_range or sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
             raise ValueError(
@@ -593,7 +594,7 @@ class Transpose(Function):
 
     @staticmethod
     def backward(ctx: Node, g: Any) -> Any:
-        return g.transpose(ctx.inverse)
+        return g.transpose(*ctx.inverse)  # no axes given: all reversed
 
 
 class Cast(Function):

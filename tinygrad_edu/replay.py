@@ -431,6 +431,11 @@ class _Program:
         self.first_result = arguments + len(parameters) + len(external)
         self.forward = [op[:4] for op in ops]  # (function, input slots, options, needs)
         self.signatures = [op[4] for op in ops]
+        last_use = {slot: k for k, op in enumerate(ops) for slot in op[1]}
+        self.done_after: list[list[int]] = [[] for _ in ops]  # results no later forward reads
+        for slot, k in last_use.items():
+            if slot >= self.first_result and slot != loss_slot:
+                self.done_after[k].append(slot)
         self.loss_slot, self.checks_left = loss_slot, checks
         self.loss_grad = np.ones_like(loss)  # ∂L/∂L = 1, shared by every replay: read-only
         self.loss_grad.flags.writeable = False
@@ -522,26 +527,34 @@ class _Program:
         values: list[Any] = [*arguments, *[p.data for p in self.parameters]]
         values += [t.data for t in self.external]
         contexts: list[Any] = []
-        for function, inputs, options, needs in self.forward:
+        for (function, inputs, options, needs), done in zip(
+            self.forward, self.done_after, strict=True
+        ):
             ctx = _Context(needs)
             if type(options) is _OptionsWithArguments:
                 options = options.with_arguments(arguments)
             raw = function.forward(ctx, *[values[slot] for slot in inputs], **options)
             values.append(raw if type(raw) is np.ndarray else np.asarray(raw))
             contexts.append(ctx)
+            for slot in done:  # what a backward needs, its ctx saved: memory to reuse now
+                values[slot] = None
         loss = values[self.loss_slot]
         grads: list[Any] = [None] * len(values)
         grads[self.loss_slot] = self.loss_grad
+        deferred = self.deferred if defer else {}
         for k, backward, output, sends in self.backward:  # `autograd.backward_pass`'s loop
             grad = grads[output]
             if grad is None:  # nothing arrived: the engine sends nothing on either
                 continue
-            if defer and k in self.deferred:
+            if k in deferred:
                 product = self._defer(k, contexts[k], grad)
                 if product is not None:
-                    products[self.deferred[k]] = product
+                    products[deferred[k]] = product
+                    if not contexts[k].needs_input_grad[0]:  # nothing left to send
+                        contexts[k] = grads[output] = None
+                        continue
             input_grads = backward(contexts[k], grad)
-            contexts[k] = grads[output] = values[output] = None  # used up: memory to reuse
+            contexts[k] = grads[output] = None  # used up: memory to reuse
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             for i, slot, shape in sends:
