@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tinygrad_edu import fast
-from tinygrad_edu.functions import Linear, MatMul
+from tinygrad_edu.functions import Linear, MatMul, Sigmoid
 from tinygrad_edu.replay import _Context
 
 
@@ -149,3 +149,24 @@ def test_the_blas_linear_backward_is_the_plain_one(x_shape):
     for mine, plain in zip(fast.linear_backward(ctx, g), Linear.backward(ctx, g), strict=True):
         np.testing.assert_allclose(mine, plain, rtol=1e-12, atol=1e-12)
         assert mine.shape == plain.shape
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_sigmoid_in_one_array_is_the_formula_bit_for_bit(dtype, recwarn):
+    rng = np.random.default_rng(6)
+    x = rng.normal(scale=30, size=(64, 200)).astype(dtype)
+    x[0, :6] = [-1000, 1000, np.inf, -np.inf, np.nan, -0.0]  # e⁻ˣ overflows at −1000
+    mine, plain = _Context((True,)), _Context((True,))
+    y = fast.sigmoid_forward(mine, x)
+    expected = Sigmoid.forward(plain, x)
+    assert y.dtype == expected.dtype and y.shape == expected.shape
+    np.testing.assert_array_equal(y, expected)
+    assert mine.saved[0] is y  # what the backward reads: y(1 − y)
+    assert y[0, 0] == 0 and y[0, 1] == 1
+    assert not recwarn.list  # the expected overflow is silenced, as in Sigmoid
+
+
+@pytest.mark.parametrize("x", [np.array(0.5), np.array([[1, -2]])], ids=["0-d", "integers"])
+def test_the_sigmoid_in_one_array_leaves_other_inputs_to_the_formula(x):
+    y = fast.sigmoid_forward(_Context((True,)), x)
+    np.testing.assert_array_equal(y, 1 / (1 + np.exp(-x)))

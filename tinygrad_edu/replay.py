@@ -432,10 +432,16 @@ class _Program:
         self.forward = [op[:4] for op in ops]  # (function, input slots, options, needs)
         self.signatures = [op[4] for op in ops]
         last_use = {slot: k for k, op in enumerate(ops) for slot in op[1]}
-        self.done_after: list[list[int]] = [[] for _ in ops]  # results no later forward reads
+        done_after: list[list[int]] = [[] for _ in ops]  # results no later forward reads
         for slot, k in last_use.items():
             if slot >= self.first_result and slot != loss_slot:
-                self.done_after[k].append(slot)
+                done_after[k].append(slot)
+        self.calls = [  # what `run` does for each operation, in order
+            (fast.FORWARDS.get(function, function.forward), inputs, options, needs, done)
+            for (function, inputs, options, needs), done in zip(
+                self.forward, done_after, strict=True
+            )
+        ]
         self.loss_slot, self.checks_left = loss_slot, checks
         self.loss_grad = np.ones_like(loss)  # ∂L/∂L = 1, shared by every replay: read-only
         self.loss_grad.flags.writeable = False
@@ -527,13 +533,11 @@ class _Program:
         values: list[Any] = [*arguments, *[p.data for p in self.parameters]]
         values += [t.data for t in self.external]
         contexts: list[Any] = []
-        for (function, inputs, options, needs), done in zip(
-            self.forward, self.done_after, strict=True
-        ):
+        for forward, inputs, options, needs, done in self.calls:
             ctx = _Context(needs)
             if type(options) is _OptionsWithArguments:
                 options = options.with_arguments(arguments)
-            raw = function.forward(ctx, *[values[slot] for slot in inputs], **options)
+            raw = forward(ctx, *[values[slot] for slot in inputs], **options)
             values.append(raw if type(raw) is np.ndarray else np.asarray(raw))
             contexts.append(ctx)
             for slot in done:  # what a backward needs, its ctx saved: memory to reuse now
