@@ -5,9 +5,10 @@ The eager engine builds a Tensor and a Node for every operation on every step; o
 batch that bookkeeping costs more than the arithmetic. ``trace`` records one step with the
 engine's tape (`autograd.tape`), watches the engine's backward pass run it
 (`autograd.backward_steps`), and from then on repeats the step on plain arrays: each
-operation's own ``Function.forward``, then each ``Function.backward`` — fast.py's version
-where the engine runs that one — in the order the engine ran them, adding up the gradients
-in the order the engine adds them. The same operations on the same arrays in the same
+operation's own ``Function.forward`` (fast.py's version where there is one: the same
+numbers), then each ``Function.backward`` — fast.py's version where the engine runs that
+one — in the order the engine ran them, adding up the gradients in the order the engine
+adds them. The same operations on the same arrays in the same
 order give the same bits, and the first calls of every recording check that they do. Read
 ``autograd.py`` first: this is a fast path beside it (``docs/replay.md``).
 
@@ -67,8 +68,9 @@ def trace(
 
     ``keep_grad=False`` leaves ``.grad`` None after each step: the gradients are used up by
     the update, as in a step written by hand in numpy. With plain ``SGD`` (no momentum, no
-    weight decay) a weight's gradient Gᵀ·X, a new array that nothing else reads, is then
-    scaled by the learning rate where it is and subtracted (`Trace.fused_update`).
+    weight decay) a weight's gradient Gᵀ·X, which nothing else reads, is then made by the
+    update itself, w ← w − lr·(Gᵀ·X) in one BLAS call where that gives SGD's numbers
+    (`Trace.fused_update`, `fast.subtract_product`).
     """
     return Trace(loss_fn, optimizer, check_calls, keep_grad)
 
@@ -78,11 +80,19 @@ class Trace:
     dtype and ``requires_grad`` of the parameters), replayed on arrays."""
 
     fused_update = True
-    """With ``keep_grad=False`` and plain `SGD`, scale a weight's gradient P = Gᵀ·X (of a
-    ``Linear`` or of ``x @ W.T``, a new array that nothing else reads) by the learning rate
-    where it is, then subtract it: SGD's numbers without its weight-sized buffer passes
-    (`optim.subtract_scaled`). benchmarks/book_network_speed.py switches it off to measure
-    what it buys."""
+    """With ``keep_grad=False`` and plain `SGD`, leave a weight's gradient Gᵀ·X (of a
+    ``Linear`` or of ``x @ W.T``, which nothing but the update reads) to the update:
+    `fast.subtract_product` makes it and subtracts lr times it, with SGD's numbers, in one
+    BLAS call where the BLAS gives those numbers (float64 here), in two where it does not
+    (float32 here); a gradient that is made anyway is scaled where it is. Switched off, the
+    gradient is made and `optim.subtract_scaled` subtracts it. benchmarks/replay_kernels.py
+    and book_network_speed.py ("replay nn unfused") measure what it buys."""
+
+    fast_forwards = True
+    """Run fast.py's forward of an operation where there is one (`fast.FORWARDS`: the
+    sigmoid in one array instead of four), the same numbers; read when a step is recorded.
+    benchmarks/replay_kernels.py and book_network_speed.py ("replay nn formula σ") switch
+    it off to measure what it buys."""
 
     def __init__(
         self,
@@ -144,7 +154,9 @@ class Trace:
                 raise TraceMismatchError(f"trace: on a checked call, {problem}; {_MISMATCH_CAUSES}")
             nodes = None
             if program is None:
-                program, nodes = _record(loss, tape.entries, tensors, parameters, self.check_calls)
+                program, nodes = _record(
+                    loss, tape.entries, tensors, parameters, self.check_calls, self.fast_forwards
+                )
             del tape
             for p in parameters:
                 p.grad = None
@@ -335,6 +347,7 @@ def _record(
     arguments: Sequence[Tensor],
     parameters: Sequence[Tensor],
     checks: int,
+    fast_forwards: bool,
 ) -> tuple[_Program, dict[Node, int]]:
     """The step that the tape recorded, as a `_Program`; and which operation each node is."""
     slot_of = {id(t): slot for slot, t in enumerate((*arguments, *parameters))}
@@ -390,7 +403,10 @@ def _record(
     for op in ops:
         op[1][:] = [s if s >= 0 else first_result - 1 - s for s in op[1]]
     loss_slot = first_result + op_of_node[loss.grad_fn]
-    program = _Program(len(arguments), parameters, external, ops, loss_slot, loss.data, checks)
+    forwards = fast.FORWARDS if fast_forwards else {}
+    program = _Program(
+        len(arguments), parameters, external, ops, loss_slot, loss.data, checks, forwards
+    )
     return program, op_of_node
 
 
@@ -426,6 +442,7 @@ class _Program:
         loss_slot: int,
         loss: np.ndarray,
         checks: int,
+        forwards: dict[type[Function], Callable[..., Any]],
     ) -> None:
         self.arguments, self.parameters, self.external = arguments, list(parameters), external
         self.first_result = arguments + len(parameters) + len(external)
@@ -437,7 +454,7 @@ class _Program:
             if slot >= self.first_result and slot != loss_slot:
                 done_after[k].append(slot)
         self.calls = [  # what `run` does for each operation, in order
-            (fast.FORWARDS.get(function, function.forward), inputs, options, needs, done)
+            (forwards.get(function, function.forward), inputs, options, needs, done)
             for (function, inputs, options, needs), done in zip(
                 self.forward, done_after, strict=True
             )
