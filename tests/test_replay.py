@@ -141,18 +141,6 @@ def test_the_fused_update_and_the_plain_one_end_on_the_same_bits(monkeypatch, ba
     lockstep(lambda: book_weights("float64", 300, 40, 10), book_loss, sgd(0.1), data, False)
 
 
-@pytest.mark.parametrize("fast_forwards", [True, False])
-@pytest.mark.parametrize("batch", [1, 300])
-def test_the_sigmoid_in_one_array_and_the_formula_end_on_the_same_bits(
-    monkeypatch, batch, fast_forwards
-):
-    """fast.sigmoid_forward or Sigmoid.forward: the replay agrees with eager either way
-    (batch 300: (300, 200) hidden arrays, large enough for page faults to matter)."""
-    monkeypatch.setattr(replay.Trace, "fast_forwards", fast_forwards)
-    data = book_batches(6, batch, "float64")
-    lockstep(lambda: book_weights("float64"), book_layers_loss, sgd(0.1), data, False)
-
-
 def small_model():
     model = nn.Sequential(nn.Linear(6, 12), nn.Tanh(), nn.Linear(12, 12), nn.ReLU())
     model.layers.append(nn.Linear(12, 3))

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu.autograd import Function, Node
-from tinygrad_edu.functions import Linear, MatMul, Sigmoid
+from tinygrad_edu.functions import Linear, MatMul
 
 
 def is_transposed(x: np.ndarray) -> bool:
@@ -63,27 +63,6 @@ def linear_backward(ctx: Node, g: np.ndarray) -> tuple[Any, Any]:
     return grad_x, grad_w
 
 
-def sigmoid_forward(ctx: Node, x: np.ndarray) -> np.ndarray:
-    """`Sigmoid.forward` in one array: e⁻ˣ, then 1 + e⁻ˣ, then 1 / (1 + e⁻ˣ), each written
-    over the last (the same numbers). The formula makes four arrays; where a new array's
-    memory is not in the process yet, filling it costs page faults. On the 2-core machine
-    of docs/performance.md, σ of a (256, 200) float64 array took 843 µs by the formula and
-    344 µs in one array; (64, 200) float32 26 µs both ways."""
-    if x.ndim == 0 or x.dtype.kind != "f":
-        return Sigmoid.forward(ctx, x)
-    y = np.negative(x)
-    with np.errstate(over="ignore"):  # e⁻ˣ = ∞ below about −709: σ = 0, as Sigmoid says
-        np.exp(y, out=y)
-    y += 1
-    np.divide(1, y, out=y)
-    ctx.save_for_backward(y)
-    return y
-
-
-FORWARDS: dict[type[Function], Callable[..., Any]] = {Sigmoid: sigmoid_forward}
-"""The Functions whose forward the replay runs as above (the engine runs the plain one)."""
-
-
 BACKWARDS: dict[type[Function], Callable[[Node, Any], Any]] = {
     MatMul: matmul_backward,
     Linear: linear_backward,
@@ -101,25 +80,21 @@ def subtract_product(w: np.ndarray, lr: float, g: np.ndarray, x: np.ndarray) -> 
     x)``, ``grad *= lr``, ``w -= grad``.
 
     Why: at batch 1 those steps make a weight-sized outer product, scale it and subtract it,
-    three passes over memory. numpy's own BLAS can do the product and the update in one
-    call (``gemm`` with β = 1, accumulating into w), or the product and the scaling in one
-    (α = lr) and the subtraction in a second; with the book's (200, 784) float64 weight at
-    batch 1, on the 2-core machine of docs/performance.md, the three steps took 199 µs, the
-    one call 80 µs. Whether a BLAS rounds lr · (gᵀ · x) before adding it to w, as numpy
-    does, depends on its kernels: each layout (dtype and shapes) is tried once on random
-    arrays against the three steps, and used only where it gives the same bits. Where no
-    BLAS call can be made (another numpy build), or for a layout no call matches, and for a
-    weight too small for a call to pay (`_SMALLEST`), the three steps run."""
-    mode = _mode(w, lr, g, x)
-    if mode is None:
+    three passes over memory; numpy's own BLAS does the product and the update in one
+    (``gemm`` with α = −lr and β = 1, accumulating into w). benchmarks/replay_kernels.py:
+    with the book's (200, 784) float64 weight on the 2-core machine of docs/performance.md,
+    118 µs against the steps' 201 at batch 1, 539 against 670 at batch 64. Whether a BLAS
+    rounds lr · (gᵀ · x) before it adds it to w, as numpy does, depends on its kernels (this
+    one does in float64, and fuses the multiply and the add in float32): each layout (dtype
+    and shapes) is tried once, on random arrays, against the three steps, and the call is
+    used only where it gives the same bits. Elsewhere — no BLAS to call (another numpy
+    build), a layout the call does not match, a weight too small for a call to pay
+    (`_SMALLEST`) — the three steps run."""
+    if _accumulates(w, lr, g, x):
+        _gemm(w, -lr, g, x, 1.0)
+    else:
         grad = np.dot(g.T, x)
         w -= np.multiply(grad, lr, out=grad)
-    elif mode == "accumulate":
-        _gemm(w, -lr, g, x, 1.0, w)
-    else:
-        scaled = np.empty_like(w)
-        _gemm(w, lr, g, x, 0.0, scaled)
-        w -= scaled
 
 
 _SMALLEST = 1 << 14
@@ -154,23 +129,23 @@ def _load_gemm() -> dict[np.dtype[Any], Any]:
 
 
 _GEMM: list[dict[np.dtype[Any], Any]] = []  # loaded when first needed
-_VERDICTS: dict[tuple[Any, ...], str | None] = {}
+_VERDICTS: dict[tuple[Any, ...], bool] = {}
 _VERDICTS_LOCK = threading.Lock()
 
 
-def _gemm(w: np.ndarray, alpha: float, g: np.ndarray, x: np.ndarray, beta: float, out: Any) -> None:
-    """out ← alpha · gᵀ · x + beta · out, all C-ordered, in w's dtype."""
+def _gemm(w: np.ndarray, alpha: float, g: np.ndarray, x: np.ndarray, beta: float) -> None:
+    """w ← alpha · gᵀ · x + beta · w, all C-ordered, in w's dtype."""
     (batch, rows), columns = g.shape, x.shape[1]
     _GEMM[0][w.dtype](
         _ROW_MAJOR, _TRANSPOSED, _AS_IS, rows, columns, batch, alpha,
-        g.ctypes.data, rows, x.ctypes.data, columns, beta, out.ctypes.data, columns,
+        g.ctypes.data, rows, x.ctypes.data, columns, beta, w.ctypes.data, columns,
     )  # fmt: skip
 
 
-def _mode(w: np.ndarray, lr: float, g: np.ndarray, x: np.ndarray) -> str | None:
-    """How `subtract_product` may update w: "accumulate", "scaled", or None (numpy's steps)."""
+def _accumulates(w: np.ndarray, lr: float, g: np.ndarray, x: np.ndarray) -> bool:
+    """Whether `subtract_product` may update w by one BLAS call."""
     if w.size < _SMALLEST or type(lr) is not float or w.ndim != 2 or g.ndim != 2:
-        return None
+        return False
     dtype, (rows, columns), (batch, g_columns) = w.dtype, w.shape, g.shape
     if (
         dtype not in _SYMBOLS
@@ -179,44 +154,38 @@ def _mode(w: np.ndarray, lr: float, g: np.ndarray, x: np.ndarray) -> str | None:
         or x.shape != (batch, columns)
         or g_columns != rows
     ):
-        return None
-    flags = w.flags, g.flags, x.flags
-    if not all([f.c_contiguous and f.aligned for f in flags]) or not flags[0].writeable:
-        return None
-    if (
-        np.may_share_memory(w, g)
-        or np.may_share_memory(w, x)
-        or np.may_share_memory(g, x)  # numpy multiplies an array by itself otherwise (syrk)
-    ):
-        return None
+        return False
     key = (dtype, rows, columns, batch)
     if key not in _VERDICTS:
         with _VERDICTS_LOCK:
             if not _GEMM:
                 _GEMM.append(_load_gemm())
             if key not in _VERDICTS:
-                _VERDICTS[key] = _try_modes(dtype, rows, columns, batch)
-    return _VERDICTS[key]
+                _VERDICTS[key] = _try(dtype, rows, columns, batch)
+    if not _VERDICTS[key]:
+        return False
+    flags = w.flags, g.flags, x.flags
+    if not all([f.c_contiguous and f.aligned for f in flags]) or not flags[0].writeable:
+        return False
+    return not (
+        np.may_share_memory(w, g)
+        or np.may_share_memory(w, x)
+        or np.may_share_memory(g, x)  # numpy multiplies an array by itself otherwise (syrk)
+    )
 
 
-def _try_modes(dtype: np.dtype[Any], rows: int, columns: int, batch: int) -> str | None:
-    """The BLAS mode that gives the three numpy steps' bits on random arrays of this
+def _try(dtype: np.dtype[Any], rows: int, columns: int, batch: int) -> bool:
+    """Whether one BLAS call gives the three numpy steps' bits on random arrays of this
     layout, with a learning rate that is not a power of two (which would round exactly).
     Two weight-sized arrays, once per layout."""
     if dtype not in _GEMM[0]:
-        return None
+        return False
     rng = np.random.default_rng(0)
     g = rng.standard_normal((batch, rows), dtype=dtype)
     x = rng.random((batch, columns), dtype=dtype)
+    w = rng.standard_normal((rows, columns), dtype=dtype)
     lr = 0.0123
     expected = np.dot(g.T, x)
-    np.multiply(expected, lr, out=expected)  # lr·(gᵀ·x), as numpy makes it
-    w = np.empty_like(expected)
-    _gemm(w, lr, g, x, 0.0, w)
-    scaled = np.array_equal(w, expected)  # then w − that is numpy's subtraction either way
-    rng.standard_normal(out=w, dtype=dtype)
-    np.subtract(w, expected, out=expected)  # numpy's w − lr·(gᵀ·x)
-    _gemm(w, -lr, g, x, 1.0, w)
-    if np.array_equal(w, expected):
-        return "accumulate"
-    return "scaled" if scaled else None
+    np.subtract(w, np.multiply(expected, lr, out=expected), out=expected)
+    _gemm(w, -lr, g, x, 1.0)
+    return bool(np.array_equal(w, expected))

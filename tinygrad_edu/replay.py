@@ -5,10 +5,9 @@ The eager engine builds a Tensor and a Node for every operation on every step; o
 batch that bookkeeping costs more than the arithmetic. ``trace`` records one step with the
 engine's tape (`autograd.tape`), watches the engine's backward pass run it
 (`autograd.backward_steps`), and from then on repeats the step on plain arrays: each
-operation's own ``Function.forward`` (fast.py's version where there is one: the same
-numbers), then each ``Function.backward`` — fast.py's version where the engine runs that
-one — in the order the engine ran them, adding up the gradients in the order the engine
-adds them. The same operations on the same arrays in the same
+operation's own ``Function.forward``, then each ``Function.backward`` — fast.py's version
+where the engine runs that one — in the order the engine ran them, adding up the gradients
+in the order the engine adds them. The same operations on the same arrays in the same
 order give the same bits, and the first calls of every recording check that they do. Read
 ``autograd.py`` first: this is a fast path beside it (``docs/replay.md``).
 
@@ -82,17 +81,11 @@ class Trace:
     fused_update = True
     """With ``keep_grad=False`` and plain `SGD`, leave a weight's gradient Gᵀ·X (of a
     ``Linear`` or of ``x @ W.T``, which nothing but the update reads) to the update:
-    `fast.subtract_product` makes it and subtracts lr times it, with SGD's numbers, in one
-    BLAS call where the BLAS gives those numbers (float64 here), in two where it does not
-    (float32 here); a gradient that is made anyway is scaled where it is. Switched off, the
-    gradient is made and `optim.subtract_scaled` subtracts it. benchmarks/replay_kernels.py
+    `fast.subtract_product` makes it and subtracts lr times it, with SGD's numbers: in one
+    BLAS call where the BLAS gives those numbers (float64 here), else in numpy's three
+    steps, the gradient scaled where it is. Switched off, the gradient is made and
+    `optim.subtract_scaled` subtracts it. benchmarks/replay_kernels.py
     and book_network_speed.py ("replay nn unfused") measure what it buys."""
-
-    fast_forwards = True
-    """Run fast.py's forward of an operation where there is one (`fast.FORWARDS`: the
-    sigmoid in one array instead of four), the same numbers; read when a step is recorded.
-    benchmarks/replay_kernels.py and book_network_speed.py ("replay nn formula σ") switch
-    it off to measure what it buys."""
 
     def __init__(
         self,
@@ -154,9 +147,7 @@ class Trace:
                 raise TraceMismatchError(f"trace: on a checked call, {problem}; {_MISMATCH_CAUSES}")
             nodes = None
             if program is None:
-                program, nodes = _record(
-                    loss, tape.entries, tensors, parameters, self.check_calls, self.fast_forwards
-                )
+                program, nodes = _record(loss, tape.entries, tensors, parameters, self.check_calls)
             del tape
             for p in parameters:
                 p.grad = None
@@ -347,7 +338,6 @@ def _record(
     arguments: Sequence[Tensor],
     parameters: Sequence[Tensor],
     checks: int,
-    fast_forwards: bool,
 ) -> tuple[_Program, dict[Node, int]]:
     """The step that the tape recorded, as a `_Program`; and which operation each node is."""
     slot_of = {id(t): slot for slot, t in enumerate((*arguments, *parameters))}
@@ -403,10 +393,7 @@ def _record(
     for op in ops:
         op[1][:] = [s if s >= 0 else first_result - 1 - s for s in op[1]]
     loss_slot = first_result + op_of_node[loss.grad_fn]
-    forwards = fast.FORWARDS if fast_forwards else {}
-    program = _Program(
-        len(arguments), parameters, external, ops, loss_slot, loss.data, checks, forwards
-    )
+    program = _Program(len(arguments), parameters, external, ops, loss_slot, loss.data, checks)
     return program, op_of_node
 
 
@@ -442,7 +429,6 @@ class _Program:
         loss_slot: int,
         loss: np.ndarray,
         checks: int,
-        forwards: dict[type[Function], Callable[..., Any]],
     ) -> None:
         self.arguments, self.parameters, self.external = arguments, list(parameters), external
         self.first_result = arguments + len(parameters) + len(external)
@@ -454,7 +440,7 @@ class _Program:
             if slot >= self.first_result and slot != loss_slot:
                 done_after[k].append(slot)
         self.calls = [  # what `run` does for each operation, in order
-            (forwards.get(function, function.forward), inputs, options, needs, done)
+            (function.forward, inputs, options, needs, done)
             for (function, inputs, options, needs), done in zip(
                 self.forward, done_after, strict=True
             )
