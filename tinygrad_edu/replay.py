@@ -515,7 +515,7 @@ class _Program:
         """Make now each deferred gradient whose arrays share memory with a parameter (which
         the update would change before the product is made), and stop deferring it. Its
         operations make the same views on every replay: checked on the first one."""
-        if self.aliasing_checked:
+        if self.aliasing_checked or not any(type(grad) is _Product for grad in grads):
             return
         weights = [p.data for p in self.parameters]
         for index, grad in enumerate(grads):
