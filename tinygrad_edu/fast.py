@@ -9,7 +9,8 @@ products, computed faster. tests/test_fast.py checks each against the plain back
 Why: numpy's ``@`` computes a product whose inner dimension is 1 (the batch-1 weight
 gradient, an outer product such as (200, 1) · (1, 784)) in a loop of its own, while
 ``np.dot`` hands every 2-D product to BLAS. On the 2-core machine of docs/performance.md,
-``g @ x.T`` for g (200, 1) and x (784, 1) took 494 µs, ``np.dot(g, x.T)`` 83 µs. And the
+``g @ x.T`` for g (200, 1) and x (784, 1) took 494 µs, ``np.dot(g, x.T)`` 83 µs (today:
+``python benchmarks/replay_kernels.py``, "outer product"). And the
 gradient of W in ``x @ W.T`` (B is a transposed view) computed as (Gᵀ·A)ᵀ is laid out like
 W itself, so the update of W walks its memory in order.
 
