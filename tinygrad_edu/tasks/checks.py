@@ -97,18 +97,7 @@ def task_1(context: Context, examples: int) -> None:
     context.extra_hints["sigmoid_backward"] = ELEMENTWISE_RAISED
     x = np.array([[2.3], [-0.5], [0.0]])  # 2.3: the worked example's Σ wⱼₖ·oⱼ
     g = np.array([[0.8], [-0.3], [1.5]])
-    y = textbook.sigmoid(x)
-    context.inputs = describe(y=y, grad=g) + "\n(y = σ(x) at x = 2.3, −0.5, 0)"
-    got = sigmoid_backward(context, y, g)
-    compare(
-        context,
-        "the closed form of the book, ∂L/∂x = grad · σ(x)(1 − σ(x))",
-        "∂L/∂x",
-        g * textbook.sigmoid_derivative(x),
-        got,
-        SIGMOID_GENERIC,
-        sigmoid_mistakes(y, g),
-    )
+    sigmoid_closed_form(context, x, g, "\n(y = σ(x) at x = 2.3, −0.5, 0)", " of the book")
 
     ops = LearnerFunctions(context)
     rng = np.random.default_rng(1)
@@ -131,21 +120,27 @@ def task_1(context: Context, examples: int) -> None:
     )
 
     def random_input(example: tuple[np.ndarray, np.ndarray]) -> None:
-        x, g = example
-        y = textbook.sigmoid(x)
-        context.inputs = describe(y=y, grad=g)
-        got = sigmoid_backward(context, y, g)
-        compare(
-            context,
-            "the closed form, ∂L/∂x = grad · σ(x)(1 − σ(x))",
-            "∂L/∂x",
-            g * textbook.sigmoid_derivative(x),
-            got,
-            SIGMOID_GENERIC,
-            sigmoid_mistakes(y, g),
-        )
+        sigmoid_closed_form(context, *example)
 
     _on_random_inputs(context, _same_shape_pairs, random_input, examples)
+
+
+def sigmoid_closed_form(
+    context: Context, x: np.ndarray, g: np.ndarray, note: str = "", source: str = ""
+) -> None:
+    """The learner's sigmoid_backward at y = σ(x) against grad · σ(x)(1 − σ(x))."""
+    y = textbook.sigmoid(x)
+    context.inputs = describe(y=y, grad=g) + note
+    got = sigmoid_backward(context, y, g)
+    compare(
+        context,
+        f"the closed form{source}, ∂L/∂x = grad · σ(x)(1 − σ(x))",
+        "∂L/∂x",
+        g * textbook.sigmoid_derivative(x),
+        got,
+        SIGMOID_GENERIC,
+        sigmoid_mistakes(y, g),
+    )
 
 
 def sigmoid_backward(context: Context, y: np.ndarray, g: np.ndarray) -> np.ndarray:
