@@ -518,20 +518,8 @@ def loop_check(
         if node not in complete:
             continue  # not a node of this graph
         name = _value_name(node)
-        arrived = sent_to.get(id(node), [])
-        compare(
-            context,
-            f"{check}: the gradient your loop handed {_node_text(node)}",
-            f"∂L/∂{name}",
-            complete[node],
-            done.grad,
-            LOOP_GENERIC,
-            [Mistake(g, overwritten_hint(name, len(arrived))) for g in arrived]
-            if len(arrived) > 1
-            else [],
-            rtol=1e-7,
-            atol=1e-10,
-        )
+        what = f"{check}: the gradient your loop handed {_node_text(node)}"
+        _compare_sum(context, what, name, complete[node], done.grad, sent_to.get(id(node), []))
     for leaf, value in expected:
         got = found.get(id(leaf))
         if value is None:  # no path leads from the loss to this leaf
@@ -544,20 +532,27 @@ def loop_check(
                 "every leaf that a gradient reaches belongs in the dict"
                 + (f"; these nodes never ran: {', '.join(missing)}" if missing else ""),
             )
-        arrived = sent_to.get(id(leaf), [])
-        compare(
-            context,
-            check,
-            f"∂L/∂{name}",
-            value,
-            got,
-            LOOP_GENERIC,
-            [Mistake(g, overwritten_hint(name, len(arrived))) for g in arrived]
-            if len(arrived) > 1
-            else [],
-            rtol=1e-7,
-            atol=1e-10,
-        )
+        _compare_sum(context, check, name, value, got, sent_to.get(id(leaf), []))
+
+
+def _compare_sum(
+    context: Context, check: str, name: str, expected: Any, got: Any, arrived: list[Any]
+) -> None:
+    """A gradient that is the sum of what ``arrived``: if it equals one of them, the loop
+    overwrote where it should have added."""
+    compare(
+        context,
+        check,
+        f"∂L/∂{name}",
+        expected,
+        got,
+        LOOP_GENERIC,
+        [Mistake(g, overwritten_hint(name, len(arrived))) for g in arrived]
+        if len(arrived) > 1
+        else [],
+        rtol=1e-7,
+        atol=1e-10,
+    )
 
 
 def _check_order(

@@ -3,9 +3,9 @@
 `tinygrad_edu.tasks.runner` starts it and reads one JSON line per event from its standard
 output: ``load``, then ``start`` and ``passed``/``failed`` per task, then ``train`` and
 ``trained``. The learner's own prints go to standard error, so they cannot be mistaken for
-events. Every phase runs under `faulthandler.dump_traceback_later`: past the time limit
-the traceback of the learner's code is written to a file and the process ends, so the
-runner can say which line of theirs was running.
+events. Every phase runs under a time limit (`_Clock`): past it the traceback of the
+learner's code is written to a file and the process ends, so the runner can say which line
+of theirs was running.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import faulthandler
 import importlib.util
 import json
 import os
+import signal
 import sys
+import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
@@ -63,6 +65,45 @@ def _frames(error: BaseException) -> list[tuple[str, int | None, str]]:
     return [(f.filename, f.lineno, f.name) for f in traceback.extract_tb(error.__traceback__)]
 
 
+class _Clock:
+    """The time limit of a phase. Past it, the main thread (the learner's code) writes where
+    it is to the dump, as faulthandler lays a traceback out (most recent call first), and
+    the process ends. A signal handler runs between two lines of Python, where the stack is
+    whole; faulthandler's watchdog reads the stack from another thread while it changes,
+    and was seen to stop half-way through a frame. It stays as the backstop, a few seconds
+    later, for code stuck inside one long C call (and where there is no SIGALRM)."""
+
+    BACKSTOP = 5.0
+    alarm = hasattr(signal, "setitimer")
+
+    def __init__(self, dump: TextIO) -> None:
+        self.dump, self.seconds = dump, 0.0
+        if self.alarm:
+            signal.signal(signal.SIGALRM, self._ring)
+
+    def start(self, seconds: float) -> None:
+        self.seconds = seconds
+        backstop = seconds + self.BACKSTOP if self.alarm else seconds
+        faulthandler.dump_traceback_later(backstop, exit=True, file=self.dump)
+        if self.alarm:
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+
+    def stop(self) -> None:
+        if self.alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        faulthandler.cancel_dump_traceback_later()
+
+    def _ring(self, signum: int, frame: Any) -> None:
+        lines = [f"Timeout ({self.seconds:g} s)!", "Current thread (most recent call first):"]
+        for each, line in traceback.walk_stack(frame):
+            lines.append(
+                f'  File "{each.f_code.co_filename}", line {line} in {each.f_code.co_name}'
+            )
+        self.dump.write("\n".join(lines) + "\n")
+        self.dump.flush()
+        os._exit(1)
+
+
 class Events:
     """One JSON object a line, to the runner."""
 
@@ -90,14 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = sys.stderr
     sys.path.insert(0, str(args.path.resolve().parent))  # their own helper modules
     with open(args.dump, "w", encoding="utf-8") as dump:
-
-        def limited(seconds: float) -> None:
-            faulthandler.dump_traceback_later(seconds, exit=True, file=dump)
-
+        clock = _Clock(dump)
         from tinygrad_edu.tasks.checks import run_task
 
         _warm_up()
-        limited(args.time_limit)
+        clock.start(args.time_limit)
         try:
             module = load_learner(args.path)
         except TaskFailedError as failure:
@@ -106,14 +144,14 @@ def main(argv: list[str] | None = None) -> int:
         events("loaded")
         for task in range(1, args.up_to + 1):
             events("start", task=task)
-            limited(args.time_limit)
+            clock.start(args.time_limit)
             try:
                 context = run_task(task, module, args.examples)
             except TaskFailedError as failure:
-                faulthandler.cancel_dump_traceback_later()
+                clock.stop()
                 events("failed", task=task, report=failure.report.format())
                 return 1
-            faulthandler.cancel_dump_traceback_later()
+            clock.stop()
             events(
                 "passed",
                 task=task,
@@ -121,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                 random_inputs_skipped=context.random_inputs_skipped,
             )
         if args.epochs > 0:
-            return _train(module, args.epochs, events, lambda: limited(args.train_time_limit))
+            return _train(module, args.epochs, events, clock, args.train_time_limit)
     return 0
 
 
@@ -135,7 +173,7 @@ def _warm_up() -> None:
         pass
 
 
-def _train(module: ModuleType, epochs: int, events: Events, start_clock: Any) -> int:
+def _train(module: ModuleType, epochs: int, events: Events, clock: _Clock, limit: float) -> int:
     from tinygrad_edu.tasks import learner
 
     try:
@@ -144,14 +182,14 @@ def _train(module: ModuleType, epochs: int, events: Events, start_clock: Any) ->
         events("cannot-train", reason="scikit-learn is not installed")
         return 0
     events("train", epochs=epochs)
-    start_clock()
+    clock.start(limit)
     try:
         trained = learner.train(module, epochs=epochs, log=lambda line: events("log", line=line))
     except TaskFailedError as failure:
-        faulthandler.cancel_dump_traceback_later()
+        clock.stop()
         events("failed", task=6, report=failure.report.format())
         return 1
-    faulthandler.cancel_dump_traceback_later()
+    clock.stop()
     events("trained", **trained.__dict__)
     return 0
 
