@@ -230,8 +230,8 @@ def _elementwise(answer: np.ndarray, probe: np.ndarray, ones: np.ndarray) -> Fac
 def _matrix_factor(node: Node, index: int, probe: np.ndarray, answer: np.ndarray) -> Factor | None:
     """The matrix M with sent(g) = g · M, M · g or gᵀ · M for input ``index``, read one
     one-hot gradient g at a time, if one of them is what backward gives for ``probe``."""
-    if probe.ndim != 2 or answer.ndim != 2 or max(probe.shape) > MAX_PROBES:
-        return None
+    if probe.ndim != 2 or answer.ndim != 2 or probe.size == 0 or max(probe.shape) > MAX_PROBES:
+        return None  # (an empty gradient has no matrix to read off)
     (m, n), (p, q) = probe.shape, answer.shape
 
     def sent(i: int, j: int) -> np.ndarray:
