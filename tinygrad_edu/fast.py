@@ -84,7 +84,7 @@ def subtract_product(w: np.ndarray, lr: float, g: np.ndarray, x: np.ndarray) -> 
     three passes over memory; numpy's own BLAS does the product and the update in one
     (``gemm`` with α = −lr and β = 1, accumulating into w). benchmarks/replay_kernels.py:
     with the book's (200, 784) float64 weight on the 2-core machine of docs/performance.md,
-    118 µs against the steps' 201 at batch 1, 539 against 670 at batch 64. Whether a BLAS
+    95 µs against the steps' 225 at batch 1, 539 against 718 at batch 64. Whether a BLAS
     rounds lr · (gᵀ · x) before it adds it to w, as numpy does, depends on its kernels (this
     one does in float64, and fuses the multiply and the add in float32): each layout (dtype
     and shapes) is tried once, on random arrays, against the three steps, and the call is
