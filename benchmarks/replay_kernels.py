@@ -7,6 +7,8 @@ for bit, before timing), at batch 1, 64 and 256, float64 and float32:
   (200, 784) weight) against the three numpy steps the engine and `optim.SGD` take,
   ``grad = np.dot(g.T, x)``, ``grad *= lr``, ``w -= grad``; "(one call)" where this BLAS
   gives their numbers in one call, "(numpy steps)" where it does not;
+- small update: the same for the (10, 200) output weight, with the one BLAS call forced
+  (`subtract_product` does not make it below 16,384 elements: this row is why);
 - outer product: `fast.linear_backward`'s weight gradient ``np.dot(g.T, x)`` against the
   plain backward's ``g.T @ x``, at batch 1 (where ``@`` loops on its own).
 
@@ -31,7 +33,7 @@ import numpy as np  # noqa: E402
 
 from tinygrad_edu import fast  # noqa: E402
 
-INPUTS, HIDDEN, LR = 784, 200, 0.01
+INPUTS, HIDDEN, OUTPUTS, LR = 784, 200, 10, 0.01
 Pair = tuple[Callable[[], object], Callable[[], object]]
 
 
@@ -57,6 +59,16 @@ def pairs(dtype: str, batch: int) -> dict[str, Pair]:
             lambda: numpy_update(theirs, g, x),
         )
     }
+    g_out = rng.normal(0, 0.01, (batch, OUTPUTS)).astype(dtype)
+    h = rng.random((batch, HIDDEN)).astype(dtype)
+    small = rng.normal(0, HIDDEN**-0.5, (OUTPUTS, HIDDEN)).astype(dtype)
+    mine_small, theirs_small = small.copy(), small.copy()
+    fast.subtract_product(np.zeros((HIDDEN, INPUTS), dtype), LR, g, x)  # loads the BLAS
+    if fast._GEMM[0]:
+        found["small update"] = (
+            lambda: fast._gemm(mine_small, -LR, g_out, h, 1.0),
+            lambda: numpy_update(theirs_small, g_out, h),
+        )
     if batch == 1:
         if not np.array_equal(np.dot(g.T, x), g.T @ x):
             raise SystemExit(f"np.dot and @ ({dtype}) disagree on the outer product")
