@@ -73,6 +73,20 @@ def test_arrays_a_blas_call_cannot_take_get_the_numpy_steps(change):
     np.testing.assert_array_equal(w, expected)
 
 
+@pytest.mark.parametrize("lr", [0.0, -0.0, np.inf, np.nan, -0.01])
+@pytest.mark.parametrize("bad", [np.inf, np.nan, None], ids=["inf", "nan", "finite"])
+def test_special_learning_rates_and_gradients_give_numpys_numbers(lr, bad):
+    # a BLAS skips the product when α = 0, where numpy's 0 · ∞ is NaN
+    w, g, x = arrays("float64", 1, 200, 784)
+    if bad is not None:
+        g[0, 3] = bad
+    expected = w.copy()
+    with np.errstate(invalid="ignore", over="ignore"):
+        three_numpy_steps(expected, lr, g, x)
+        fast.subtract_product(w, lr, g, x)
+    np.testing.assert_array_equal(w, expected)  # NaN where NaN, the same bits elsewhere
+
+
 def test_a_learning_rate_of_another_type_gets_the_numpy_steps():
     # a float64 learning rate makes numpy compute lr·g of float32 arrays in float64
     w, g, x = arrays("float32", 1, 200, 784)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -148,6 +149,8 @@ def _accumulates(w: np.ndarray, lr: float, g: np.ndarray, x: np.ndarray) -> bool
     """Whether `subtract_product` may update w by one BLAS call."""
     if w.size < _SMALLEST or type(lr) is not float or w.ndim != 2 or g.ndim != 2:
         return False
+    if lr == 0.0 or not math.isfinite(lr):  # BLAS skips the product for α = 0: an ∞ in it
+        return False  # would not turn into the NaN that numpy's 0 · ∞ gives
     dtype, (rows, columns), (batch, g_columns) = w.dtype, w.shape, g.shape
     if (
         dtype not in _SYMBOLS
