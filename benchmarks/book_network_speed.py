@@ -175,7 +175,7 @@ def replay_nn_contender(dtype: str, batch: int, fused: bool = True) -> tuple[Ste
 
 
 def replay_nn_unfused_contender(dtype: str, batch: int) -> tuple[Step, Weights]:
-    """The replay without its one fused kernel (the update at batch 1 from Gᵀ and X)."""
+    """The replay without its one fused kernel (the update that makes Gᵀ·X itself)."""
     return replay_nn_contender(dtype, batch, fused=False)
 
 
