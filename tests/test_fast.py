@@ -10,13 +10,17 @@ import pytest
 
 from tinygrad_edu import fast
 from tinygrad_edu.functions import Linear, MatMul
+from tinygrad_edu.optim import subtract_scaled
 from tinygrad_edu.replay import _Context
 
 
 def three_numpy_steps(w, lr, g, x):
-    """What the engine and optim.SGD do: the gradient gᵀ·x, scaled, subtracted."""
-    grad = np.dot(g.T, x)
-    w -= np.multiply(grad, lr, out=grad)
+    """What eager training does: the engine's backward of Linear on arrays makes W's
+    gradient, and optim.SGD's step subtracts lr times it (`optim.subtract_scaled`)."""
+    ctx = _Context((False, True))
+    ctx.save_for_backward(x, w)
+    _, grad = fast.linear_backward(ctx, g)
+    subtract_scaled(w, lr, grad)
 
 
 def arrays(dtype, batch, rows, columns, seed=0):
@@ -87,7 +91,7 @@ def test_special_learning_rates_and_gradients_give_numpys_numbers(lr, bad):
     np.testing.assert_array_equal(w, expected)  # NaN where NaN, the same bits elsewhere
 
 
-def test_a_learning_rate_of_another_type_gets_the_numpy_steps():
+def test_a_learning_rate_of_another_type_gives_sgds_numbers():
     # a float64 learning rate makes numpy compute lr·g of float32 arrays in float64
     w, g, x = arrays("float32", 1, 200, 784)
     expected = w.copy()

@@ -141,6 +141,14 @@ def test_the_fused_update_and_the_plain_one_end_on_the_same_bits(monkeypatch, ba
     lockstep(lambda: book_weights("float64", 300, 40, 10), book_loss, sgd(0.1), data, False)
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_numpy_learning_rate_on_float32_weights_gives_sgds_numbers(batch):
+    """SGD scales a float32 gradient by a float64 rate in float64 (its buffer's dtype is
+    numpy's promotion); scaling it where it is, in float32, would round otherwise."""
+    data = book_batches(8, batch, "float32")
+    lockstep(lambda: book_weights("float32"), book_layers_loss, sgd(np.float64(0.05)), data, False)
+
+
 def product_of_a_parameter(p1, p2):
     return lambda t: ((Linear.apply(p1, p2).sigmoid() - t) ** 2).sum()
 

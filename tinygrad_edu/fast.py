@@ -39,6 +39,13 @@ def is_transposed(x: np.ndarray) -> bool:
     return x.flags.f_contiguous and not x.flags.c_contiguous
 
 
+def weight_gradient(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Gᵀ · X through BLAS, for rows G (B, M) and X (B, N): the gradient of W in X · Wᵀ.
+    The backwards below, the replay's deferred gradient and `subtract_product`'s numpy
+    steps all make it here, so that they make it the same way, to the bit."""
+    return np.dot(g.T, x)
+
+
 def matmul_backward(ctx: Node, g: np.ndarray) -> tuple[Any, Any]:
     """`MatMul.backward` on arrays: ∂L/∂A = G · Bᵀ, ∂L/∂B = Aᵀ · G, through BLAS."""
     a, b = ctx.saved
@@ -48,7 +55,7 @@ def matmul_backward(ctx: Node, g: np.ndarray) -> tuple[Any, Any]:
     grad_a = np.dot(g, b.T) if need_a else None
     grad_b = None
     if need_b:
-        grad_b = np.dot(g.T, a).T if is_transposed(b) else np.dot(a.T, g)
+        grad_b = weight_gradient(g, a).T if is_transposed(b) else np.dot(a.T, g)
     return grad_a, grad_b
 
 
@@ -61,7 +68,7 @@ def linear_backward(ctx: Node, g: np.ndarray) -> tuple[Any, Any]:
     if need_w:
         rows_x = x if x.ndim == 2 else x.reshape((-1, w.shape[1]))
         rows_g = g if g.ndim == 2 else g.reshape((-1, w.shape[0]))
-        grad_w = np.dot(rows_g.T, rows_x)
+        grad_w = weight_gradient(rows_g, rows_x)
     return grad_x, grad_w
 
 
@@ -78,8 +85,8 @@ BACKWARDS: dict[type[Function], Callable[[Node, Any], Any]] = {
 def subtract_product(w: np.ndarray, lr: float, g: np.ndarray, x: np.ndarray) -> None:
     """w ← w − lr · (gᵀ · x) in place, for g of shape (B, M), x (B, N), w (M, N): a plain
     SGD step with the weight gradient of ``Linear`` (or of ``x @ W.T``), with exactly the
-    numbers of the three numpy steps the engine and `optim.SGD` take, ``grad = np.dot(g.T,
-    x)``, ``grad *= lr``, ``w -= grad``.
+    numbers of the steps the engine and `optim.SGD` take: the gradient gᵀ·x, lr times it
+    (in the dtype numpy promotes the two to, as SGD's buffer is), subtracted from w.
 
     Why: at batch 1 those steps make a weight-sized outer product, scale it and subtract it,
     three passes over memory; numpy's own BLAS does the product and the update in one
@@ -95,8 +102,9 @@ def subtract_product(w: np.ndarray, lr: float, g: np.ndarray, x: np.ndarray) -> 
     if _accumulates(w, lr, g, x):
         _gemm(w, -lr, g, x, 1.0)
     else:
-        grad = np.dot(g.T, x)
-        w -= np.multiply(grad, lr, out=grad)
+        grad = weight_gradient(g, x)
+        in_place = np.result_type(grad, lr) == grad.dtype  # a numpy float64 rate promotes
+        w -= np.multiply(grad, lr, out=grad if in_place else None)
 
 
 _SMALLEST = 1 << 14
@@ -190,7 +198,7 @@ def _try(dtype: np.dtype[Any], rows: int, columns: int, batch: int) -> bool:
     x = rng.random((batch, columns), dtype=dtype)
     w = rng.standard_normal((rows, columns), dtype=dtype)
     lr = 0.0123
-    expected = np.dot(g.T, x)
+    expected = weight_gradient(g, x)
     np.subtract(w, np.multiply(expected, lr, out=expected), out=expected)
     _gemm(w, -lr, g, x, 1.0)
     return bool(np.array_equal(w, expected))

@@ -124,8 +124,7 @@ class Trace:
         if program is None or program.checks_left:
             program, loss, grads = self._checked_call(key, program, arrays)
             return self._update(program, loss, grads)
-        defer = self.fused_update and self._plain_sgd_update()
-        return self._update(program, *program.run(arrays, defer))
+        return self._update(program, *program.run(arrays, self._fuses()))
 
     def _checked_call(
         self, key: Any, program: _Program | None, arrays: list[np.ndarray]
@@ -180,6 +179,13 @@ class Trace:
             and optimizer.weight_decay == 0
         )
 
+    def _fuses(self) -> bool:
+        """Whether the update may scale a weight's gradient where it is, or make it itself:
+        plain SGD whose gradients nobody keeps, and a rate that is a Python float, which
+        numpy applies in the gradient's own dtype as `SGD.step`'s buffer does (a float64
+        rate would make that buffer float64 for float32 weights, and round otherwise)."""
+        return self.fused_update and self._plain_sgd_update() and type(self.optimizer.lr) is float
+
     def _update(
         self,
         program: _Program,
@@ -190,7 +196,7 @@ class Trace:
         ``backward()``; the loss as a float."""
         parameters = self.optimizer.params
         if self._plain_sgd_update():  # `SGD.step`, with no .grad to hand over
-            lr, fuse = self.optimizer.lr, self.fused_update
+            lr, fuse = self.optimizer.lr, self._fuses()
             program.make_shared_products(grads)
             for p, grad, private in zip(parameters, grads, program.private, strict=True):
                 p.grad = None
@@ -412,7 +418,7 @@ class _Product:
 
     def array(self) -> np.ndarray:
         """The gradient itself, as `fast.linear_backward` and `fast.matmul_backward` make it."""
-        return np.dot(self.g.T, self.x)
+        return fast.weight_gradient(self.g, self.x)
 
 
 class _Program:
